@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Building an image from an in-memory tree: the options mkfs passes in, and
+ * the state the stages (layout, data, metadata, superblock) hand on.
+ *
+ * Image layout: the superblock block (with the long xattr prefix table after
+ * the superblock), then file data, directory and symlink blocks, then the
+ * shared xattr area, then the metadata area holding every inode with its
+ * xattrs, maps and inline tail. Data comes first so that its size can be
+ * settled while it is written; metadata follows once every size is known.
+ */
+#ifndef EROFS_BUILD_H
+#define EROFS_BUILD_H
+
+#include "erofs/defs.h"
+#include "erofs/io.h"
+#include "erofs/tree.h"
+#include "erofs/xattr.h"
+
+struct erofs_build_opts {
+	unsigned int blkszbits;
+	u8 uuid[16];
+	char volume_name[16];
+	s64 build_time; /* seconds; the epoch of compact inodes */
+	u32 build_time_nsec;
+	bool ishare; /* write content fingerprints */
+	unsigned int workers; /* data threads; 0 = available processors */
+};
+
+struct erofs_build {
+	const struct erofs_build_opts *opts;
+	struct erofs_tree *tree;
+	struct erofs_xattr_table *xattrs;
+	struct erofs_output out;
+
+	unsigned int blksz;
+	erofs_blk_t data_blkaddr; /* first data block */
+	erofs_blk_t next_blkaddr; /* allocation cursor in the data area */
+	erofs_blk_t xattr_blkaddr;
+	erofs_blk_t meta_blkaddr; /* nids count from here: one block
+				    * before the metadata area */
+	u64 meta_size; /* bytes of the metadata area */
+	erofs_blk_t total_blocks;
+	u32 prefix_start; /* 4-byte units, 0 without long prefixes */
+	u32 feature_compat;
+	u32 feature_incompat;
+};
+
+/* Build "path" from "tree"; on failure nothing is left at "path". */
+int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
+		      const struct erofs_build_opts *opts, const char *path);
+
+/* stages, in order (lib/layout.c, lib/data.c) */
+int erofs_layout_plan(struct erofs_build *b);
+int erofs_write_data(struct erofs_build *b);
+int erofs_layout_pack_meta(struct erofs_build *b);
+
+/* Allocate "count" contiguous data blocks. */
+static inline erofs_blk_t erofs_alloc_blocks(struct erofs_build *b, u64 count)
+{
+	erofs_blk_t start = b->next_blkaddr;
+
+	b->next_blkaddr += count;
+	return start;
+}
+
+static inline u64 erofs_pos(const struct erofs_build *b, erofs_blk_t blk)
+{
+	return (u64)blk << b->opts->blkszbits;
+}
+
+#endif

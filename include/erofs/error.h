@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Errors and messages. Library functions return 0 or a negative errno; the
+ * first failure also records one message naming the path and the reason,
+ * which the tool prints once at the top.
+ */
+#ifndef EROFS_ERROR_H
+#define EROFS_ERROR_H
+
+#include "erofs/defs.h"
+
+/* Record "fmt" as the failure message unless one is recorded; return err. */
+int erofs_fail(int err, const char *fmt, ...) __printf(2, 3);
+/* The recorded message, or NULL. */
+const char *erofs_last_error(void);
+void erofs_clear_error(void);
+
+/* Message levels, as erofs-utils' -d#: 0 quiet .. 9 debug. */
+enum {
+	EROFS_MSG_ERR = 1,
+	EROFS_MSG_WARN = 2,
+	EROFS_MSG_INFO = 3,
+	EROFS_MSG_DBG = 7,
+};
+
+extern int erofs_msg_level;
+extern const char *erofs_progname;
+
+void erofs_msg(int level, const char *fmt, ...) __printf(2, 3);
+#define erofs_warn(...) erofs_msg(EROFS_MSG_WARN, __VA_ARGS__)
+#define erofs_info(...) erofs_msg(EROFS_MSG_INFO, __VA_ARGS__)
+#define erofs_dbg(...) erofs_msg(EROFS_MSG_DBG, __VA_ARGS__)
+
+/* Progress on a terminal: "what: done/total" redrawn in place. */
+void erofs_progress(const char *what, u64 done, u64 total);
+void erofs_progress_done(void);
+
+#endif

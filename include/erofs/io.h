@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Image I/O. Output goes to a temporary file beside the destination and is
+ * renamed into place only after everything was written and synced, so a
+ * failed build never leaves a half-written image. Input is bounds-checked
+ * positional reads.
+ */
+#ifndef EROFS_IO_H
+#define EROFS_IO_H
+
+#include "erofs/defs.h"
+
+struct erofs_output {
+	int fd;
+	char *path; /* the destination */
+	char *tmppath; /* NULL when writing a block device in place */
+};
+
+int erofs_output_open(struct erofs_output *out, const char *path);
+int erofs_output_write(struct erofs_output *out, const void *buf, size_t len,
+		       u64 pos);
+/* Copy "len" bytes of "srcfd" at "srcpos" to "pos" without a user buffer. */
+int erofs_output_copy(struct erofs_output *out, int srcfd, u64 srcpos,
+		      size_t len, u64 pos);
+/* Set the final size, sync, and move the image into place. */
+int erofs_output_commit(struct erofs_output *out, u64 size);
+/* Remove the temporary file; safe to call after commit or twice. */
+void erofs_output_abort(struct erofs_output *out);
+/* For signal handlers: the temporary path being written, or NULL. */
+const char *erofs_output_tmppath(void);
+
+struct erofs_input {
+	int fd;
+	u64 size;
+	const char *path;
+};
+
+int erofs_input_open(struct erofs_input *in, const char *path);
+void erofs_input_close(struct erofs_input *in);
+/* Read exactly "len" bytes at "pos"; -EFSCORRUPTED past the end. */
+int erofs_input_read(struct erofs_input *in, void *buf, size_t len, u64 pos);
+
+/* Read exactly "len" bytes from "fd" at "pos"; short reads are -ENODATA. */
+int erofs_pread_full(int fd, void *buf, size_t len, u64 pos);
+
+#endif

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Sources fill the in-memory tree: a directory scanner (lib/source_dir.c),
+ * the tar reader (lib/tar.c), and the rules every source shares: which
+ * paths to leave out, ownership and time overrides, SELinux labels.
+ */
+#ifndef EROFS_SOURCE_H
+#define EROFS_SOURCE_H
+
+#include "erofs/defs.h"
+#include "erofs/tree.h"
+#include "erofs/xattr.h"
+
+/* --exclude-path / --exclude-regex, matched on the path in the image
+ * without its leading '/'. */
+struct erofs_exclude;
+
+int erofs_exclude_add_path(struct erofs_exclude **ex, const char *path);
+int erofs_exclude_add_regex(struct erofs_exclude **ex, const char *regex);
+bool erofs_exclude_match(const struct erofs_exclude *ex, const char *relpath);
+void erofs_exclude_free(struct erofs_exclude *ex);
+
+struct erofs_source_opts {
+	struct erofs_xattr_table *xattrs;
+	bool read_xattrs;
+	const struct erofs_exclude *exclude;
+};
+
+/* Scan directory "srcdir" into "tree" (the root is srcdir itself). */
+int erofs_source_dir_scan(struct erofs_tree *tree, const char *srcdir,
+			  const struct erofs_source_opts *opts);
+
+enum erofs_time_policy {
+	EROFS_TIME_KEEP, /* per-file mtimes as the source has them */
+	EROFS_TIME_FIXED, /* every file gets the given time */
+	EROFS_TIME_CLAMP, /* times after the given time become it */
+};
+
+struct erofs_overrides {
+	bool all_root;
+	s64 force_uid; /* -1: unset */
+	s64 force_gid;
+	u32 uid_offset;
+	u32 gid_offset;
+	enum erofs_time_policy time_policy;
+	s64 time;
+	u32 time_nsec;
+};
+
+/* Apply ownership and time overrides to every node of the tree. */
+void erofs_apply_overrides(struct erofs_tree *tree,
+			   const struct erofs_overrides *o);
+
+/*
+ * Label every node with security.selinux from the file contexts "file",
+ * looking paths up as mount_point + path in the image.
+ */
+int erofs_apply_file_contexts(struct erofs_tree *tree,
+			      struct erofs_xattr_table *xt, const char *file,
+			      const char *mount_point);
+
+#endif

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The in-memory tree a source (directory or tar) produces and the layout
+ * consumes: nodes with their metadata and where their data comes from,
+ * directories with named entries. Nothing here depends on the image.
+ */
+#ifndef EROFS_TREE_H
+#define EROFS_TREE_H
+
+#include <sys/types.h>
+
+#include "erofs/defs.h"
+
+struct erofs_xattr_item;
+
+enum erofs_data_kind {
+	EROFS_DATA_NONE, /* directories, devices, fifos, sockets, empty */
+	EROFS_DATA_FILE, /* a file in the source tree: src.path */
+	EROFS_DATA_SPOOL, /* bytes at src.off of the tree's spool file */
+	EROFS_DATA_MEM, /* bytes in memory: src.mem (symlink targets) */
+};
+
+struct erofs_node;
+
+struct erofs_dentry {
+	struct erofs_node *node;
+	char *name;
+	u8 namelen; /* 1..255 */
+};
+
+/* What the layout decides for a node; written by lib/layout.c only. */
+struct erofs_node_layout {
+	erofs_nid_t nid;
+	erofs_blk_t blkaddr; /* first data block, or chunk map base */
+	u64 nblocks; /* data blocks outside the metadata area */
+	u64 meta_pos; /* byte offset of the record in the metadata area */
+	u32 inode_size; /* 32 or 64 */
+	u32 xattr_size; /* inline xattr body */
+	u32 extra_size; /* chunk map or compression indexes */
+	u32 inline_size; /* tail data inside the metadata area */
+	u8 version; /* EROFS_INODE_LAYOUT_* */
+	u8 datalayout; /* EROFS_INODE_* */
+	u8 chunkbits; /* chunk-based files: log2(chunk size / block) */
+	u8 *tail; /* inline tail bytes (inline_size of them) */
+	u8 *extra; /* chunk map or compression indexes */
+	u16 i_u_format; /* chunk format for chunk-based files */
+	u32 compressed_blocks;
+};
+
+struct erofs_node {
+	u32 mode;
+	u32 uid;
+	u32 gid;
+	u32 nlink; /* computed by erofs_tree_finalize() */
+	u64 size;
+	s64 mtime;
+	u32 mtime_nsec;
+	u32 rdev; /* erofs_encode_dev() form */
+	u32 ino; /* 1-based order number, for the on-disk i_ino */
+
+	/* interned (name, value) pairs, sorted by erofs_xattr_sort() */
+	struct erofs_xattr_item **xattrs;
+	u16 nxattrs;
+	bool has_fingerprint; /* gets a content fingerprint xattr */
+	u8 fingerprint[32]; /* SHA-256 of the content */
+
+	u8 data_kind; /* enum erofs_data_kind */
+	bool maybe_sparse; /* the source reports fewer blocks than size */
+	union {
+		char *path;
+		u64 off;
+		char *mem;
+	} src;
+
+	/* directories */
+	struct erofs_node *parent;
+	struct erofs_dentry *dents; /* without "." and ".." */
+	u32 ndents;
+	u32 dents_cap;
+	u32 subdirs;
+
+	/* first name and its directory, for messages */
+	const char *name;
+	struct erofs_node *name_dir;
+
+	struct erofs_node *next_alloc; /* all nodes, for freeing */
+	struct erofs_node_layout L;
+};
+
+struct erofs_tree_hash;
+
+struct erofs_tree {
+	struct erofs_node *root;
+	struct erofs_node *alloc_list;
+	u64 nr_nodes;
+	/* nodes in layout order (root first, breadth-first), after finalize */
+	struct erofs_node **order;
+	u64 nr_order;
+	struct erofs_tree_hash *hash; /* (dir, name) lookups while building */
+	int spool_fd; /* tar input keeps file data here */
+};
+
+int erofs_tree_init(struct erofs_tree *tree);
+void erofs_tree_free(struct erofs_tree *tree);
+struct erofs_node *erofs_node_new(struct erofs_tree *tree, u32 mode);
+
+/*
+ * Add "name" to directory "dir". The name must be a valid single path
+ * component. -EEXIST if it exists.
+ */
+int erofs_dir_add(struct erofs_tree *tree, struct erofs_node *dir,
+		  const char *name, size_t len, struct erofs_node *node);
+/* The entry "name" in "dir", or NULL. */
+struct erofs_dentry *erofs_dir_lookup(struct erofs_tree *tree,
+				      struct erofs_node *dir, const char *name,
+				      size_t len);
+/* Drop the entry "name" from "dir" (the node is kept for other links). */
+int erofs_dir_remove(struct erofs_tree *tree, struct erofs_node *dir,
+		     const char *name, size_t len);
+/* Why "name" cannot be an entry name, or NULL when it can. */
+const char *erofs_name_invalid(const char *name, size_t len);
+
+/*
+ * Sort every directory, count links and subdirectories, and list the nodes
+ * reachable from the root in layout order.
+ */
+int erofs_tree_finalize(struct erofs_tree *tree);
+
+/* The node's path from the root ("/" for the root), for messages. */
+char *erofs_node_path(const struct erofs_node *node, char *buf, size_t size);
+
+static inline bool erofs_node_is_dir(const struct erofs_node *node)
+{
+	return (node->mode & 0170000) == 0040000;
+}
+
+/* The dirent file type (EROFS_FT_*) of a mode. */
+unsigned int erofs_mode_to_ftype(u32 mode);
+
+/* Byte order of names, as the kernel's directory lookup compares them. */
+int erofs_name_cmp(const char *a, unsigned int alen, const char *b,
+		   unsigned int blen);
+
+#endif

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Image building: run the stages in order (tree -> layout -> data ->
+ * metadata -> superblock) and move the image into place at the end.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "erofs/build.h"
+#include "erofs/dir.h"
+#include "erofs/error.h"
+#include "erofs/format.h"
+#include "erofs/inode.h"
+#include "erofs/super.h"
+
+/* Fingerprints are computed, never copied from the source. */
+static void mark_fingerprints(struct erofs_build *b)
+{
+	struct erofs_xattr_table *xt = b->xattrs;
+	const char *name;
+
+	if (!b->opts->ishare)
+		return;
+	name = xt->prefixes[xt->ishare_prefix].prefix;
+	for (u64 i = 0; i < b->tree->nr_order; i++) {
+		struct erofs_node *n = b->tree->order[i];
+
+		erofs_xattr_remove(xt, n, name);
+		n->has_fingerprint = S_ISREG(n->mode) && n->size;
+	}
+}
+
+static void fill_inode_info(const struct erofs_node *n,
+			    struct erofs_inode_info *ii)
+{
+	const struct erofs_node_layout *L = &n->L;
+
+	memset(ii, 0, sizeof(*ii));
+	ii->version = L->version;
+	ii->datalayout = L->datalayout;
+	ii->xattr_icount = L->xattr_size ? (L->xattr_size - 12) / 4 + 1 : 0;
+	ii->mode = n->mode;
+	ii->uid = n->uid;
+	ii->gid = n->gid;
+	ii->nlink = n->nlink;
+	ii->size = n->size;
+	ii->mtime = n->mtime;
+	ii->mtime_nsec = n->mtime_nsec;
+	ii->ino = n->ino;
+	switch (n->mode & S_IFMT) {
+	case S_IFCHR:
+	case S_IFBLK:
+		ii->i_u = n->rdev;
+		break;
+	case S_IFREG:
+	case S_IFDIR:
+	case S_IFLNK:
+		if (L->datalayout == EROFS_INODE_CHUNK_BASED)
+			ii->i_u = L->i_u_format;
+		else if (erofs_layout_is_compressed(L->datalayout))
+			ii->i_u = L->compressed_blocks;
+		else
+			ii->i_u = L->blkaddr;
+		break;
+	}
+}
+
+/* Directory data needs the nids, so it is written after the packing. */
+static int write_dirs(struct erofs_build *b)
+{
+	u8 *buf = NULL;
+	u64 cap = 0;
+	int ret = 0;
+
+	for (u64 i = 0; i < b->tree->nr_order && !ret; i++) {
+		struct erofs_node *n = b->tree->order[i];
+		struct erofs_node_layout *L = &n->L;
+		u64 body = (u64)L->nblocks * b->blksz;
+
+		if (!erofs_node_is_dir(n))
+			continue;
+		if (round_up(n->size, b->blksz) > cap) {
+			u8 *nb;
+
+			cap = round_up(n->size, b->blksz);
+			nb = realloc(buf, cap);
+			if (!nb) {
+				ret = -ENOMEM;
+				break;
+			}
+			buf = nb;
+		}
+		erofs_dir_encode(n, b->blksz, buf);
+		if (L->inline_size) {
+			L->tail = malloc(L->inline_size);
+			if (!L->tail) {
+				ret = -ENOMEM;
+				break;
+			}
+			memcpy(L->tail, buf + n->size - L->inline_size,
+			       L->inline_size);
+			body = n->size - L->inline_size;
+		} else if (n->size % b->blksz) {
+			memset(buf + n->size, 0, b->blksz - n->size % b->blksz);
+		}
+		if (body)
+			ret = erofs_output_write(&b->out, buf, body,
+						 erofs_pos(b, L->blkaddr));
+	}
+	free(buf);
+	return ret;
+}
+
+static int write_meta(struct erofs_build *b)
+{
+	u8 *meta = calloc(1, b->meta_size);
+	int ret;
+
+	if (!meta && b->meta_size)
+		return -ENOMEM;
+	for (u64 i = 0; i < b->tree->nr_order; i++) {
+		struct erofs_node *n = b->tree->order[i];
+		struct erofs_node_layout *L = &n->L;
+		struct erofs_inode_info ii;
+		u8 *p = meta + L->meta_pos;
+
+		fill_inode_info(n, &ii);
+		erofs_inode_encode(&ii, p);
+		p += L->inode_size;
+		if (L->xattr_size)
+			erofs_xattr_encode_ibody(b->xattrs, n, p);
+		p += L->xattr_size;
+		if (L->extra_size)
+			memcpy(p, L->extra, L->extra_size);
+		p += L->extra_size;
+		if (L->inline_size)
+			memcpy(p, L->tail, L->inline_size);
+	}
+	ret = erofs_output_write(&b->out, meta, b->meta_size,
+				 erofs_pos(b, b->meta_blkaddr + 1));
+	free(meta);
+	return ret;
+}
+
+static int write_shared_xattrs(struct erofs_build *b)
+{
+	u8 *buf;
+	int ret;
+
+	if (!b->xattrs->shared_size)
+		return 0;
+	buf = calloc(1, b->xattrs->shared_size);
+	if (!buf)
+		return -ENOMEM;
+	erofs_xattr_encode_shared(b->xattrs, buf);
+	ret = erofs_output_write(&b->out, buf, b->xattrs->shared_size,
+				 erofs_pos(b, b->xattr_blkaddr));
+	free(buf);
+	return ret;
+}
+
+static bool any_xattrs(const struct erofs_build *b)
+{
+	for (u64 i = 0; i < b->tree->nr_order; i++)
+		if (b->tree->order[i]->L.xattr_size)
+			return true;
+	return false;
+}
+
+/* The superblock goes last: it is the image's commit record. */
+static int write_super(struct erofs_build *b)
+{
+	const struct erofs_build_opts *o = b->opts;
+	u64 head = erofs_pos(b, b->data_blkaddr);
+	struct erofs_sb_info sbi = {
+		.feature_compat = b->feature_compat,
+		.feature_incompat = b->feature_incompat,
+		.blkszbits = o->blkszbits,
+		.root_nid = b->tree->root->L.nid,
+		.inos = b->tree->nr_order,
+		.epoch = o->build_time,
+		.fixed_nsec = o->build_time_nsec,
+		.blocks = b->total_blocks,
+		.meta_blkaddr = b->meta_blkaddr,
+		.xattr_blkaddr = b->xattr_blkaddr,
+		.xattr_prefix_count = erofs_xattr_nr_long_prefixes(b->xattrs),
+		.xattr_prefix_start = b->prefix_start,
+	};
+	u8 *buf;
+	int ret;
+
+	if (o->ishare)
+		sbi.ishare_xattr_prefix_id = b->xattrs->ishare_prefix;
+	memcpy(sbi.uuid, o->uuid, sizeof(sbi.uuid));
+	memcpy(sbi.volume_name, o->volume_name, sizeof(o->volume_name));
+
+	buf = calloc(1, head);
+	if (!buf)
+		return -ENOMEM;
+	erofs_sb_encode(&sbi, buf + EROFS_SUPER_OFFSET);
+	if (b->prefix_start)
+		erofs_xattr_encode_prefix_table(b->xattrs,
+						buf + b->prefix_start * 4);
+	sbi.checksum = erofs_sb_checksum(buf + EROFS_SUPER_OFFSET,
+					 erofs_sb_csum_len(o->blkszbits));
+	erofs_sb_encode(&sbi, buf + EROFS_SUPER_OFFSET);
+	ret = erofs_output_write(&b->out, buf, head, 0);
+	free(buf);
+	return ret;
+}
+
+/* Superblock, then the long prefix table: the area before the data. */
+static void plan_head(struct erofs_build *b)
+{
+	u64 end = EROFS_SUPER_OFFSET + EROFS_SUPER_BASE_SIZE;
+
+	if (erofs_xattr_uses_long_prefixes(b->xattrs)) {
+		b->prefix_start = end / 4;
+		end += erofs_xattr_prefix_table_size(b->xattrs);
+		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES;
+		b->feature_compat |= EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX;
+	}
+	b->data_blkaddr = DIV_ROUND_UP(end, b->blksz);
+	b->next_blkaddr = b->data_blkaddr;
+}
+
+static int build(struct erofs_build *b)
+{
+	int ret;
+
+	ret = erofs_layout_plan(b);
+	if (ret)
+		return ret;
+	ret = erofs_write_data(b);
+	if (ret)
+		return ret;
+	if (b->xattrs->shared_size) {
+		b->xattr_blkaddr = erofs_alloc_blocks(
+			b, DIV_ROUND_UP(b->xattrs->shared_size, b->blksz));
+	}
+	ret = erofs_layout_pack_meta(b);
+	if (ret)
+		return ret;
+	/*
+	 * nid 0 would be inode number 0, which readdir() callers skip, so
+	 * nids count from the block before the metadata area.
+	 */
+	b->meta_blkaddr = b->next_blkaddr - 1;
+	b->total_blocks = b->next_blkaddr + b->meta_size / b->blksz;
+	if (b->total_blocks > UINT32_MAX)
+		return erofs_fail(-EFBIG,
+				  "image of %llu blocks is too large for 32-bit block addresses",
+				  (unsigned long long)b->total_blocks);
+	if (b->tree->nr_order > UINT32_MAX)
+		return erofs_fail(-EFBIG, "too many inodes");
+	if (any_xattrs(b) && b->xattrs->name_filter)
+		b->feature_compat |= EROFS_FEATURE_COMPAT_XATTR_FILTER;
+	ret = write_dirs(b);
+	if (!ret)
+		ret = write_meta(b);
+	if (!ret)
+		ret = write_shared_xattrs(b);
+	if (!ret)
+		ret = write_super(b);
+	if (!ret)
+		ret = erofs_output_commit(&b->out,
+					  erofs_pos(b, b->total_blocks));
+	return ret;
+}
+
+int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
+		      const struct erofs_build_opts *opts, const char *path)
+{
+	struct erofs_build b = {
+		.opts = opts,
+		.tree = tree,
+		.xattrs = xt,
+		.blksz = 1U << opts->blkszbits,
+		.feature_compat = EROFS_FEATURE_COMPAT_SB_CHKSUM |
+				  EROFS_FEATURE_COMPAT_MTIME,
+	};
+	int ret;
+
+	if (opts->ishare && xt->ishare_prefix < 0)
+		return erofs_fail(-EINVAL, "no fingerprint xattr name set");
+	ret = erofs_tree_finalize(tree);
+	if (ret)
+		return ret;
+	mark_fingerprints(&b);
+	if (opts->ishare)
+		b.feature_compat |= EROFS_FEATURE_COMPAT_ISHARE_XATTRS;
+	ret = erofs_xattr_plan(xt, tree);
+	if (ret)
+		return ret;
+	plan_head(&b);
+
+	ret = erofs_output_open(&b.out, path);
+	if (ret)
+		return ret;
+	ret = build(&b);
+	erofs_output_abort(&b.out);
+	return ret;
+}

@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The data pass: every source byte is read once, fingerprinted in the same
+ * pass, and written at the address the layout gave it. Addresses are fixed
+ * before the pass starts, so worker threads write in any order and the
+ * image is the same for any number of workers.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "erofs/build.h"
+#include "erofs/error.h"
+#include "erofs/fingerprint.h"
+#include "erofs/format.h"
+
+#define DATA_BUFSZ (1U << 20)
+
+struct data_pass {
+	struct erofs_build *b;
+	struct erofs_node **jobs;
+	u64 njobs;
+	u64 next; /* next job to take */
+	u64 done;
+	u64 total_bytes;
+	u64 done_bytes;
+	int error;
+	pthread_mutex_t lock;
+	pthread_cond_t progress;
+};
+
+struct data_worker {
+	struct data_pass *pass;
+	struct erofs_sha256 sha;
+	u8 *buf;
+};
+
+/* Where a node's bytes come from: a file of the source, or the spool. */
+struct data_src {
+	int fd;
+	u64 base;
+	bool own;
+	const char *path;
+};
+
+static int src_open(struct erofs_build *b, struct erofs_node *n,
+		    struct data_src *s)
+{
+	struct stat st;
+
+	s->own = false;
+	s->base = 0;
+	s->path = n->src.path;
+	if (n->data_kind == EROFS_DATA_SPOOL) {
+		s->fd = b->tree->spool_fd;
+		s->base = n->src.off;
+		s->path = "(spooled tar data)";
+		return 0;
+	}
+	s->fd = open(n->src.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (s->fd < 0)
+		return erofs_fail(-errno, "%s: cannot open: %s", n->src.path,
+				  strerror(errno));
+	s->own = true;
+	if (fstat(s->fd, &st)) {
+		int ret = -errno;
+
+		close(s->fd);
+		return erofs_fail(ret, "%s: %s", n->src.path, strerror(-ret));
+	}
+	if (!S_ISREG(st.st_mode) || (u64)st.st_size != n->size) {
+		close(s->fd);
+		return erofs_fail(-EAGAIN,
+				  "%s: changed since it was scanned (size %llu, now %llu)",
+				  n->src.path, (unsigned long long)n->size,
+				  (unsigned long long)st.st_size);
+	}
+	/* we read each file once, front to back */
+	posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	return 0;
+}
+
+static int src_read(struct data_src *s, void *buf, size_t len, u64 pos)
+{
+	int ret = erofs_pread_full(s->fd, buf, len, s->base + pos);
+
+	if (ret == -ENODATA)
+		return erofs_fail(-EAGAIN, "%s: file shrank while being read",
+				  s->path);
+	if (ret)
+		return erofs_fail(ret, "%s: read failed: %s", s->path,
+				  strerror(-ret));
+	return 0;
+}
+
+/* A source file must end where it ended when it was scanned. */
+static int src_check_end(struct data_src *s, u64 size)
+{
+	char c;
+	ssize_t n;
+
+	if (!s->own)
+		return 0;
+	n = pread(s->fd, &c, 1, size);
+	if (n > 0)
+		return erofs_fail(-EAGAIN, "%s: file grew while being read",
+				  s->path);
+	return 0;
+}
+
+static void src_close(struct data_src *s)
+{
+	if (s->own)
+		close(s->fd);
+}
+
+/*
+ * Copy bytes [from, to) of the source to "pos" in the image, hashing them
+ * when a fingerprint is wanted; bytes past "tail_from" go to the tail.
+ */
+static int copy_range(struct data_worker *w, struct erofs_node *n,
+		      struct data_src *s, u64 from, u64 to, u64 pos)
+{
+	struct erofs_build *b = w->pass->b;
+	int ret;
+
+	if (!n->has_fingerprint) {
+		/* nothing to look at: let the kernel move the bytes */
+		ret = erofs_output_copy(&b->out, s->fd, s->base + from,
+					to - from, pos);
+		if (ret == -ENODATA)
+			return erofs_fail(-EAGAIN,
+					  "%s: file shrank while being read",
+					  s->path);
+		/* output errors are recorded already; name source ones */
+		if (ret && !erofs_last_error())
+			return erofs_fail(ret, "%s: read failed: %s", s->path,
+					  strerror(-ret));
+		return ret;
+	}
+	while (from < to) {
+		size_t len = min_t(u64, to - from, DATA_BUFSZ);
+
+		ret = src_read(s, w->buf, len, from);
+		if (ret)
+			return ret;
+		if (n->has_fingerprint)
+			erofs_sha256_update(&w->sha, w->buf, len);
+		ret = erofs_output_write(&b->out, w->buf, len, pos);
+		if (ret)
+			return ret;
+		from += len;
+		pos += len;
+	}
+	return 0;
+}
+
+static int read_tail(struct data_worker *w, struct erofs_node *n,
+		     struct data_src *s, u64 from)
+{
+	struct erofs_node_layout *L = &n->L;
+	int ret;
+
+	L->tail = malloc(L->inline_size);
+	if (!L->tail)
+		return -ENOMEM;
+	ret = src_read(s, L->tail, L->inline_size, from);
+	if (ret)
+		return ret;
+	if (n->has_fingerprint)
+		erofs_sha256_update(&w->sha, L->tail, L->inline_size);
+	return 0;
+}
+
+static int write_flat(struct data_worker *w, struct erofs_node *n)
+{
+	struct erofs_build *b = w->pass->b;
+	struct erofs_node_layout *L = &n->L;
+	u64 body = n->size - L->inline_size;
+	struct data_src s;
+	int ret;
+
+	ret = src_open(b, n, &s);
+	if (ret)
+		return ret;
+	ret = copy_range(w, n, &s, 0, body, erofs_pos(b, L->blkaddr));
+	if (!ret && L->inline_size)
+		ret = read_tail(w, n, &s, body);
+	if (!ret)
+		ret = src_check_end(&s, n->size);
+	src_close(&s);
+	return ret;
+}
+
+static int write_chunked(struct data_worker *w, struct erofs_node *n)
+{
+	static const u8 zeroes[65536];
+	struct erofs_build *b = w->pass->b;
+	struct erofs_node_layout *L = &n->L;
+	u64 csize = (u64)b->blksz << L->chunkbits;
+	u64 nchunks = L->extra_size / 4;
+	const __le32 *map = (const __le32 *)L->extra;
+	struct data_src s;
+	int ret;
+
+	ret = src_open(b, n, &s);
+	if (ret)
+		return ret;
+	for (u64 c = 0; c < nchunks && !ret; c++) {
+		u64 start = c * csize, end = min(start + csize, n->size);
+		u32 blk = le32_to_cpu(map[c]);
+
+		if (blk != EROFS_NULL_ADDR) {
+			ret = copy_range(w, n, &s, start, end,
+					 erofs_pos(b, blk));
+			continue;
+		}
+		/* a hole reads as zeroes, and the fingerprint covers them */
+		for (u64 p = start; n->has_fingerprint && p < end;
+		     p += sizeof(zeroes))
+			erofs_sha256_update(&w->sha, zeroes,
+					    min_t(u64, end - p, sizeof(zeroes)));
+	}
+	if (!ret)
+		ret = src_check_end(&s, n->size);
+	src_close(&s);
+	return ret;
+}
+
+static int write_symlink(struct data_worker *w, struct erofs_node *n)
+{
+	struct erofs_build *b = w->pass->b;
+	struct erofs_node_layout *L = &n->L;
+
+	if (L->inline_size) {
+		L->tail = malloc(L->inline_size);
+		if (!L->tail)
+			return -ENOMEM;
+		memcpy(L->tail, n->src.mem, L->inline_size);
+		return 0;
+	}
+	return erofs_output_write(&b->out, n->src.mem, n->size,
+				  erofs_pos(b, L->blkaddr));
+}
+
+static int process(struct data_worker *w, struct erofs_node *n)
+{
+	int ret;
+
+	if (S_ISLNK(n->mode))
+		return write_symlink(w, n);
+	if (n->L.datalayout == EROFS_INODE_CHUNK_BASED)
+		ret = write_chunked(w, n);
+	else
+		ret = write_flat(w, n);
+	if (!ret && n->has_fingerprint)
+		erofs_sha256_final(&w->sha, n->fingerprint);
+	return ret;
+}
+
+static void *worker_main(void *arg)
+{
+	struct data_worker *w = arg;
+	struct data_pass *p = w->pass;
+
+	for (;;) {
+		struct erofs_node *n;
+		int ret;
+
+		pthread_mutex_lock(&p->lock);
+		if (p->error || p->next >= p->njobs) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		n = p->jobs[p->next++];
+		pthread_mutex_unlock(&p->lock);
+
+		ret = process(w, n);
+
+		pthread_mutex_lock(&p->lock);
+		if (ret && !p->error)
+			p->error = ret;
+		p->done++;
+		p->done_bytes += n->size;
+		pthread_cond_signal(&p->progress);
+		pthread_mutex_unlock(&p->lock);
+	}
+	return NULL;
+}
+
+static unsigned int nr_workers(const struct erofs_build *b, u64 njobs)
+{
+	long n = b->opts->workers;
+
+	if (!n)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	if ((u64)n > njobs)
+		n = njobs ? njobs : 1;
+	return n;
+}
+
+int erofs_write_data(struct erofs_build *b)
+{
+	struct erofs_tree *t = b->tree;
+	struct data_pass p = { .b = b };
+	struct data_worker *w = NULL;
+	pthread_t *th = NULL;
+	unsigned int nw, started = 0;
+	int ret = 0;
+
+	p.jobs = malloc(t->nr_order * sizeof(*p.jobs));
+	if (!p.jobs)
+		return -ENOMEM;
+	for (u64 i = 0; i < t->nr_order; i++) {
+		struct erofs_node *n = t->order[i];
+
+		if ((S_ISREG(n->mode) && n->size) || S_ISLNK(n->mode)) {
+			p.jobs[p.njobs++] = n;
+			p.total_bytes += n->size;
+		}
+	}
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.progress, NULL);
+	nw = nr_workers(b, p.njobs);
+	w = calloc(nw, sizeof(*w));
+	th = calloc(nw, sizeof(*th));
+	if (!w || !th) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (unsigned int i = 0; i < nw; i++) {
+		w[i].pass = &p;
+		w[i].buf = malloc(DATA_BUFSZ);
+		if (!w[i].buf) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		if (b->opts->ishare) {
+			ret = erofs_sha256_init(&w[i].sha);
+			if (ret)
+				goto out;
+		}
+	}
+	for (; started < nw; started++) {
+		if (pthread_create(&th[started], NULL, worker_main,
+				   &w[started])) {
+			ret = -errno;
+			break;
+		}
+	}
+	/* report progress while the workers run */
+	pthread_mutex_lock(&p.lock);
+	while (!ret && !p.error && p.done < p.njobs) {
+		struct timespec ts;
+
+		erofs_progress("writing data (MiB)", p.done_bytes >> 20,
+			       p.total_bytes >> 20);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p.progress, &p.lock, &ts);
+	}
+	pthread_mutex_unlock(&p.lock);
+	for (unsigned int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	erofs_progress_done();
+	if (!ret)
+		ret = p.error;
+out:
+	for (unsigned int i = 0; w && i < nw; i++) {
+		free(w[i].buf);
+		if (w[i].sha.ctx)
+			erofs_sha256_free(&w[i].sha);
+	}
+	free(w);
+	free(th);
+	free(p.jobs);
+	pthread_mutex_destroy(&p.lock);
+	pthread_cond_destroy(&p.progress);
+	return ret;
+}

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Failure messages and leveled logging shared by all tools. */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "erofs/error.h"
+
+int erofs_msg_level = EROFS_MSG_WARN;
+const char *erofs_progname = "erofs";
+
+static pthread_mutex_t error_lock = PTHREAD_MUTEX_INITIALIZER;
+static char error_buf[1024];
+static bool error_set;
+
+int erofs_fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&error_lock);
+	if (!error_set) {
+		va_start(ap, fmt);
+		vsnprintf(error_buf, sizeof(error_buf), fmt, ap);
+		va_end(ap);
+		error_set = true;
+	}
+	pthread_mutex_unlock(&error_lock);
+	return err;
+}
+
+const char *erofs_last_error(void)
+{
+	return error_set ? error_buf : NULL;
+}
+
+void erofs_clear_error(void)
+{
+	pthread_mutex_lock(&error_lock);
+	error_set = false;
+	error_buf[0] = '\0';
+	pthread_mutex_unlock(&error_lock);
+}
+
+static bool progress_shown;
+
+void erofs_msg(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > erofs_msg_level)
+		return;
+	if (progress_shown)
+		erofs_progress_done();
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", erofs_progname);
+	if (level == EROFS_MSG_WARN)
+		fputs("warning: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+void erofs_progress(const char *what, u64 done, u64 total)
+{
+	static struct timespec last;
+	struct timespec now;
+
+	if (erofs_msg_level < EROFS_MSG_WARN || !isatty(STDERR_FILENO))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	/* redraw at most ten times a second, and always at the end */
+	if (done != total && progress_shown &&
+	    (now.tv_sec - last.tv_sec) * 1000000000L +
+			    (now.tv_nsec - last.tv_nsec) <
+		    100000000L)
+		return;
+	last = now;
+	fprintf(stderr, "\r%s: %llu/%llu\033[K", what, (unsigned long long)done,
+		(unsigned long long)total);
+	progress_shown = true;
+}
+
+void erofs_progress_done(void)
+{
+	if (!progress_shown)
+		return;
+	fputs("\r\033[K", stderr);
+	progress_shown = false;
+}

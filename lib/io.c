@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Image output through a temporary file and rename; checked image input. */
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "erofs/error.h"
+#include "erofs/io.h"
+
+static const char *volatile current_tmppath;
+
+const char *erofs_output_tmppath(void)
+{
+	return current_tmppath;
+}
+
+int erofs_output_open(struct erofs_output *out, const char *path)
+{
+	struct stat st;
+	char *dir, *base;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	out->fd = -1;
+	out->path = strdup(path);
+	if (!out->path)
+		return -ENOMEM;
+
+	/* a block device is written in place: it cannot be renamed onto */
+	if (!stat(path, &st) && S_ISBLK(st.st_mode)) {
+		out->fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (out->fd < 0)
+			return erofs_fail(-errno, "%s: %s", path,
+					  strerror(errno));
+		return 0;
+	}
+
+	dir = strdup(path);
+	base = strdup(path);
+	if (!dir || !base) {
+		free(dir);
+		free(base);
+		return -ENOMEM;
+	}
+	if (asprintf(&out->tmppath, "%s/.%s.XXXXXX", dirname(dir),
+		     basename(base)) < 0) {
+		out->tmppath = NULL;
+		free(dir);
+		free(base);
+		return -ENOMEM;
+	}
+	free(dir);
+	free(base);
+
+	out->fd = mkostemp(out->tmppath, O_CLOEXEC);
+	if (out->fd < 0) {
+		ret = -errno;
+		erofs_fail(ret, "%s: cannot create image: %s", path,
+			   strerror(errno));
+		free(out->tmppath);
+		out->tmppath = NULL;
+		return ret;
+	}
+	current_tmppath = out->tmppath;
+	/* a new file's usual mode, not mkostemp()'s private 0600 */
+	{
+		mode_t mask = umask(0);
+
+		umask(mask);
+		if (fchmod(out->fd, 0666 & ~mask)) {
+			ret = -errno;
+			erofs_output_abort(out);
+			return erofs_fail(ret, "%s: %s", path, strerror(-ret));
+		}
+	}
+	return 0;
+}
+
+static int output_error(struct erofs_output *out, int err)
+{
+	return erofs_fail(err, "%s: write failed: %s", out->path,
+			  strerror(-err));
+}
+
+int erofs_output_write(struct erofs_output *out, const void *buf, size_t len,
+		       u64 pos)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(out->fd, p, len, pos);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return output_error(out, -errno);
+		}
+		if (!n)
+			return output_error(out, -ENOSPC);
+		p += n;
+		pos += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int erofs_output_copy(struct erofs_output *out, int srcfd, u64 srcpos,
+		      size_t len, u64 pos)
+{
+	char buf[65536];
+
+	while (len) {
+#ifdef HAVE_COPY_FILE_RANGE
+		loff_t in = srcpos, o = pos;
+		ssize_t n = copy_file_range(srcfd, &in, out->fd, &o, len, 0);
+
+		if (n > 0) {
+			srcpos += n;
+			pos += n;
+			len -= n;
+			continue;
+		}
+		if (n == 0)
+			return -ENODATA; /* the source got shorter */
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+		    errno != EOPNOTSUPP)
+			return output_error(out, -errno);
+#endif
+		/* fall back to a plain buffered copy */
+		size_t chunk = min_t(size_t, len, sizeof(buf));
+		int ret = erofs_pread_full(srcfd, buf, chunk, srcpos);
+
+		if (ret)
+			return ret;
+		ret = erofs_output_write(out, buf, chunk, pos);
+		if (ret)
+			return ret;
+		srcpos += chunk;
+		pos += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+int erofs_output_commit(struct erofs_output *out, u64 size)
+{
+	if (out->tmppath && ftruncate(out->fd, size))
+		return output_error(out, -errno);
+	if (fsync(out->fd))
+		return output_error(out, -errno);
+	if (close(out->fd)) {
+		out->fd = -1;
+		return output_error(out, -errno);
+	}
+	out->fd = -1;
+	if (out->tmppath) {
+		if (rename(out->tmppath, out->path))
+			return erofs_fail(-errno, "%s: cannot move image into place: %s",
+					  out->path, strerror(errno));
+		current_tmppath = NULL;
+		free(out->tmppath);
+		out->tmppath = NULL;
+	}
+	return 0;
+}
+
+void erofs_output_abort(struct erofs_output *out)
+{
+	if (out->fd >= 0)
+		close(out->fd);
+	out->fd = -1;
+	if (out->tmppath) {
+		current_tmppath = NULL;
+		unlink(out->tmppath);
+		free(out->tmppath);
+		out->tmppath = NULL;
+	}
+	free(out->path);
+	out->path = NULL;
+}
+
+int erofs_pread_full(int fd, void *buf, size_t len, u64 pos)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, p, len, pos);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (!n)
+			return -ENODATA;
+		p += n;
+		pos += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int erofs_input_open(struct erofs_input *in, const char *path)
+{
+	struct stat st;
+
+	in->path = path;
+	in->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (in->fd < 0)
+		return erofs_fail(-errno, "%s: %s", path, strerror(errno));
+	if (fstat(in->fd, &st)) {
+		int ret = -errno;
+
+		close(in->fd);
+		return erofs_fail(ret, "%s: %s", path, strerror(-ret));
+	}
+	if (S_ISBLK(st.st_mode)) {
+		off_t end = lseek(in->fd, 0, SEEK_END);
+
+		in->size = end < 0 ? 0 : (u64)end;
+	} else if (S_ISREG(st.st_mode)) {
+		in->size = st.st_size;
+	} else {
+		close(in->fd);
+		return erofs_fail(-EINVAL, "%s: not a regular file or block device",
+				  path);
+	}
+	return 0;
+}
+
+void erofs_input_close(struct erofs_input *in)
+{
+	if (in->fd >= 0)
+		close(in->fd);
+	in->fd = -1;
+}
+
+int erofs_input_read(struct erofs_input *in, void *buf, size_t len, u64 pos)
+{
+	int ret;
+
+	if (pos > in->size || len > in->size - pos)
+		return -EFSCORRUPTED;
+	ret = erofs_pread_full(in->fd, buf, len, pos);
+	if (ret == -ENODATA)
+		return -EFSCORRUPTED;
+	return ret;
+}

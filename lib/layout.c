@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Layout: decide each inode's form and data layout, allocate data blocks,
+ * and pack the metadata records (inode, xattrs, maps, inline tail) into
+ * blocks, which assigns the nids.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "erofs/build.h"
+#include "erofs/dir.h"
+#include "erofs/error.h"
+#include "erofs/format.h"
+
+static bool needs_extended(const struct erofs_build *b,
+			   const struct erofs_node *n)
+{
+	return n->size > UINT32_MAX || n->uid > UINT16_MAX ||
+	       n->gid > UINT16_MAX || n->nlink > UINT16_MAX ||
+	       n->mtime != b->opts->build_time ||
+	       n->mtime_nsec != b->opts->build_time_nsec;
+}
+
+static u32 record_size(const struct erofs_node_layout *L)
+{
+	return L->inode_size + L->xattr_size + L->extra_size + L->inline_size;
+}
+
+/* Put the last partial block of "size" bytes inline when it fits. */
+static void plan_flat(struct erofs_build *b, struct erofs_node *n)
+{
+	struct erofs_node_layout *L = &n->L;
+	u32 tail = n->size & (b->blksz - 1);
+
+	L->datalayout = EROFS_INODE_FLAT_PLAIN;
+	L->nblocks = DIV_ROUND_UP(n->size, b->blksz);
+	if (tail && L->inode_size + L->xattr_size + tail <= b->blksz) {
+		L->datalayout = EROFS_INODE_FLAT_INLINE;
+		L->inline_size = tail;
+		L->nblocks = n->size >> b->opts->blkszbits;
+	}
+	L->blkaddr = L->nblocks ? erofs_alloc_blocks(b, L->nblocks) : 0;
+}
+
+struct data_range {
+	u64 start, end;
+};
+
+/* The data ranges of a file with holes, from SEEK_DATA/SEEK_HOLE. */
+static int find_data_ranges(const char *path, u64 size,
+			    struct data_range **out, u64 *count)
+{
+	struct data_range *r = NULL;
+	u64 n = 0, cap = 0;
+	off_t pos = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return erofs_fail(-errno, "%s: %s", path, strerror(errno));
+	while ((u64)pos < size) {
+		off_t data = lseek(fd, pos, SEEK_DATA), hole;
+
+		if (data < 0) {
+			if (errno == ENXIO)
+				break; /* only a hole remains */
+			if (errno == EINVAL || errno == EOPNOTSUPP) {
+				data = pos; /* no hole support: all data */
+				hole = size;
+			} else {
+				int ret = -errno;
+
+				free(r);
+				close(fd);
+				return erofs_fail(ret, "%s: seek: %s", path,
+						  strerror(-ret));
+			}
+		} else {
+			hole = lseek(fd, data, SEEK_HOLE);
+			if (hole < 0)
+				hole = size;
+		}
+		if ((u64)data >= size)
+			break;
+		if ((u64)hole > size)
+			hole = size;
+		if (n == cap) {
+			struct data_range *nr;
+
+			cap = cap ? cap * 2 : 16;
+			nr = realloc(r, cap * sizeof(*r));
+			if (!nr) {
+				free(r);
+				close(fd);
+				return -ENOMEM;
+			}
+			r = nr;
+		}
+		r[n].start = data;
+		r[n].end = hole;
+		n++;
+		pos = hole;
+	}
+	close(fd);
+	*out = r;
+	*count = n;
+	return 0;
+}
+
+/* Whether [start, end) meets any data range; ranges are sorted. */
+static bool has_data(const struct data_range *r, u64 n, u64 *cursor,
+		     u64 start, u64 end)
+{
+	while (*cursor < n && r[*cursor].end <= start)
+		(*cursor)++;
+	return *cursor < n && r[*cursor].start < end;
+}
+
+static u64 chunk_data_blocks(const struct erofs_build *b,
+			     const struct erofs_node *n,
+			     const struct data_range *r, u64 nr,
+			     unsigned int cbits, u64 *nchunks)
+{
+	u64 csize = (u64)b->blksz << cbits, blocks = 0, cursor = 0;
+
+	*nchunks = DIV_ROUND_UP(n->size, csize);
+	for (u64 c = 0; c < *nchunks; c++) {
+		u64 start = c * csize, end = min(start + csize, n->size);
+
+		if (has_data(r, nr, &cursor, start, end))
+			blocks += DIV_ROUND_UP(end - start, b->blksz);
+	}
+	return blocks;
+}
+
+/*
+ * A file with holes becomes chunk-based when that is smaller than flat:
+ * a 4-byte block map with EROFS_NULL_ADDR for chunks that are all hole.
+ */
+static int plan_sparse(struct erofs_build *b, struct erofs_node *n)
+{
+	struct erofs_node_layout *L = &n->L;
+	struct data_range *r = NULL;
+	u64 nr = 0, best_cost = UINT64_MAX, nchunks, cursor = 0;
+	unsigned int best_bits = 0, maxbits;
+	__le32 *map;
+	int ret;
+
+	ret = find_data_ranges(n->src.path, n->size, &r, &nr);
+	if (ret)
+		return ret;
+	/* chunk sizes up to the file size (and at most 2^31 blocks) */
+	for (maxbits = 0; maxbits < 31 && ((u64)b->blksz << maxbits) < n->size;
+	     maxbits++)
+		;
+	for (unsigned int cbits = 0; cbits <= maxbits; cbits++) {
+		u64 blocks = chunk_data_blocks(b, n, r, nr, cbits, &nchunks);
+		u64 cost = nchunks * 4 + blocks * b->blksz;
+
+		if (cost <= best_cost) {
+			best_cost = cost;
+			best_bits = cbits;
+		}
+	}
+	if (best_cost + b->blksz >= round_up(n->size, b->blksz)) {
+		free(r);
+		plan_flat(b, n);
+		return 0;
+	}
+
+	chunk_data_blocks(b, n, r, nr, best_bits, &nchunks);
+	if (nchunks * 4 > UINT32_MAX / 2) {
+		free(r);
+		return erofs_fail(-EFBIG, "%s: chunk map too large",
+				  n->src.path);
+	}
+	map = malloc(nchunks * 4);
+	if (!map) {
+		free(r);
+		return -ENOMEM;
+	}
+	L->datalayout = EROFS_INODE_CHUNK_BASED;
+	L->chunkbits = best_bits;
+	L->i_u_format = best_bits;
+	L->extra_size = nchunks * 4;
+	L->extra = (u8 *)map;
+	L->nblocks = 0;
+	L->blkaddr = b->next_blkaddr;
+	for (u64 c = 0; c < nchunks; c++) {
+		u64 csize = (u64)b->blksz << best_bits;
+		u64 start = c * csize, end = min(start + csize, n->size);
+
+		if (has_data(r, nr, &cursor, start, end)) {
+			u64 blocks = DIV_ROUND_UP(end - start, b->blksz);
+			erofs_blk_t at = erofs_alloc_blocks(b, blocks);
+
+			map[c] = cpu_to_le32((u32)at);
+			L->nblocks += blocks;
+		} else {
+			map[c] = cpu_to_le32(EROFS_NULL_ADDR);
+		}
+	}
+	b->feature_incompat |= EROFS_FEATURE_INCOMPAT_CHUNKED_FILE;
+	free(r);
+	return 0;
+}
+
+static int plan_node(struct erofs_build *b, struct erofs_node *n)
+{
+	struct erofs_node_layout *L = &n->L;
+
+	if (erofs_node_is_dir(n))
+		n->size = erofs_dir_data_size(n, b->blksz);
+	L->version = needs_extended(b, n) ? EROFS_INODE_LAYOUT_EXTENDED :
+					     EROFS_INODE_LAYOUT_COMPACT;
+	L->inode_size = L->version == EROFS_INODE_LAYOUT_EXTENDED ?
+				sizeof(struct erofs_inode_extended) :
+				sizeof(struct erofs_inode_compact);
+	L->xattr_size = erofs_xattr_ibody_bytes(b->xattrs, n);
+	if (L->xattr_size > erofs_xattr_ibody_size(UINT16_MAX)) {
+		char path[4096];
+
+		return erofs_fail(-ENOSPC, "%s: xattrs too large (%u bytes)",
+				  erofs_node_path(n, path, sizeof(path)),
+				  L->xattr_size);
+	}
+	L->datalayout = EROFS_INODE_FLAT_PLAIN;
+
+	switch (n->mode & S_IFMT) {
+	case S_IFREG:
+		if (n->maybe_sparse && n->data_kind == EROFS_DATA_FILE &&
+		    n->size > b->blksz)
+			return plan_sparse(b, n);
+		plan_flat(b, n);
+		break;
+	case S_IFDIR:
+	case S_IFLNK:
+		plan_flat(b, n);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+int erofs_layout_plan(struct erofs_build *b)
+{
+	struct erofs_tree *t = b->tree;
+	int ret;
+
+	for (u64 i = 0; i < t->nr_order; i++) {
+		ret = plan_node(b, t->order[i]);
+		if (ret)
+			return ret;
+	}
+	if (b->next_blkaddr > UINT32_MAX)
+		return erofs_fail(-EFBIG,
+				  "the data needs %llu blocks; EROFS addresses at most 2^32 blocks (use a larger block size)",
+				  (unsigned long long)b->next_blkaddr);
+	return 0;
+}
+
+/*
+ * Best-fit packing: a record that fits in a block never crosses a block
+ * boundary (the kernel reads inline tails within one block), and partly
+ * used blocks are filled by the record that leaves the least space.
+ * free_lists[k] holds blocks with exactly k free 32-byte slots.
+ */
+struct meta_packer {
+	u64 **free_lists;
+	u64 *free_len;
+	u64 *free_cap;
+	unsigned int slots_per_block;
+	u64 nblocks;
+};
+
+static int packer_push(struct meta_packer *p, unsigned int k, u64 blk)
+{
+	if (p->free_len[k] == p->free_cap[k]) {
+		u64 cap = p->free_cap[k] ? p->free_cap[k] * 2 : 64;
+		u64 *nl = realloc(p->free_lists[k], cap * sizeof(u64));
+
+		if (!nl)
+			return -ENOMEM;
+		p->free_lists[k] = nl;
+		p->free_cap[k] = cap;
+	}
+	p->free_lists[k][p->free_len[k]++] = blk;
+	return 0;
+}
+
+static int packer_place(struct meta_packer *p, u32 bytes, u64 *pos)
+{
+	unsigned int spb = p->slots_per_block;
+	u64 slots = DIV_ROUND_UP(bytes, EROFS_SLOTSIZE);
+
+	if (slots <= spb) {
+		for (unsigned int k = slots; k < spb; k++) {
+			u64 blk;
+
+			if (!p->free_len[k])
+				continue;
+			/* the newest such block keeps related inodes close */
+			blk = p->free_lists[k][--p->free_len[k]];
+			*pos = (blk * spb + (spb - k)) * EROFS_SLOTSIZE;
+			if (k - slots)
+				return packer_push(p, k - slots, blk);
+			return 0;
+		}
+	}
+	/* start a new block (or run of blocks) */
+	*pos = p->nblocks * spb * EROFS_SLOTSIZE;
+	p->nblocks += DIV_ROUND_UP(slots, spb);
+	if (slots % spb)
+		return packer_push(p, spb - slots % spb, p->nblocks - 1);
+	return 0;
+}
+
+int erofs_layout_pack_meta(struct erofs_build *b)
+{
+	struct erofs_tree *t = b->tree;
+	struct meta_packer p = { .slots_per_block = b->blksz / EROFS_SLOTSIZE };
+	int ret = -ENOMEM;
+
+	p.free_lists = calloc(p.slots_per_block, sizeof(*p.free_lists));
+	p.free_len = calloc(p.slots_per_block, sizeof(*p.free_len));
+	p.free_cap = calloc(p.slots_per_block, sizeof(*p.free_cap));
+	if (!p.free_lists || !p.free_len || !p.free_cap)
+		goto out;
+	for (u64 i = 0; i < t->nr_order; i++) {
+		struct erofs_node *n = t->order[i];
+
+		ret = packer_place(&p, record_size(&n->L), &n->L.meta_pos);
+		if (ret)
+			goto out;
+		/* nids count from meta_blkaddr, one block before the area */
+		n->L.nid = (n->L.meta_pos + b->blksz) >> EROFS_ISLOTBITS;
+	}
+	b->meta_size = p.nblocks * b->blksz;
+	ret = 0;
+	if (t->root->L.nid > UINT16_MAX)
+		ret = erofs_fail(-EFBIG, "root nid %llu does not fit",
+				 (unsigned long long)t->root->L.nid);
+out:
+	for (unsigned int k = 0; p.free_lists && k < p.slots_per_block; k++)
+		free(p.free_lists[k]);
+	free(p.free_lists);
+	free(p.free_len);
+	free(p.free_cap);
+	return ret;
+}

@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* mkfs.erofs: parse options, then scan, override, label and build. */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "erofs/build.h"
+#include "erofs/error.h"
+#include "erofs/fingerprint.h"
+#include "erofs/format.h"
+#include "erofs/source.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+enum {
+	OPT_EXCLUDE_PATH = 256,
+	OPT_EXCLUDE_REGEX,
+	OPT_FILE_CONTEXTS,
+	OPT_FORCE_UID,
+	OPT_FORCE_GID,
+	OPT_ALL_ROOT,
+	OPT_QUIET,
+	OPT_IGNORE_MTIME,
+	OPT_PRESERVE_MTIME,
+	OPT_UID_OFFSET,
+	OPT_GID_OFFSET,
+	OPT_MOUNT_POINT,
+	OPT_MKFS_TIME,
+	OPT_ALL_TIME,
+	OPT_XATTR_PREFIX,
+	OPT_ISHARE,
+	OPT_WORKERS,
+};
+
+static const struct option long_options[] = {
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "exclude-path", required_argument, NULL, OPT_EXCLUDE_PATH },
+	{ "exclude-regex", required_argument, NULL, OPT_EXCLUDE_REGEX },
+	{ "file-contexts", required_argument, NULL, OPT_FILE_CONTEXTS },
+	{ "force-uid", required_argument, NULL, OPT_FORCE_UID },
+	{ "force-gid", required_argument, NULL, OPT_FORCE_GID },
+	{ "all-root", no_argument, NULL, OPT_ALL_ROOT },
+	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "ignore-mtime", no_argument, NULL, OPT_IGNORE_MTIME },
+	{ "preserve-mtime", no_argument, NULL, OPT_PRESERVE_MTIME },
+	{ "uid-offset", required_argument, NULL, OPT_UID_OFFSET },
+	{ "gid-offset", required_argument, NULL, OPT_GID_OFFSET },
+	{ "mount-point", required_argument, NULL, OPT_MOUNT_POINT },
+	{ "mkfs-time", no_argument, NULL, OPT_MKFS_TIME },
+	{ "all-time", no_argument, NULL, OPT_ALL_TIME },
+	{ "xattr-prefix", required_argument, NULL, OPT_XATTR_PREFIX },
+	{ "ishare", optional_argument, NULL, OPT_ISHARE },
+	{ "xattr-inode-digest", optional_argument, NULL, OPT_ISHARE },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct mkfs_config {
+	struct erofs_build_opts build;
+	struct erofs_overrides overrides;
+	struct erofs_source_opts source;
+	struct erofs_exclude *exclude;
+	struct erofs_xattr_table xattrs;
+	const char *image;
+	const char *source_path;
+	const char *file_contexts;
+	const char *mount_point;
+	const char *ishare_name;
+	bool quiet;
+	bool timestamp_given;
+	bool mkfs_time_only;
+	bool ignore_mtime;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: mkfs.erofs [OPTIONS] IMAGE SOURCE\n"
+		"Build an EROFS image IMAGE from the directory SOURCE.\n"
+		"\n"
+		" -b#                    block size: 512, 1024, 2048 or 4096 (default 4096)\n"
+		" -d#                    message level, 0 (quiet) to 9 (debug)\n"
+		" -L LABEL               volume label (at most 15 bytes)\n"
+		" -T#                    fixed UNIX time: build time and, by default, every file's mtime\n"
+		" -U UUID                filesystem UUID ('random' or 'clear' allowed)\n"
+		" -x#                    share xattr pairs used by more than # inodes; -1 drops xattrs\n"
+		" --all-root             make every file owned by root\n"
+		" --all-time             apply -T to every file (default)\n"
+		" --exclude-path=PATH    leave out PATH (relative to SOURCE)\n"
+		" --exclude-regex=RE     leave out paths matching RE\n"
+		" --file-contexts=FILE   set SELinux labels from a file contexts FILE\n"
+		" --force-uid=#          set every file's uid to #\n"
+		" --force-gid=#          set every file's gid to #\n"
+		" --uid-offset=#         add # to every uid\n"
+		" --gid-offset=#         add # to every gid\n"
+		" --ignore-mtime         use the build time instead of per-file mtimes\n"
+		" --ishare[=NAME]        record SHA-256 content fingerprints for page cache\n"
+		"                        sharing in xattr NAME (default " EROFS_ISHARE_DEFAULT_NAME ")\n"
+		" --xattr-inode-digest[=NAME]  the same, as erofs-utils spells it\n"
+		" --mkfs-time            apply -T to the build time only\n"
+		" --mount-point=PATH     prefix of in-image paths for --file-contexts\n"
+		" --preserve-mtime       keep per-file mtimes (default)\n"
+		" --quiet                print nothing but errors\n"
+		" --workers=#            data threads (default: available processors)\n"
+		" --xattr-prefix=PREFIX  store xattr names starting with PREFIX compactly\n"
+		" -V, --version          print the version and exit\n"
+		" -h, --help             print this help and exit\n");
+}
+
+static int parse_u64(const char *s, u64 max, u64 *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || v > max || *s == '-')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int bad_value(const char *opt, const char *val)
+{
+	return erofs_fail(-EINVAL, "invalid %s value '%s'", opt, val);
+}
+
+static int parse_args(struct mkfs_config *c, int argc, char **argv)
+{
+	int opt, ret;
+	u64 v;
+
+	while ((opt = getopt_long(argc, argv, "b:d:hL:T:U:Vx:", long_options,
+				  NULL)) != -1) {
+		switch (opt) {
+		case 'b':
+			if (parse_u64(optarg, 4096, &v) || v < 512 ||
+			    (v & (v - 1)))
+				return bad_value("block size", optarg);
+			c->build.blkszbits = __builtin_ctzll(v);
+			break;
+		case 'd':
+			if (parse_u64(optarg, 9, &v))
+				return bad_value("-d", optarg);
+			erofs_msg_level = v;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'L':
+			if (strlen(optarg) > 15)
+				return erofs_fail(-EINVAL,
+						  "volume label '%s' longer than 15 bytes",
+						  optarg);
+			strncpy(c->build.volume_name, optarg,
+				sizeof(c->build.volume_name) - 1);
+			break;
+		case 'T':
+			if (parse_u64(optarg, INT64_MAX, &v))
+				return bad_value("-T", optarg);
+			c->build.build_time = v;
+			c->timestamp_given = true;
+			break;
+		case 'U':
+			if (!strcmp(optarg, "clear"))
+				memset(c->build.uuid, 0, 16);
+			else if (!strcmp(optarg, "random"))
+				uuid_generate(c->build.uuid);
+			else if (uuid_parse(optarg, c->build.uuid))
+				return bad_value("UUID", optarg);
+			break;
+		case 'V':
+			printf("mkfs.erofs (erofs-share) %s\n", PACKAGE_VERSION);
+			exit(0);
+		case 'x': {
+			char *end;
+			long t = strtol(optarg, &end, 0);
+
+			if (*end || end == optarg)
+				return bad_value("-x", optarg);
+			c->xattrs.tolerance = t;
+			c->xattrs.tolerance_set = true;
+			break;
+		}
+		case OPT_EXCLUDE_PATH:
+			ret = erofs_exclude_add_path(&c->exclude, optarg);
+			if (ret)
+				return ret;
+			break;
+		case OPT_EXCLUDE_REGEX:
+			ret = erofs_exclude_add_regex(&c->exclude, optarg);
+			if (ret)
+				return ret;
+			break;
+		case OPT_FILE_CONTEXTS:
+			c->file_contexts = optarg;
+			break;
+		case OPT_FORCE_UID:
+			if (parse_u64(optarg, UINT32_MAX, &v))
+				return bad_value("--force-uid", optarg);
+			c->overrides.force_uid = v;
+			break;
+		case OPT_FORCE_GID:
+			if (parse_u64(optarg, UINT32_MAX, &v))
+				return bad_value("--force-gid", optarg);
+			c->overrides.force_gid = v;
+			break;
+		case OPT_ALL_ROOT:
+			c->overrides.all_root = true;
+			break;
+		case OPT_QUIET:
+			c->quiet = true;
+			erofs_msg_level = EROFS_MSG_ERR;
+			break;
+		case OPT_IGNORE_MTIME:
+			c->ignore_mtime = true;
+			break;
+		case OPT_PRESERVE_MTIME:
+			c->ignore_mtime = false;
+			break;
+		case OPT_UID_OFFSET:
+			if (parse_u64(optarg, UINT32_MAX, &v))
+				return bad_value("--uid-offset", optarg);
+			c->overrides.uid_offset = v;
+			break;
+		case OPT_GID_OFFSET:
+			if (parse_u64(optarg, UINT32_MAX, &v))
+				return bad_value("--gid-offset", optarg);
+			c->overrides.gid_offset = v;
+			break;
+		case OPT_MOUNT_POINT:
+			c->mount_point = optarg;
+			break;
+		case OPT_MKFS_TIME:
+			c->mkfs_time_only = true;
+			break;
+		case OPT_ALL_TIME:
+			c->mkfs_time_only = false;
+			break;
+		case OPT_XATTR_PREFIX:
+			ret = erofs_xattr_add_long_prefix(&c->xattrs, optarg);
+			if (ret < 0)
+				return ret;
+			break;
+		case OPT_ISHARE:
+			c->ishare_name = optarg ? optarg :
+						  EROFS_ISHARE_DEFAULT_NAME;
+			break;
+		case OPT_WORKERS:
+			if (parse_u64(optarg, 1024, &v) || !v)
+				return bad_value("--workers", optarg);
+			c->build.workers = v;
+			break;
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (argc - optind != 2) {
+		usage(stderr);
+		return erofs_fail(-EINVAL, "expected IMAGE and SOURCE");
+	}
+	c->image = argv[optind];
+	c->source_path = argv[optind + 1];
+	return 0;
+}
+
+/* -T, SOURCE_DATE_EPOCH and the mtime options, as erofs-utils reads them */
+static int settle_time(struct mkfs_config *c)
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	struct erofs_overrides *o = &c->overrides;
+
+	if (!c->timestamp_given && sde && *sde) {
+		u64 v;
+
+		if (parse_u64(sde, INT64_MAX, &v))
+			return bad_value("SOURCE_DATE_EPOCH", sde);
+		c->build.build_time = v;
+		o->time_policy = EROFS_TIME_CLAMP;
+	} else if (c->timestamp_given) {
+		o->time_policy = c->mkfs_time_only ? EROFS_TIME_KEEP :
+						     EROFS_TIME_FIXED;
+	} else {
+		c->build.build_time = time(NULL);
+	}
+	if (c->ignore_mtime)
+		o->time_policy = EROFS_TIME_FIXED;
+	o->time = c->build.build_time;
+	o->time_nsec = 0;
+	c->build.build_time_nsec = 0;
+	return 0;
+}
+
+static void cleanup_on_signal(int sig)
+{
+	const char *tmp = erofs_output_tmppath();
+
+	if (tmp)
+		unlink(tmp);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static int run(struct mkfs_config *c)
+{
+	struct erofs_tree tree;
+	int ret;
+
+	ret = erofs_tree_init(&tree);
+	if (ret)
+		return ret;
+	c->source.xattrs = &c->xattrs;
+	c->source.read_xattrs = !(c->xattrs.tolerance_set &&
+				  c->xattrs.tolerance < 0);
+	c->source.exclude = c->exclude;
+	ret = erofs_source_dir_scan(&tree, c->source_path, &c->source);
+	if (!ret) {
+		erofs_apply_overrides(&tree, &c->overrides);
+		if (c->file_contexts)
+			ret = erofs_apply_file_contexts(&tree, &c->xattrs,
+							c->file_contexts,
+							c->mount_point);
+	}
+	if (!ret)
+		ret = erofs_build_image(&tree, &c->xattrs, &c->build, c->image);
+	if (!ret && !c->quiet) {
+		char uuid[37];
+
+		uuid_unparse(c->build.uuid, uuid);
+		printf("%s: %llu inodes, UUID %s%s\n", c->image,
+		       (unsigned long long)tree.nr_order, uuid,
+		       c->build.ishare ? ", content fingerprints" : "");
+	}
+	erofs_tree_free(&tree);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct mkfs_config c = {
+		.build = { .blkszbits = 12 },
+		.overrides = { .force_uid = -1, .force_gid = -1 },
+	};
+	int ret;
+
+	erofs_progname = "mkfs.erofs";
+	uuid_generate(c.build.uuid);
+	ret = erofs_xattr_table_init(&c.xattrs);
+	if (!ret)
+		ret = parse_args(&c, argc, argv);
+	if (!ret && c.ishare_name) {
+		if (!erofs_sha256_available())
+			ret = erofs_fail(-EOPNOTSUPP,
+					 "--ishare: built without OpenSSL libcrypto");
+		else
+			ret = erofs_xattr_set_ishare_name(&c.xattrs,
+							  c.ishare_name);
+		c.build.ishare = true;
+	}
+	if (!ret)
+		ret = settle_time(&c);
+	if (!ret) {
+		signal(SIGINT, cleanup_on_signal);
+		signal(SIGTERM, cleanup_on_signal);
+		signal(SIGHUP, cleanup_on_signal);
+		ret = run(&c);
+	}
+	if (ret) {
+		const char *msg = erofs_last_error();
+
+		fprintf(stderr, "mkfs.erofs: %s\n",
+			msg ? msg : strerror(-ret));
+	}
+	erofs_exclude_free(c.exclude);
+	erofs_xattr_table_free(&c.xattrs);
+	return ret ? 1 : 0;
+}
