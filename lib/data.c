@@ -235,15 +235,18 @@ static int write_symlink(struct data_worker *w, struct erofs_node *n)
 {
 	struct erofs_build *b = w->pass->b;
 	struct erofs_node_layout *L = &n->L;
+	u64 body = n->size - L->inline_size;
 
+	/* a target longer than a block has data blocks and an inline tail */
 	if (L->inline_size) {
 		L->tail = malloc(L->inline_size);
 		if (!L->tail)
 			return -ENOMEM;
-		memcpy(L->tail, n->src.mem, L->inline_size);
-		return 0;
+		memcpy(L->tail, n->src.mem + body, L->inline_size);
 	}
-	return erofs_output_write(&b->out, n->src.mem, n->size,
+	if (!body)
+		return 0;
+	return erofs_output_write(&b->out, n->src.mem, body,
 				  erofs_pos(b, L->blkaddr));
 }
 
