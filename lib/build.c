@@ -192,6 +192,12 @@ static int write_super(struct erofs_build *b)
 
 	if (o->ishare)
 		sbi.ishare_xattr_prefix_id = b->xattrs->ishare_prefix;
+	if (b->zi) {
+		/* without configs the field is lz4's match distance */
+		sbi.available_compr_algs = b->zi->need_cfgs ?
+						   b->zi->available_algs :
+						   UINT16_MAX;
+	}
 	memcpy(sbi.uuid, o->uuid, sizeof(sbi.uuid));
 	memcpy(sbi.volume_name, o->volume_name, sizeof(o->volume_name));
 
@@ -199,6 +205,9 @@ static int write_super(struct erofs_build *b)
 	if (!buf)
 		return -ENOMEM;
 	erofs_sb_encode(&sbi, buf + EROFS_SUPER_OFFSET);
+	if (b->zi)
+		erofs_zimage_encode_cfgs(b->zi, buf + EROFS_SUPER_OFFSET +
+						       EROFS_SUPER_BASE_SIZE);
 	if (b->prefix_start)
 		erofs_xattr_encode_prefix_table(b->xattrs,
 						buf + b->prefix_start * 4);
@@ -210,10 +219,16 @@ static int write_super(struct erofs_build *b)
 	return ret;
 }
 
-/* Superblock, then the long prefix table: the area before the data. */
+/*
+ * Superblock, compression configs (read right after the superblock), then
+ * the long prefix table: the area before the data.
+ */
 static void plan_head(struct erofs_build *b)
 {
 	u64 end = EROFS_SUPER_OFFSET + EROFS_SUPER_BASE_SIZE;
+
+	if (b->zi)
+		end += erofs_zimage_cfgs_size(b->zi);
 
 	if (erofs_xattr_uses_long_prefixes(b->xattrs)) {
 		b->prefix_start = end / 4;
@@ -280,8 +295,15 @@ int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
 		.feature_compat = EROFS_FEATURE_COMPAT_SB_CHKSUM |
 				  EROFS_FEATURE_COMPAT_MTIME,
 	};
+	struct erofs_zimage zi;
 	int ret;
 
+	if (opts->compress && opts->compress->nalgs) {
+		ret = erofs_zimage_init(&zi, opts->compress, opts->blkszbits);
+		if (ret)
+			return ret;
+		b.zi = &zi;
+	}
 	if (opts->ishare && xt->ishare_prefix < 0)
 		return erofs_fail(-EINVAL, "no fingerprint xattr name set");
 	ret = erofs_tree_finalize(tree);

@@ -39,16 +39,8 @@ struct data_worker {
 	u8 *buf;
 };
 
-/* Where a node's bytes come from: a file of the source, or the spool. */
-struct data_src {
-	int fd;
-	u64 base;
-	bool own;
-	const char *path;
-};
-
-static int src_open(struct erofs_build *b, struct erofs_node *n,
-		    struct data_src *s)
+int erofs_src_open(struct erofs_build *b, struct erofs_node *n,
+		   struct erofs_data_src *s)
 {
 	struct stat st;
 
@@ -84,7 +76,7 @@ static int src_open(struct erofs_build *b, struct erofs_node *n,
 	return 0;
 }
 
-static int src_read(struct data_src *s, void *buf, size_t len, u64 pos)
+int erofs_src_read(struct erofs_data_src *s, void *buf, size_t len, u64 pos)
 {
 	int ret = erofs_pread_full(s->fd, buf, len, s->base + pos);
 
@@ -98,7 +90,7 @@ static int src_read(struct data_src *s, void *buf, size_t len, u64 pos)
 }
 
 /* A source file must end where it ended when it was scanned. */
-static int src_check_end(struct data_src *s, u64 size)
+int erofs_src_check_end(struct erofs_data_src *s, u64 size)
 {
 	char c;
 	ssize_t n;
@@ -112,7 +104,7 @@ static int src_check_end(struct data_src *s, u64 size)
 	return 0;
 }
 
-static void src_close(struct data_src *s)
+void erofs_src_close(struct erofs_data_src *s)
 {
 	if (s->own)
 		close(s->fd);
@@ -123,7 +115,7 @@ static void src_close(struct data_src *s)
  * when a fingerprint is wanted; bytes past "tail_from" go to the tail.
  */
 static int copy_range(struct data_worker *w, struct erofs_node *n,
-		      struct data_src *s, u64 from, u64 to, u64 pos)
+		      struct erofs_data_src *s, u64 from, u64 to, u64 pos)
 {
 	struct erofs_build *b = w->pass->b;
 	int ret;
@@ -145,7 +137,7 @@ static int copy_range(struct data_worker *w, struct erofs_node *n,
 	while (from < to) {
 		size_t len = min_t(u64, to - from, DATA_BUFSZ);
 
-		ret = src_read(s, w->buf, len, from);
+		ret = erofs_src_read(s, w->buf, len, from);
 		if (ret)
 			return ret;
 		if (n->has_fingerprint)
@@ -160,7 +152,7 @@ static int copy_range(struct data_worker *w, struct erofs_node *n,
 }
 
 static int read_tail(struct data_worker *w, struct erofs_node *n,
-		     struct data_src *s, u64 from)
+		     struct erofs_data_src *s, u64 from)
 {
 	struct erofs_node_layout *L = &n->L;
 	int ret;
@@ -168,7 +160,7 @@ static int read_tail(struct data_worker *w, struct erofs_node *n,
 	L->tail = malloc(L->inline_size);
 	if (!L->tail)
 		return -ENOMEM;
-	ret = src_read(s, L->tail, L->inline_size, from);
+	ret = erofs_src_read(s, L->tail, L->inline_size, from);
 	if (ret)
 		return ret;
 	if (n->has_fingerprint)
@@ -181,18 +173,18 @@ static int write_flat(struct data_worker *w, struct erofs_node *n)
 	struct erofs_build *b = w->pass->b;
 	struct erofs_node_layout *L = &n->L;
 	u64 body = n->size - L->inline_size;
-	struct data_src s;
+	struct erofs_data_src s;
 	int ret;
 
-	ret = src_open(b, n, &s);
+	ret = erofs_src_open(b, n, &s);
 	if (ret)
 		return ret;
 	ret = copy_range(w, n, &s, 0, body, erofs_pos(b, L->blkaddr));
 	if (!ret && L->inline_size)
 		ret = read_tail(w, n, &s, body);
 	if (!ret)
-		ret = src_check_end(&s, n->size);
-	src_close(&s);
+		ret = erofs_src_check_end(&s, n->size);
+	erofs_src_close(&s);
 	return ret;
 }
 
@@ -204,10 +196,10 @@ static int write_chunked(struct data_worker *w, struct erofs_node *n)
 	u64 csize = (u64)b->blksz << L->chunkbits;
 	u64 nchunks = L->extra_size / 4;
 	const __le32 *map = (const __le32 *)L->extra;
-	struct data_src s;
+	struct erofs_data_src s;
 	int ret;
 
-	ret = src_open(b, n, &s);
+	ret = erofs_src_open(b, n, &s);
 	if (ret)
 		return ret;
 	for (u64 c = 0; c < nchunks && !ret; c++) {
@@ -226,8 +218,8 @@ static int write_chunked(struct data_worker *w, struct erofs_node *n)
 					    min_t(u64, end - p, sizeof(zeroes)));
 	}
 	if (!ret)
-		ret = src_check_end(&s, n->size);
-	src_close(&s);
+		ret = erofs_src_check_end(&s, n->size);
+	erofs_src_close(&s);
 	return ret;
 }
 
@@ -295,7 +287,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static unsigned int nr_workers(const struct erofs_build *b, u64 njobs)
+unsigned int erofs_data_workers(const struct erofs_build *b, u64 njobs)
 {
 	long n = b->opts->workers;
 
@@ -323,6 +315,8 @@ int erofs_write_data(struct erofs_build *b)
 	for (u64 i = 0; i < t->nr_order; i++) {
 		struct erofs_node *n = t->order[i];
 
+		if (n->L.zpending)
+			continue;
 		if ((S_ISREG(n->mode) && n->size) || S_ISLNK(n->mode)) {
 			p.jobs[p.njobs++] = n;
 			p.total_bytes += n->size;
@@ -330,7 +324,7 @@ int erofs_write_data(struct erofs_build *b)
 	}
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_cond_init(&p.progress, NULL);
-	nw = nr_workers(b, p.njobs);
+	nw = erofs_data_workers(b, p.njobs);
 	w = calloc(nw, sizeof(*w));
 	th = calloc(nw, sizeof(*th));
 	if (!w || !th) {
@@ -389,5 +383,7 @@ out:
 	free(p.jobs);
 	pthread_mutex_destroy(&p.lock);
 	pthread_cond_destroy(&p.progress);
+	if (!ret && b->zi)
+		ret = erofs_write_compressed(b);
 	return ret;
 }

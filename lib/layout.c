@@ -24,13 +24,13 @@ static bool needs_extended(const struct erofs_build *b,
 	       n->mtime_nsec != b->opts->build_time_nsec;
 }
 
-static u32 record_size(const struct erofs_node_layout *L)
+u32 erofs_layout_record_size(const struct erofs_node_layout *L)
 {
 	return L->inode_size + L->xattr_size + L->extra_size + L->inline_size;
 }
 
 /* Put the last partial block of "size" bytes inline when it fits. */
-static void plan_flat(struct erofs_build *b, struct erofs_node *n)
+void erofs_layout_plan_flat(struct erofs_build *b, struct erofs_node *n)
 {
 	struct erofs_node_layout *L = &n->L;
 	u32 tail = n->size & (b->blksz - 1);
@@ -166,7 +166,7 @@ static int plan_sparse(struct erofs_build *b, struct erofs_node *n)
 	}
 	if (best_cost + b->blksz >= round_up(n->size, b->blksz)) {
 		free(r);
-		plan_flat(b, n);
+		erofs_layout_plan_flat(b, n);
 		return 0;
 	}
 
@@ -207,6 +207,26 @@ static int plan_sparse(struct erofs_build *b, struct erofs_node *n)
 	return 0;
 }
 
+/*
+ * Files to compress get no blocks now: the data pass appends their
+ * clusters once their sizes are known, or gives them a flat layout there
+ * when compression saves nothing.
+ */
+static bool plan_compressed(struct erofs_build *b, struct erofs_node *n)
+{
+	struct erofs_node_layout *L = &n->L;
+	char path[4096];
+	const char *rel = erofs_node_path(n, path, sizeof(path));
+
+	while (*rel == '/')
+		rel++;
+	if (!erofs_zimage_choose(b->zi, rel, &L->zalg, &L->zpclusterblks))
+		return false;
+	L->zpending = true;
+	L->nblocks = 0;
+	return true;
+}
+
 static int plan_node(struct erofs_build *b, struct erofs_node *n)
 {
 	struct erofs_node_layout *L = &n->L;
@@ -230,14 +250,16 @@ static int plan_node(struct erofs_build *b, struct erofs_node *n)
 
 	switch (n->mode & S_IFMT) {
 	case S_IFREG:
+		if (b->zi && n->size && plan_compressed(b, n))
+			break;
 		if (n->maybe_sparse && n->data_kind == EROFS_DATA_FILE &&
 		    n->size > b->blksz)
 			return plan_sparse(b, n);
-		plan_flat(b, n);
+		erofs_layout_plan_flat(b, n);
 		break;
 	case S_IFDIR:
 	case S_IFLNK:
-		plan_flat(b, n);
+		erofs_layout_plan_flat(b, n);
 		break;
 	default:
 		break;
@@ -332,7 +354,8 @@ int erofs_layout_pack_meta(struct erofs_build *b)
 	for (u64 i = 0; i < t->nr_order; i++) {
 		struct erofs_node *n = t->order[i];
 
-		ret = packer_place(&p, record_size(&n->L), &n->L.meta_pos);
+		ret = packer_place(&p, erofs_layout_record_size(&n->L),
+				   &n->L.meta_pos);
 		if (ret)
 			goto out;
 		/* nids count from meta_blkaddr, one block before the area */

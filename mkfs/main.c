@@ -11,6 +11,7 @@
 #include <uuid/uuid.h>
 
 #include "erofs/build.h"
+#include "erofs/compress.h"
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
 #include "erofs/format.h"
@@ -38,6 +39,8 @@ enum {
 	OPT_XATTR_PREFIX,
 	OPT_ISHARE,
 	OPT_WORKERS,
+	OPT_MAX_EXTENT_BYTES,
+	OPT_COMPRESS_HINTS,
 };
 
 static const struct option long_options[] = {
@@ -61,6 +64,8 @@ static const struct option long_options[] = {
 	{ "ishare", optional_argument, NULL, OPT_ISHARE },
 	{ "xattr-inode-digest", optional_argument, NULL, OPT_ISHARE },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "max-extent-bytes", required_argument, NULL, OPT_MAX_EXTENT_BYTES },
+	{ "compress-hints", required_argument, NULL, OPT_COMPRESS_HINTS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -75,6 +80,8 @@ struct mkfs_config {
 	const char *file_contexts;
 	const char *mount_point;
 	const char *ishare_name;
+	struct erofs_compress_opts compress;
+	const char *compress_hints;
 	bool quiet;
 	bool timestamp_given;
 	bool mkfs_time_only;
@@ -88,11 +95,19 @@ static void usage(FILE *f)
 		"Build an EROFS image IMAGE from the directory SOURCE.\n"
 		"\n"
 		" -b#                    block size: 512, 1024, 2048 or 4096 (default 4096)\n"
+		" -C#                    physical cluster size in bytes for compression\n"
+		"                        (a multiple of the block size; default one block)\n"
 		" -d#                    message level, 0 (quiet) to 9 (debug)\n"
+		" -E X[,Y]               extended options: ztailpacking, legacy-compress\n"
 		" -L LABEL               volume label (at most 15 bytes)\n"
 		" -T#                    fixed UNIX time: build time and, by default, every file's mtime\n"
 		" -U UUID                filesystem UUID ('random' or 'clear' allowed)\n"
 		" -x#                    share xattr pairs used by more than # inodes; -1 drops xattrs\n"
+		" -zX[,level=Y][,dictsize=Z][:...]\n"
+		"                        compress with X (lz4, lz4hc, lzma, zstd); alternatives\n"
+		"                        after ':' are chosen per file by --compress-hints\n"
+		" --compress-hints=FILE  per-path physical cluster size and algorithm\n"
+		" --max-extent-bytes=#   largest uncompressed extent in bytes\n"
 		" --all-root             make every file owned by root\n"
 		" --all-time             apply -T to every file (default)\n"
 		" --exclude-path=PATH    leave out PATH (relative to SOURCE)\n"
@@ -134,12 +149,44 @@ static int bad_value(const char *opt, const char *val)
 	return erofs_fail(-EINVAL, "invalid %s value '%s'", opt, val);
 }
 
+/* -E: comma-separated features, "^name" or "no..." style not needed yet */
+static int parse_extended(struct mkfs_config *c, const char *arg)
+{
+	const char *p = arg;
+
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		bool on = true;
+		const char *k = p;
+
+		if (*k == '^') {
+			on = false;
+			k++;
+		}
+#define IS(name) (len - (k - p) == strlen(name) && !memcmp(k, name, strlen(name)))
+		if (IS("ztailpacking"))
+			c->compress.ztailpacking = on;
+		else if (IS("legacy-compress"))
+			c->compress.legacy = on;
+		else
+			return erofs_fail(-EINVAL,
+					  "unknown extended option '%.*s'",
+					  (int)len, p);
+#undef IS
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
 static int parse_args(struct mkfs_config *c, int argc, char **argv)
 {
 	int opt, ret;
 	u64 v;
 
-	while ((opt = getopt_long(argc, argv, "b:d:hL:T:U:Vx:", long_options,
+	while ((opt = getopt_long(argc, argv, "b:C:d:E:hL:T:U:Vx:z:",
+				  long_options,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'b':
@@ -147,6 +194,30 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 			    (v & (v - 1)))
 				return bad_value("block size", optarg);
 			c->build.blkszbits = __builtin_ctzll(v);
+			break;
+		case 'C':
+			if (parse_u64(optarg, Z_EROFS_PCLUSTER_MAX_SIZE, &v) ||
+			    !v)
+				return bad_value("physical cluster size", optarg);
+			c->compress.pclustersize = v;
+			break;
+		case 'E':
+			ret = parse_extended(c, optarg);
+			if (ret)
+				return ret;
+			break;
+		case 'z':
+			ret = erofs_compress_parse_algs(&c->compress, optarg);
+			if (ret)
+				return ret;
+			break;
+		case OPT_MAX_EXTENT_BYTES:
+			if (parse_u64(optarg, UINT32_MAX, &v))
+				return bad_value("--max-extent-bytes", optarg);
+			c->compress.max_extent_bytes = v;
+			break;
+		case OPT_COMPRESS_HINTS:
+			c->compress_hints = optarg;
 			break;
 		case 'd':
 			if (parse_u64(optarg, 9, &v))
@@ -271,6 +342,18 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 	}
 	c->image = argv[optind];
 	c->source_path = argv[optind + 1];
+	if (c->compress_hints) {
+		if (!c->compress.nalgs)
+			return erofs_fail(-EINVAL,
+					  "--compress-hints needs -z");
+		ret = erofs_compress_load_hints(&c->compress,
+						c->compress_hints,
+						1U << c->build.blkszbits);
+		if (ret)
+			return ret;
+	}
+	if (c->compress.nalgs)
+		c->build.compress = &c->compress;
 	return 0;
 }
 
@@ -381,6 +464,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mkfs.erofs: %s\n",
 			msg ? msg : strerror(-ret));
 	}
+	erofs_compress_opts_free(&c.compress);
 	erofs_exclude_free(c.exclude);
 	erofs_xattr_table_free(&c.xattrs);
 	return ret ? 1 : 0;

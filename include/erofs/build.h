@@ -12,6 +12,7 @@
 #ifndef EROFS_BUILD_H
 #define EROFS_BUILD_H
 
+#include "erofs/compress.h"
 #include "erofs/defs.h"
 #include "erofs/io.h"
 #include "erofs/tree.h"
@@ -25,6 +26,7 @@ struct erofs_build_opts {
 	u32 build_time_nsec;
 	bool ishare; /* write content fingerprints */
 	unsigned int workers; /* data threads; 0 = available processors */
+	const struct erofs_compress_opts *compress; /* NULL: none */
 };
 
 struct erofs_build {
@@ -42,6 +44,7 @@ struct erofs_build {
 	u64 meta_size; /* bytes of the metadata area */
 	erofs_blk_t total_blocks;
 	u32 prefix_start; /* 4-byte units, 0 without long prefixes */
+	struct erofs_zimage *zi; /* compression settings, NULL without */
 	u32 feature_compat;
 	u32 feature_incompat;
 };
@@ -54,6 +57,33 @@ int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
 int erofs_layout_plan(struct erofs_build *b);
 int erofs_write_data(struct erofs_build *b);
 int erofs_layout_pack_meta(struct erofs_build *b);
+
+/*
+ * The compressed part of the data pass (lib/compress_write.c): files the
+ * layout left pending are compressed and appended in tree order.
+ */
+int erofs_write_compressed(struct erofs_build *b);
+/* Give "n" an uncompressed layout with blocks from the allocation cursor. */
+void erofs_layout_plan_flat(struct erofs_build *b, struct erofs_node *n);
+/* Bytes of a node's metadata record: inode, xattrs, maps, inline data. */
+u32 erofs_layout_record_size(const struct erofs_node_layout *L);
+
+/* Where a node's bytes come from: a file of the source, or the spool. */
+struct erofs_data_src {
+	int fd;
+	u64 base;
+	bool own;
+	const char *path;
+};
+
+int erofs_src_open(struct erofs_build *b, struct erofs_node *n,
+		   struct erofs_data_src *s);
+int erofs_src_read(struct erofs_data_src *s, void *buf, size_t len, u64 pos);
+/* A source file must end where it ended when it was scanned. */
+int erofs_src_check_end(struct erofs_data_src *s, u64 size);
+void erofs_src_close(struct erofs_data_src *s);
+/* The data threads to use for "njobs" jobs. */
+unsigned int erofs_data_workers(const struct erofs_build *b, u64 njobs);
 
 /* Allocate "count" contiguous data blocks. */
 static inline erofs_blk_t erofs_alloc_blocks(struct erofs_build *b, u64 count)

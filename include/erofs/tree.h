@@ -45,6 +45,10 @@ struct erofs_node_layout {
 	u8 *extra; /* chunk map or compression indexes */
 	u16 i_u_format; /* chunk format for chunk-based files */
 	u32 compressed_blocks;
+	/* compression pending: the data pass settles the layout */
+	bool zpending;
+	u8 zalg; /* compression alternative */
+	u32 zpclusterblks; /* physical cluster size in blocks */
 };
 
 struct erofs_node {

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The compression engine: cut a file's bytes into extents, each stored in
+ * a physical cluster of whole blocks that the compressor fills as far as
+ * it can (fixed-size output). Extents that would not save a block are
+ * stored uncompressed, one block each. Compressed data sits at the end of
+ * its cluster after zero padding, where the kernel looks for it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "erofs/compress.h"
+#include "erofs/error.h"
+#include "erofs/format.h"
+
+/* The longest input one extent may take (the kernel allows 12 MiB). */
+#define ZEXTENT_MAX_INPUT (8U << 20)
+
+int erofs_zwork_init(struct erofs_zwork *w, const struct erofs_zimage *zi)
+{
+	memset(w, 0, sizeof(*w));
+	w->zi = zi;
+	w->cs = calloc(zi->opts->nalgs, sizeof(*w->cs));
+	w->dst = malloc(Z_EROFS_PCLUSTER_MAX_SIZE);
+	w->dst2 = malloc(Z_EROFS_PCLUSTER_MAX_SIZE);
+	if (!w->cs || !w->dst || !w->dst2) {
+		erofs_zwork_exit(w);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void erofs_zwork_exit(struct erofs_zwork *w)
+{
+	for (unsigned int i = 0; w->cs && i < w->zi->opts->nalgs; i++)
+		erofs_compressor_exit(&w->cs[i]);
+	free(w->cs);
+	free(w->dst);
+	free(w->dst2);
+	w->cs = NULL;
+	w->dst = w->dst2 = NULL;
+}
+
+static int get_compressor(struct erofs_zwork *w, u8 alg,
+			  struct erofs_compressor **out)
+{
+	struct erofs_compressor *c = &w->cs[alg];
+
+	if (!c->ops) {
+		int ret = erofs_compressor_init(c, &w->zi->opts->algs[alg],
+						w->zi->dictsize[alg]);
+
+		if (ret) {
+			c->ops = NULL;
+			return erofs_fail(ret, "cannot set up the %s compressor",
+					  erofs_compressor_name(
+						  w->zi->opts->algs[alg].kind));
+		}
+	}
+	*out = c;
+	return 0;
+}
+
+void erofs_zsegment_free(struct erofs_zsegment *seg)
+{
+	free(seg->ext);
+	free(seg->data);
+	memset(seg, 0, sizeof(*seg));
+}
+
+/* Room for one more extent and "bytes" more stored bytes. */
+static int seg_reserve(struct erofs_zsegment *seg, u64 bytes)
+{
+	if (seg->next == seg->cap) {
+		u32 cap = seg->cap ? seg->cap * 2 : 16;
+		struct erofs_zextent *ne = realloc(seg->ext, cap * sizeof(*ne));
+
+		if (!ne)
+			return -ENOMEM;
+		seg->ext = ne;
+		seg->cap = cap;
+	}
+	if (seg->size + bytes > seg->data_cap) {
+		u64 cap = max_t(u64, seg->data_cap * 2, seg->size + bytes);
+		u8 *nd = realloc(seg->data, cap);
+
+		if (!nd)
+			return -ENOMEM;
+		seg->data = nd;
+		seg->data_cap = cap;
+	}
+	return 0;
+}
+
+static int add_extent(struct erofs_zsegment *seg, u64 lstart, u32 llen,
+		      const void *stored, u32 slen, u32 plen, bool raw,
+		      bool inlined)
+{
+	struct erofs_zextent *e;
+	int ret = seg_reserve(seg, plen);
+
+	if (ret)
+		return ret;
+	e = &seg->ext[seg->next++];
+	*e = (struct erofs_zextent){
+		.lstart = lstart,
+		.llen = llen,
+		.plen = plen,
+		.poff = seg->size,
+		.raw = raw,
+		.inlined = inlined,
+	};
+	/* raw data starts the cluster; compressed data ends it */
+	if (raw) {
+		memcpy(seg->data + seg->size, stored, slen);
+		memset(seg->data + seg->size + slen, 0, plen - slen);
+	} else {
+		memset(seg->data + seg->size, 0, plen - slen);
+		memcpy(seg->data + seg->size + plen - slen, stored, slen);
+	}
+	seg->size += plen;
+	return 0;
+}
+
+/* Store "len" bytes uncompressed, a block per extent. */
+static int add_raw(struct erofs_zsegment *seg, const u8 *src, u64 lstart,
+		   u32 len, u32 blksz)
+{
+	while (len) {
+		u32 n = min(len, blksz);
+		int ret = add_extent(seg, lstart, n, src, n, blksz, true,
+				     false);
+
+		if (ret)
+			return ret;
+		src += n;
+		lstart += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int erofs_zsegment_compress(struct erofs_zwork *w, u8 alg, u32 pclusterblks,
+			    const u8 *src, u32 len, u64 lstart, bool final,
+			    bool tail_inline, struct erofs_zsegment *seg)
+{
+	const struct erofs_zimage *zi = w->zi;
+	const u32 blksz = 1U << zi->blkszbits;
+	const u32 pcl = pclusterblks << zi->blkszbits;
+	u32 maxin = ZEXTENT_MAX_INPUT, pos = 0;
+	struct erofs_compressor *c = NULL;
+	int ret;
+
+	ret = get_compressor(w, alg, &c);
+	if (ret)
+		return ret;
+	if (zi->opts->max_extent_bytes)
+		maxin = max(min(maxin, zi->opts->max_extent_bytes), blksz);
+	while (pos < len) {
+		u32 remaining = len - pos, in = min(remaining, maxin);
+		bool tail = final && remaining <= pcl;
+		bool may_inline = tail && tail_inline;
+		int csize;
+		u32 plen;
+
+		/* a last block alone cannot shrink by a block */
+		if (tail && !may_inline && remaining <= blksz)
+			return add_raw(seg, src + pos, lstart + pos, remaining,
+				       blksz);
+
+		csize = c->ops->compress_destsize(c, src + pos, &in, w->dst,
+						  pcl);
+		if (csize < 0 && csize != -ENOSPC)
+			return erofs_fail(csize, "%s compression failed",
+					  c->ops->name);
+		if (csize <= 0)
+			in = min(remaining, pcl);
+
+		if (may_inline && in == remaining) {
+			/* ztailpacking: the whole tail within a block */
+			if (csize > 0 && (u32)csize < blksz &&
+			    (u32)csize < remaining)
+				return add_extent(seg, lstart + pos, remaining,
+						  w->dst, csize, csize, false,
+						  true);
+			if (remaining < blksz)
+				return add_extent(seg, lstart + pos, remaining,
+						  src + pos, remaining,
+						  remaining, true, true);
+			/*
+			 * A cluster a little smaller may leave a tail that
+			 * goes inline, saving the last partial block.
+			 */
+			if (csize > (int)blksz && csize % blksz) {
+				u32 in2 = in;
+				int c2 = c->ops->compress_destsize(
+					c, src + pos, &in2, w->dst2,
+					round_down(csize, blksz));
+
+				if (c2 > 0 &&
+				    c2 + (remaining - in2) <
+					    round_up((u32)csize, blksz)) {
+					u8 *t = w->dst;
+
+					w->dst = w->dst2;
+					w->dst2 = t;
+					in = in2;
+					csize = c2;
+				}
+			}
+		}
+
+		plen = csize > 0 ? round_up((u32)csize, blksz) : 0;
+		if (csize <= 0 || plen >= in) {
+			/* no block saved: store whole blocks as they are */
+			u32 n = round_down(min(in, pcl), blksz);
+
+			n = min(max(n, blksz), remaining);
+			ret = add_raw(seg, src + pos, lstart + pos, n, blksz);
+		} else {
+			ret = add_extent(seg, lstart + pos, in, w->dst, csize,
+					 plen, false, false);
+		}
+		if (ret)
+			return ret;
+		pos = seg->ext[seg->next - 1].lstart +
+		      seg->ext[seg->next - 1].llen - lstart;
+	}
+	return 0;
+}

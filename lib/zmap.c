@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Compressed file maps. Every logical cluster (one block of the file) has
+ * an index: HEAD when an extent starts in it (with the offset where, and
+ * the block of its physical cluster), NONHEAD when it lies inside an
+ * extent (with the distance back to the head and on to the next one).
+ * Compact packs drop the block addresses but one per pack: the kernel
+ * counts the clusters of earlier heads in the pack to find the rest.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "erofs/error.h"
+#include "erofs/format.h"
+#include "erofs/zmap.h"
+
+struct lindex {
+	u8 type; /* Z_EROFS_LCLUSTER_TYPE_* */
+	bool partial;
+	u16 clusterofs; /* heads */
+	u16 delta[2]; /* nonheads; delta[0] may carry D0_CBLKCNT */
+	u32 blkaddr; /* heads */
+	bool real; /* a head whose blkaddr the kernel uses */
+	u32 pblocks; /* blocks of a real head's cluster */
+};
+
+/* Where the compact regions begin, as the kernel derives them. */
+struct compact_geo {
+	u32 c4_initial, c2, c4_end; /* lcluster counts */
+	u32 bytes;
+};
+
+static u64 nr_lclusters(const struct erofs_zmap_info *mi)
+{
+	return DIV_ROUND_UP(mi->size, 1ULL << mi->blkszbits);
+}
+
+static bool use_2b(const struct erofs_zmap_info *mi)
+{
+	/* older kernels accept 2-byte packs only for 4 KiB lclusters */
+	return mi->blkszbits == 12;
+}
+
+static void compact_geometry(const struct erofs_zmap_info *mi,
+			     struct compact_geo *g)
+{
+	u32 ebase = round_up(mi->ibody_end, 8) + 8;
+	u64 total = nr_lclusters(mi);
+
+	g->c4_initial = ((32 - ebase % 32) / 4) & 7;
+	g->c2 = 0;
+	if (use_2b(mi) && g->c4_initial < total)
+		g->c2 = round_down(total - g->c4_initial, 16);
+	if (g->c4_initial >= total) {
+		g->c4_initial = total;
+		g->c4_end = 0;
+	} else {
+		g->c4_end = total - g->c4_initial - g->c2;
+	}
+	g->bytes = round_up(g->c4_initial, 2) * 4 + g->c2 * 2 +
+		   round_up(g->c4_end, 2) * 4;
+}
+
+u32 erofs_zmap_size(const struct erofs_zmap_info *mi)
+{
+	u32 pad = round_up(mi->ibody_end, 8) - mi->ibody_end;
+	struct compact_geo g;
+
+	if (!mi->compact)
+		return pad + 16 + nr_lclusters(mi) * 8;
+	compact_geometry(mi, &g);
+	return pad + 8 + g.bytes;
+}
+
+static int build_lindexes(const struct erofs_zmap_info *mi,
+			  const struct erofs_zextent *ext, u32 n,
+			  struct lindex *li)
+{
+	const unsigned int bits = mi->blkszbits;
+	const u64 total = nr_lclusters(mi);
+	u64 expect = 0;
+
+	memset(li, 0, total * sizeof(*li));
+	for (u32 i = 0; i < n; i++) {
+		const struct erofs_zextent *e = &ext[i];
+		u64 h = e->lstart >> bits, end = e->lstart + e->llen;
+		u64 last = end >> bits;
+
+		if (e->lstart != expect || !e->llen || h >= total ||
+		    li[h].type || (e->inlined && i + 1 != n))
+			return erofs_fail(-EINVAL,
+					  "internal: bad extent %u at %llu", i,
+					  (unsigned long long)e->lstart);
+		li[h] = (struct lindex){
+			.type = e->raw ? Z_EROFS_LCLUSTER_TYPE_PLAIN :
+					 Z_EROFS_LCLUSTER_TYPE_HEAD1,
+			.clusterofs = e->lstart & ((1U << bits) - 1),
+			.blkaddr = e->inlined ? 0 : e->pblk,
+			.real = !e->inlined,
+			.pblocks = e->inlined ? 1 : e->plen >> bits,
+		};
+		if (i + 1 == n && end % (1U << bits) && last > h) {
+			/* the lcluster with EOF closes the last extent */
+			li[last] = (struct lindex){
+				.type = Z_EROFS_LCLUSTER_TYPE_PLAIN,
+				.clusterofs = end & ((1U << bits) - 1),
+			};
+		}
+		for (u64 k = h + 1; k < last && k < total; k++) {
+			u64 d0 = k - h;
+
+			li[k].type = Z_EROFS_LCLUSTER_TYPE_NONHEAD;
+			if (d0 == 1 && mi->big_pcluster)
+				d0 = Z_EROFS_LI_D0_CBLKCNT |
+				     (e->inlined ? 1 : e->plen >> bits);
+			else if (d0 >= Z_EROFS_LI_D0_CBLKCNT)
+				d0 = Z_EROFS_LI_D0_CBLKCNT - 1;
+			li[k].delta[0] = d0;
+			li[k].delta[1] = min_t(u64, last - k, UINT16_MAX);
+		}
+		expect = end;
+	}
+	if (expect != mi->size)
+		return erofs_fail(-EINVAL, "internal: extents end at %llu",
+				  (unsigned long long)expect);
+	return 0;
+}
+
+static void encode_full(const struct lindex *li, u64 total, u8 *out)
+{
+	for (u64 k = 0; k < total; k++) {
+		struct z_erofs_lcluster_index di = {
+			.di_advise = cpu_to_le16(li[k].type |
+						 (li[k].partial ?
+							  Z_EROFS_LI_PARTIAL_REF :
+							  0)),
+		};
+
+		if (li[k].type == Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
+			di.di_u.delta[0] = cpu_to_le16(li[k].delta[0]);
+			di.di_u.delta[1] = cpu_to_le16(li[k].delta[1]);
+		} else {
+			di.di_clusterofs = cpu_to_le16(li[k].clusterofs);
+			di.di_u.blkaddr = cpu_to_le32(li[k].blkaddr);
+		}
+		memcpy(out + k * 8, &di, 8);
+	}
+}
+
+/*
+ * Blocks of the clusters whose heads precede slot "i" of a pack, counted
+ * the way the kernel walks a pack backwards from a head.
+ */
+static u32 pack_nblk(const u8 *type, const u16 *lo, int i, bool big)
+{
+	u32 nblk = big ? 0 : 1;
+
+	while (i > 0) {
+		--i;
+		if (!big) {
+			if (type[i] == Z_EROFS_LCLUSTER_TYPE_NONHEAD)
+				i -= lo[i];
+			if (i >= 0)
+				++nblk;
+			continue;
+		}
+		if (type[i] == Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
+			if (lo[i] & Z_EROFS_LI_D0_CBLKCNT) {
+				--i;
+				nblk += lo[i + 1] & ~Z_EROFS_LI_D0_CBLKCNT;
+				continue;
+			}
+			if (lo[i] <= 1)
+				return UINT32_MAX; /* the kernel rejects this */
+			i -= lo[i] - 2;
+			continue;
+		}
+		++nblk;
+	}
+	return nblk;
+}
+
+static void put_bits(u8 *out, u32 pos, u32 v, u32 nbits)
+{
+	for (u32 b = 0; b < nbits; b++, pos++) {
+		if (v & (1U << b))
+			out[pos / 8] |= 1U << (pos % 8);
+	}
+}
+
+/* Encode "vcnt" lclusters from "li" into one pack at "out". */
+static int encode_pack(const struct erofs_zmap_info *mi,
+		       const struct lindex *li, u32 vcnt, u32 avail,
+		       u32 *running, u8 *out)
+{
+	const u32 unit = vcnt == 2 ? 4 : 2;
+	const u32 lobits = max(mi->blkszbits, 12U);
+	const u32 encodebits = (vcnt * unit * 8 - 32) / vcnt;
+	u8 type[16];
+	u16 lo[16];
+	u32 base = *running;
+	bool have_base = false;
+
+	memset(out, 0, vcnt * unit);
+	for (u32 i = 0; i < vcnt; i++) {
+		/* slots past the last lcluster stay zero: PLAIN, offset 0 */
+		if (i >= avail) {
+			type[i] = Z_EROFS_LCLUSTER_TYPE_PLAIN;
+			lo[i] = 0;
+		} else if (li[i].type == Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
+			type[i] = li[i].type;
+			if (li[i].delta[0] & Z_EROFS_LI_D0_CBLKCNT)
+				lo[i] = li[i].delta[0];
+			else if (i + 1 == vcnt)
+				lo[i] = min_t(u16, li[i].delta[1],
+					      Z_EROFS_LI_D0_CBLKCNT - 1);
+			else
+				lo[i] = li[i].delta[0];
+		} else {
+			type[i] = li[i].type;
+			lo[i] = li[i].clusterofs;
+		}
+		put_bits(out, i * encodebits, (u32)type[i] << lobits | lo[i],
+			 encodebits);
+	}
+	for (u32 i = 0; i < avail; i++) {
+		u32 nblk;
+
+		if (li[i].type == Z_EROFS_LCLUSTER_TYPE_NONHEAD || !li[i].real)
+			continue;
+		nblk = pack_nblk(type, lo, i, mi->big_pcluster);
+		if (nblk == UINT32_MAX || nblk > li[i].blkaddr)
+			return -EAGAIN;
+		if (!have_base) {
+			base = li[i].blkaddr - nblk;
+			have_base = true;
+		} else if (base + nblk != li[i].blkaddr) {
+			return -EAGAIN;
+		}
+		*running = li[i].blkaddr + li[i].pblocks;
+	}
+	base = cpu_to_le32(base);
+	memcpy(out + vcnt * unit - 4, &base, 4);
+	return 0;
+}
+
+static int encode_compact(const struct erofs_zmap_info *mi,
+			  const struct lindex *li, u8 *out)
+{
+	struct compact_geo g;
+	u64 k = 0, total = nr_lclusters(mi);
+	u32 running = 0;
+	int ret;
+
+	compact_geometry(mi, &g);
+	for (u32 n = 0; n < g.c4_initial; n += 2, k += 2, out += 8) {
+		ret = encode_pack(mi, li + k, 2, min_t(u64, 2, total - k),
+				  &running, out);
+		if (ret)
+			return ret;
+	}
+	for (u32 n = 0; n < g.c2; n += 16, k += 16, out += 32) {
+		ret = encode_pack(mi, li + k, 16, 16, &running, out);
+		if (ret)
+			return ret;
+	}
+	for (u32 n = 0; n < g.c4_end; n += 2, k += 2, out += 8) {
+		ret = encode_pack(mi, li + k, 2, min_t(u64, 2, total - k),
+				  &running, out);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int erofs_zmap_encode(const struct erofs_zmap_info *mi,
+		      const struct erofs_zextent *ext, u32 n, u8 *out)
+{
+	const u64 total = nr_lclusters(mi);
+	u32 pad = round_up(mi->ibody_end, 8) - mi->ibody_end;
+	struct z_erofs_map_header h = {
+		.h_algorithmtype = mi->algorithm,
+		.h_clusterbits = 0,
+	};
+	struct lindex *li;
+	u16 advise = 0;
+	int ret;
+
+	li = malloc(max_t(u64, total, 1) * sizeof(*li));
+	if (!li)
+		return -ENOMEM;
+	ret = build_lindexes(mi, ext, n, li);
+	if (ret)
+		goto out;
+	memset(out, 0, erofs_zmap_size(mi));
+	if (mi->compact) {
+		if (use_2b(mi))
+			advise |= Z_EROFS_ADVISE_COMPACTED_2B;
+		if (mi->big_pcluster)
+			advise |= Z_EROFS_ADVISE_BIG_PCLUSTER_1 |
+				  Z_EROFS_ADVISE_BIG_PCLUSTER_2;
+		ret = encode_compact(mi, li, out + pad + 8);
+		if (ret)
+			goto out;
+	} else {
+		if (mi->big_pcluster)
+			advise |= Z_EROFS_ADVISE_BIG_PCLUSTER_1;
+		encode_full(li, total, out + pad + 16);
+	}
+	if (mi->idata_size) {
+		advise |= Z_EROFS_ADVISE_INLINE_PCLUSTER;
+		h.h_idata_size = cpu_to_le16(mi->idata_size);
+	}
+	h.h_advise = cpu_to_le16(advise);
+	memcpy(out + pad, &h, sizeof(h));
+out:
+	free(li);
+	return ret;
+}
