@@ -37,8 +37,8 @@ static u64 nr_lclusters(const struct erofs_zmap_info *mi)
 
 static bool use_2b(const struct erofs_zmap_info *mi)
 {
-	/* older kernels accept 2-byte packs only for 4 KiB lclusters */
-	return mi->blkszbits == 12;
+	/* 2-byte packs hold offsets of up to 12 bits */
+	return mi->blkszbits <= 12;
 }
 
 static void compact_geometry(const struct erofs_zmap_info *mi,

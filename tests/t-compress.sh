@@ -1,0 +1,191 @@
+#!/bin/bash
+# Compressed images: every algorithm, with and without ztailpacking, big
+# physical clusters and full (legacy) indexes, at 4096- and 512-byte
+# blocks. Each image is mounted by the kernel and compared with its source,
+# the kernel log is checked, and the newest erofs-utils' fsck.erofs must
+# accept it and extract the same tree.
+. "$(dirname "$0")/lib.sh"
+
+src=$TEST_TMP/src
+mnt=$TEST_TMP/mnt
+mkdir -p "$src" "$mnt"
+
+# Contents: incompressible, compressible (text, repeated patterns),
+# zero-filled, tiny (1..100 bytes), sizes around a block, and files longer
+# than one 16 MiB compression segment.
+make_tree() {
+	python3 - "$src" <<'EOF'
+import os, random, sys
+root = sys.argv[1]
+rnd = random.Random(6)
+def put(name, data):
+    p = os.path.join(root, name)
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    with open(p, 'wb') as f:
+        f.write(data)
+def rand(n):
+    return rnd.getrandbits(8 * n).to_bytes(n, 'little') if n else b''
+def text(n):
+    words = [b'erofs', b'cluster', b'kernel', b'page', b'cache', b'block',
+             b'compress', b'extent', b'inode', b'\n', b'the', b'of']
+    out = bytearray()
+    while len(out) < n:
+        out += rnd.choice(words) + b' '
+    return bytes(out[:n])
+for n in (1, 2, 7, 31, 64, 99, 100):
+    put('tiny/r%d' % n, rand(n))
+    put('tiny/t%d' % n, text(n))
+for n in (511, 512, 513, 4095, 4096, 4097, 8191, 12289, 65536, 200001):
+    put('rand/%d' % n, rand(n))
+    put('text/%d' % n, text(n))
+put('zero/1m', bytes(1 << 20))
+put('zero/4097', bytes(4097))
+put('pattern/abc', b'abcdefgh' * 40000 + b'tail')
+put('mixed/blocks', b''.join(rand(4096) if i % 3 else text(4096)
+                             for i in range(300)) + b'end')
+put('text/3m', text(3 << 20))
+put('big/segments', text(9 << 20) + rand(3 << 20) + bytes(5 << 20) + b'x')
+os.symlink('text/4096', os.path.join(root, 'link'))
+os.makedirs(os.path.join(root, 'empty'))
+put('empty-file', b'')
+EOF
+}
+
+# compare_trees A B: contents and metadata agree.
+compare_trees() {
+	if [ -f "$TOP_SRCDIR/tests/compare_tree.py" ]; then
+		python3 "$TOP_SRCDIR/tests/compare_tree.py" "$1" "$2"
+		return
+	fi
+	diff -r --no-dereference "$1" "$2" &&
+		diff <(cd "$1" && find . -printf '%p %y %m %s %T@ %l\n' | sort) \
+			<(cd "$2" && find . -printf '%p %y %m %s %T@ %l\n' | sort)
+}
+
+make_tree || { fail make-tree "cannot generate the source tree"; exit 0; }
+# 512-byte blocks make many small clusters (slow with lz4hc and lzma): a
+# smaller tree without the multi-segment files keeps the test quick.
+small=$TEST_TMP/small
+cp -a "$src" "$small" && rm -rf "$small/big" "$small/text/3m"
+
+why=$(kernel_unavailable)
+EU_BIN=$(bash "$TOP_SRCDIR/tests/oracle/erofs-utils-new.sh" 2>/dev/null) ||
+	EU_BIN=
+
+# check_image NAME IMAGE SRC: kernel round trip and erofs-utils' fsck.
+check_image() {
+	local name=$1 img=$2 src=$3 mark out dev msgs
+	if [ -n "$why" ]; then
+		skip "$name: kernel" "$why"
+	else
+		mark="erofs-compress-test-$$-$RANDOM"
+		echo "$mark" >/dev/kmsg 2>/dev/null
+		if ! kmount "$img" "$mnt" 2>"$TEST_TMP/mount.err"; then
+			fail "$name: kernel" "mount: $(cat "$TEST_TMP/mount.err")"
+		else
+			dev=$(findmnt -n -o SOURCE "$mnt")
+			if out=$(compare_trees "$src" "$mnt" 2>&1); then
+				pass "$name: kernel"
+			else
+				fail "$name: kernel" "$(echo "$out" | head -n 3)"
+			fi
+			kumount "$mnt"
+			msgs=$(dmesg | sed -n "/$mark/,\$p" |
+				grep -F "erofs (device ${dev#/dev/})" |
+				grep -v 'mounted with root inode\|EXPERIMENTAL')
+			if [ -n "$msgs" ]; then
+				fail "$name: dmesg" "$(echo "$msgs" | head -n 1)"
+			else
+				pass "$name: dmesg"
+			fi
+		fi
+	fi
+	if [ -z "$EU_BIN" ]; then
+		skip "$name: fsck.erofs 1.9" "newest erofs-utils unavailable"
+		return
+	fi
+	rm -rf "$TEST_TMP/ex"
+	if ! out=$("$EU_BIN/fsck.erofs" --extract="$TEST_TMP/ex" "$img" 2>&1)
+	then
+		fail "$name: fsck.erofs 1.9" "$(echo "$out" | grep -m1 .)"
+	elif ! out=$(diff -r --no-dereference "$src" "$TEST_TMP/ex" 2>&1); then
+		fail "$name: fsck.erofs 1.9 extract" "$(echo "$out" | head -n 2)"
+	else
+		pass "$name: fsck.erofs 1.9"
+	fi
+	rm -rf "$TEST_TMP/ex"
+}
+
+algs=()
+for a in lz4 lz4hc lzma zstd; do
+	if "$MKFS" --quiet -z$a -T0 "$TEST_TMP/probe.img" "$src/tiny" \
+		>/dev/null 2>&1; then
+		algs+=("$a")
+	else
+		skip "$a" "this build has no $a compressor"
+	fi
+done
+
+for bs in 4096 512; do
+	tree=$src
+	[ "$bs" = 512 ] && tree=$small
+	for a in "${algs[@]}"; do
+		for v in "" "-Eztailpacking" "-C16384 -Eztailpacking" \
+			"-Elegacy-compress"; do
+			name="-b$bs -z$a $v"
+			img=$TEST_TMP/img
+			# shellcheck disable=SC2086
+			if ! out=$("$MKFS" --quiet -b$bs -z$a $v -T1700000000 \
+				--mkfs-time "$img" "$tree" 2>&1); then
+				fail "$name" "mkfs: $out"
+				continue
+			fi
+			check_image "$name" "$img" "$tree"
+		done
+	done
+done
+
+# The same image whatever the number of worker threads.
+a=${algs[0]:-}
+if [ -n "$a" ]; then
+	"$MKFS" --quiet -z$a -Eztailpacking -T1 -Uclear --workers=1 \
+		"$TEST_TMP/w1.img" "$src" &&
+		"$MKFS" --quiet -z$a -Eztailpacking -T1 -Uclear --workers=2 \
+			"$TEST_TMP/w2.img" "$src" &&
+		"$MKFS" --quiet -z$a -Eztailpacking -T1 -Uclear --workers=7 \
+			"$TEST_TMP/w7.img" "$src"
+	if cmp -s "$TEST_TMP/w1.img" "$TEST_TMP/w2.img" &&
+		cmp -s "$TEST_TMP/w1.img" "$TEST_TMP/w7.img"; then
+		pass "same image for --workers=1, 2 and 7"
+	else
+		fail "same image for --workers=1, 2 and 7" "images differ"
+	fi
+fi
+
+# Files that do not shrink are stored uncompressed; files that do are not.
+if [ -n "$EU_BIN" ] && [ -n "$a" ]; then
+	"$MKFS" --quiet -z$a -T1 "$TEST_TMP/c.img" "$src"
+	layout_of() {
+		"$EU_BIN/dump.erofs" --path="$1" "$TEST_TMP/c.img" |
+			sed -n 's/.*Layout: \([0-9]\).*/\1/p'
+	}
+	l1=$(layout_of /rand/200001) l2=$(layout_of /text/200001)
+	l3=$(layout_of /big/segments)
+	if [ "$l1" = 0 -o "$l1" = 2 ] && [ "$l2" = 3 ] && [ "$l3" = 3 ]; then
+		pass "layout class: incompressible flat, compressible compact"
+	else
+		fail "layout class" "rand/200001=$l1 text/200001=$l2 big=$l3"
+	fi
+fi
+
+# Option errors are reported, not ignored.
+for bad in "-znope" "-zlz4,level=99x" "-zlz4 -C1000" "-zlz4 -Ebogus"; do
+	# shellcheck disable=SC2086
+	if "$MKFS" --quiet $bad "$TEST_TMP/bad.img" "$src/tiny" \
+		>/dev/null 2>&1 || [ -e "$TEST_TMP/bad.img" ]; then
+		fail "rejects $bad" "accepted"
+	else
+		pass "rejects $bad"
+	fi
+done
+exit 0
