@@ -276,11 +276,21 @@ int erofs_layout_plan(struct erofs_build *b)
 		ret = plan_node(b, t->order[i]);
 		if (ret)
 			return ret;
+		/* name the file whose data crosses the limit */
+		if (b->next_blkaddr > UINT32_MAX) {
+			char path[4096];
+
+			return erofs_fail(-EFBIG,
+					  "%s: the data up to this file needs %llu blocks of %u bytes; EROFS addresses at most 2^32 blocks%s",
+					  erofs_node_path(t->order[i], path,
+							  sizeof(path)),
+					  (unsigned long long)b->next_blkaddr,
+					  b->blksz,
+					  b->blksz < 4096 ?
+						  " (use a larger block size)" :
+						  "");
+		}
 	}
-	if (b->next_blkaddr > UINT32_MAX)
-		return erofs_fail(-EFBIG,
-				  "the data needs %llu blocks; EROFS addresses at most 2^32 blocks (use a larger block size)",
-				  (unsigned long long)b->next_blkaddr);
 	return 0;
 }
 
