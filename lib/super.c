@@ -95,7 +95,9 @@ int erofs_sb_decode(const u8 *buf, size_t len, struct erofs_sb_info *sbi,
 	sbi->fixed_nsec = le32_to_cpu(d.fixed_nsec);
 	sbi->build_time = le32_to_cpu(d.build_time);
 	sbi->blocks = le32_to_cpu(d.blocks_lo);
-	if (sbi->feature_incompat & EROFS_FEATURE_INCOMPAT_48BIT) {
+	/* a zero 64-bit root nid leaves the 16-bit one in charge */
+	if ((sbi->feature_incompat & EROFS_FEATURE_INCOMPAT_48BIT) &&
+	    d.rootnid_8b) {
 		sbi->blocks |= (u64)le16_to_cpu(d.rootnid_2b) << 32;
 		sbi->root_nid = le64_to_cpu(d.rootnid_8b);
 	} else {

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * File data of an inode in an image: mapping logical ranges to where they
+ * are (image bytes, inline tail, hole) per data layout, and reading them.
+ * Each layout has its own map function; compressed layouts plug in here
+ * once a decompressor exists and until then report -EOPNOTSUPP.
+ */
+#ifndef EROFS_DATA_READ_H
+#define EROFS_DATA_READ_H
+
+#include "erofs/image.h"
+
+enum erofs_map_kind {
+	EROFS_MAP_HOLE, /* reads as zeros, nothing stored */
+	EROFS_MAP_MAPPED, /* stored uncompressed at image offset pa */
+	EROFS_MAP_INLINE, /* stored in the metadata area at pa */
+};
+
+struct erofs_map {
+	u64 la; /* logical start of the extent */
+	u64 llen; /* its logical length, never past i_size */
+	u64 pa; /* image offset of byte la (MAPPED and INLINE) */
+	u8 kind; /* enum erofs_map_kind */
+};
+
+/*
+ * Map the extent that contains logical offset "la" (< i_size). Every
+ * mapped byte is checked to lie inside the image.
+ */
+int erofs_map_data(struct erofs_image *img, const struct erofs_rinode *ri,
+		   u64 la, struct erofs_map *m, const char **why);
+
+/* Read "len" bytes of content at "pos" (holes as zeros); must be in size. */
+int erofs_read_data(struct erofs_image *img, const struct erofs_rinode *ri,
+		    void *buf, size_t len, u64 pos, const char **why);
+
+/* Whether this reader can read the inode's data (not compressed yet). */
+bool erofs_data_readable(const struct erofs_rinode *ri);
+
+/*
+ * Image bytes an inode's data occupies (data blocks and the inline tail;
+ * blocks shared by deduplicated chunks count once per reference).
+ */
+int erofs_data_physical_bytes(struct erofs_image *img,
+			      const struct erofs_rinode *ri, u64 *bytes,
+			      const char **why);
+
+/* A human name of a data layout: "flat", "inline", "chunked", ... */
+const char *erofs_datalayout_name(unsigned int datalayout);
+
+#endif

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Reading an existing image: open it and validate the superblock, load the
+ * long xattr prefix table, read metadata with bounds checks, and decode an
+ * inode by nid together with where its xattrs, inline data and chunk map
+ * are. Nothing read from the image is trusted before it was checked against
+ * the image size.
+ *
+ * Decoders below the open call report a problem as a negative errno
+ * (-EFSCORRUPTED for damage, -EOPNOTSUPP for things this reader cannot
+ * handle, others for I/O) plus a static reason in "*why"; they never record
+ * errors themselves, so several threads and a walk that continues after a
+ * problem can use them. erofs_image_open() records its failure with
+ * erofs_fail().
+ */
+#ifndef EROFS_IMAGE_H
+#define EROFS_IMAGE_H
+
+#include <pthread.h>
+
+#include "erofs/defs.h"
+#include "erofs/inode.h"
+#include "erofs/super.h"
+
+struct erofs_image_prefix {
+	u8 base_index; /* standard short prefix the name starts with */
+	u8 infix_len;
+	char infix[256]; /* NUL-terminated */
+};
+
+struct erofs_mcache;
+
+struct erofs_image {
+	int fd;
+	char *path;
+	u64 size; /* bytes readable from the file or device */
+	struct erofs_sb_info sb;
+	u32 blksz;
+	unsigned int blkszbits;
+	u8 xattr_filter_reserved; /* sb byte: non-zero disables the filter */
+	bool sb_csum_verified; /* the checksum was present and matched */
+	unsigned int nr_prefixes;
+	struct erofs_image_prefix *prefixes;
+	/* full name of the content fingerprint xattr, NULL without one */
+	char *ishare_name;
+	struct erofs_mcache *cache;
+};
+
+struct erofs_image_opts {
+	bool no_sbcrc; /* skip the superblock checksum (--no-sbcrc) */
+};
+
+/*
+ * Open and validate "path". Refuses incompatible features this reader
+ * lacks (naming them), a bad checksum, and a broken prefix table. Returns
+ * -EFSCORRUPTED for damage, -EOPNOTSUPP for unsupported images.
+ */
+int erofs_image_open(struct erofs_image *img, const char *path,
+		     const struct erofs_image_opts *opts);
+void erofs_image_close(struct erofs_image *img);
+
+/*
+ * Read metadata through a small block cache; thread-safe. -EFSCORRUPTED
+ * when any byte lies past the end of the image.
+ */
+int erofs_image_read(struct erofs_image *img, void *buf, size_t len,
+		     u64 pos);
+/* Read bulk data without caching; thread-safe; same bounds check. */
+int erofs_image_pread(const struct erofs_image *img, void *buf, size_t len,
+		      u64 pos);
+
+/* Whether [pos, pos + len) lies inside the image. */
+static inline bool erofs_image_contains(const struct erofs_image *img,
+					u64 pos, u64 len)
+{
+	return pos <= img->size && len <= img->size - pos;
+}
+
+/* An inode as found in an image, with the positions derived from it. */
+struct erofs_rinode {
+	erofs_nid_t nid;
+	struct erofs_inode_info i;
+	u64 iloc; /* image byte offset of the inode */
+	u32 inode_isize; /* 32 or 64 */
+	u32 xattr_isize; /* inline xattr area after the inode */
+	u64 meta_end; /* iloc + inode_isize + xattr_isize */
+	/* flat layouts */
+	erofs_blk_t startblk;
+	bool null_startblk; /* FLAT_PLAIN whose whole data is a hole */
+	u64 tail_pos; /* FLAT_INLINE: image offset of the inline tail */
+	u32 tail_len; /* FLAT_INLINE: bytes of the tail (0 if none) */
+	/* chunk-based layout */
+	u8 chunkbits; /* log2 of the chunk size in bytes */
+	u8 chunk_unit; /* 4 (block map) or 8 (indexes) */
+	bool chunk_48bit;
+	u64 chunk_pos; /* image offset of the chunk table */
+	u64 nchunks;
+};
+
+/*
+ * Read and decode inode "nid" and check everything about it that does not
+ * need the data: layout fields, sizes, where its xattr area, inline tail
+ * and chunk table lie (inside the image, inline tail within one block).
+ */
+int erofs_read_inode(struct erofs_image *img, erofs_nid_t nid,
+		     struct erofs_rinode *ri, const char **why);
+
+/* Blocks of data a flat or chunk-based inode covers: ceil(size / blksz). */
+static inline u64 erofs_inode_nblocks(const struct erofs_image *img,
+				      const struct erofs_rinode *ri)
+{
+	return (ri->i.size >> img->blkszbits) +
+	       !!(ri->i.size & (img->blksz - 1));
+}
+
+/* The oldest Linux release that mounts an image with these features. */
+const char *erofs_image_min_kernel(const struct erofs_sb_info *sb,
+				   const char **reason);
+
+#endif

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Mapping and reading file data, one map function per data layout. */
+#include <string.h>
+#include <sys/stat.h>
+
+#include "erofs/data_read.h"
+#include "erofs/format.h"
+
+struct layout_ops {
+	const char *name;
+	int (*map)(struct erofs_image *img, const struct erofs_rinode *ri,
+		   u64 la, struct erofs_map *m, const char **why);
+};
+
+static int map_flat(struct erofs_image *img, const struct erofs_rinode *ri,
+		    u64 la, struct erofs_map *m, const char **why)
+{
+	u64 outside = ri->i.size - ri->tail_len;
+
+	if (ri->null_startblk) {
+		m->kind = EROFS_MAP_HOLE;
+		m->la = 0;
+		m->llen = ri->i.size;
+		return 0;
+	}
+	if (la < outside) {
+		m->kind = EROFS_MAP_MAPPED;
+		m->la = 0;
+		m->llen = outside;
+		m->pa = ri->startblk << img->blkszbits;
+	} else {
+		m->kind = EROFS_MAP_INLINE;
+		m->la = outside;
+		m->llen = ri->tail_len;
+		m->pa = ri->tail_pos;
+	}
+	return 0;
+}
+
+/* Chunks whose entries are read at once to merge contiguous ones. */
+#define CHUNK_BATCH 256
+
+/* A chunk's first block, or EROFS_NULL_ADDR widened to 64 bits for holes. */
+static u64 chunk_entry(const struct erofs_rinode *ri, const u8 *p)
+{
+	if (ri->chunk_unit == sizeof(__le32)) {
+		__le32 v;
+
+		memcpy(&v, p, sizeof(v));
+		return le32_to_cpu(v) == EROFS_NULL_ADDR ? UINT64_MAX :
+							   le32_to_cpu(v);
+	} else {
+		struct erofs_inode_chunk_index ci;
+		u64 addr, mask;
+
+		memcpy(&ci, p, sizeof(ci));
+		addr = le32_to_cpu(ci.startblk_lo);
+		mask = EROFS_NULL_ADDR;
+		if (ri->chunk_48bit) {
+			addr |= (u64)le16_to_cpu(ci.startblk_hi) << 32;
+			mask = (1ULL << 48) - 1;
+		}
+		/* device_id is ignored: images with extra devices are refused */
+		return addr == mask ? UINT64_MAX : addr;
+	}
+}
+
+static int map_chunked(struct erofs_image *img, const struct erofs_rinode *ri,
+		       u64 la, struct erofs_map *m, const char **why)
+{
+	u8 buf[CHUNK_BATCH * sizeof(struct erofs_inode_chunk_index)];
+	u64 idx = la >> ri->chunkbits, first, blocks_per_chunk, end;
+	unsigned int n, i;
+	int ret;
+
+	if (idx >= ri->nchunks) {
+		*why = "offset past the chunk table";
+		return -EFSCORRUPTED;
+	}
+	n = min_t(u64, CHUNK_BATCH, ri->nchunks - idx);
+	ret = erofs_image_read(img, buf, (size_t)n * ri->chunk_unit,
+			       ri->chunk_pos + idx * ri->chunk_unit);
+	if (ret) {
+		*why = "cannot read the chunk table";
+		return ret;
+	}
+	first = chunk_entry(ri, buf);
+	blocks_per_chunk = 1ULL << (ri->chunkbits - img->blkszbits);
+	for (i = 1; i < n; i++) {
+		u64 next = chunk_entry(ri, buf + i * ri->chunk_unit);
+
+		if (first == UINT64_MAX ?
+			    next != UINT64_MAX :
+			    next != first + i * blocks_per_chunk)
+			break;
+	}
+	m->la = idx << ri->chunkbits;
+	end = (idx + i) << ri->chunkbits;
+	m->llen = min(end, ri->i.size) - m->la;
+	if (first == UINT64_MAX) {
+		m->kind = EROFS_MAP_HOLE;
+		return 0;
+	}
+	m->kind = EROFS_MAP_MAPPED;
+	if (first > (img->size >> img->blkszbits) ||
+	    !erofs_image_contains(img, first << img->blkszbits, m->llen)) {
+		*why = "chunk data lies past the end of the image";
+		return -EFSCORRUPTED;
+	}
+	m->pa = first << img->blkszbits;
+	return 0;
+}
+
+/* The compression reader (lib/zmap.c) takes these layouts over. */
+static int map_compressed(struct erofs_image *img,
+			  const struct erofs_rinode *ri, u64 la,
+			  struct erofs_map *m, const char **why)
+{
+	*why = "compressed data is not supported yet";
+	return -EOPNOTSUPP;
+}
+
+static const struct layout_ops layouts[EROFS_INODE_DATALAYOUT_MAX] = {
+	[EROFS_INODE_FLAT_PLAIN] = { "flat", map_flat },
+	[EROFS_INODE_COMPRESSED_FULL] = { "compressed (full indexes)",
+					  map_compressed },
+	[EROFS_INODE_FLAT_INLINE] = { "flat with inline tail", map_flat },
+	[EROFS_INODE_COMPRESSED_COMPACT] = { "compressed (compact indexes)",
+					     map_compressed },
+	[EROFS_INODE_CHUNK_BASED] = { "chunk-based", map_chunked },
+};
+
+const char *erofs_datalayout_name(unsigned int datalayout)
+{
+	if (datalayout >= EROFS_INODE_DATALAYOUT_MAX)
+		return "unknown";
+	return layouts[datalayout].name;
+}
+
+bool erofs_data_readable(const struct erofs_rinode *ri)
+{
+	return ri->i.datalayout < EROFS_INODE_DATALAYOUT_MAX &&
+	       layouts[ri->i.datalayout].map != map_compressed;
+}
+
+int erofs_map_data(struct erofs_image *img, const struct erofs_rinode *ri,
+		   u64 la, struct erofs_map *m, const char **why)
+{
+	int ret;
+
+	if (la >= ri->i.size) {
+		*why = "offset past the end of the file";
+		return -EINVAL;
+	}
+	ret = layouts[ri->i.datalayout].map(img, ri, la, m, why);
+	if (ret)
+		return ret;
+	/* every layout must make progress, whatever the image says */
+	if (m->la > la || m->llen > ri->i.size - m->la ||
+	    la - m->la >= m->llen) {
+		*why = "data map does not cover the offset";
+		return -EFSCORRUPTED;
+	}
+	return 0;
+}
+
+int erofs_read_data(struct erofs_image *img, const struct erofs_rinode *ri,
+		    void *buf, size_t len, u64 pos, const char **why)
+{
+	u8 *out = buf;
+
+	if (pos > ri->i.size || len > ri->i.size - pos) {
+		*why = "read past the end of the file";
+		return -EFSCORRUPTED;
+	}
+	while (len) {
+		struct erofs_map m;
+		u64 skip;
+		size_t n;
+		int ret;
+
+		ret = erofs_map_data(img, ri, pos, &m, why);
+		if (ret)
+			return ret;
+		skip = pos - m.la;
+		n = min_t(u64, len, m.llen - skip);
+		switch (m.kind) {
+		case EROFS_MAP_HOLE:
+			memset(out, 0, n);
+			ret = 0;
+			break;
+		case EROFS_MAP_INLINE:
+			ret = erofs_image_read(img, out, n, m.pa + skip);
+			break;
+		default:
+			ret = erofs_image_pread(img, out, n, m.pa + skip);
+			break;
+		}
+		if (ret) {
+			*why = ret == -EFSCORRUPTED ?
+				       "data lies past the end of the image" :
+				       "cannot read data";
+			return ret;
+		}
+		out += n;
+		pos += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int erofs_data_physical_bytes(struct erofs_image *img,
+			      const struct erofs_rinode *ri, u64 *bytes,
+			      const char **why)
+{
+	u64 pos = 0, total = 0;
+
+	*bytes = 0;
+	if (!S_ISREG(ri->i.mode) && !S_ISDIR(ri->i.mode) &&
+	    !S_ISLNK(ri->i.mode))
+		return 0;
+	if (erofs_layout_is_compressed(ri->i.datalayout)) {
+		u64 blocks = ri->i.i_u | (u64)ri->i.nb_hi << 32;
+
+		*bytes = blocks << img->blkszbits;
+		return 0;
+	}
+	while (pos < ri->i.size) {
+		struct erofs_map m;
+		int ret = erofs_map_data(img, ri, pos, &m, why);
+
+		if (ret)
+			return ret;
+		if (m.kind == EROFS_MAP_INLINE)
+			total += m.llen;
+		else if (m.kind == EROFS_MAP_MAPPED)
+			total += round_up(m.llen, (u64)img->blksz);
+		pos = m.la + m.llen;
+	}
+	*bytes = total;
+	return 0;
+}

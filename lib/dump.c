@@ -1,0 +1,627 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Reports for dump.erofs: superblock, statistics, inodes, extents. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "erofs/data_read.h"
+#include "erofs/dir_read.h"
+#include "erofs/dump.h"
+#include "erofs/error.h"
+#include "erofs/fingerprint.h"
+#include "erofs/format.h"
+#include "erofs/tree.h" /* erofs_mode_to_ftype() */
+#include "erofs/walk.h"
+#include "erofs/xattr.h"
+#include "erofs/xattr_read.h"
+
+static void print_time(FILE *out, s64 sec, u32 nsec, bool with_nsec)
+{
+	time_t t = sec;
+	struct tm tm;
+	char buf[64];
+
+	if (!gmtime_r(&t, &tm) ||
+	    !strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm)) {
+		fprintf(out, "%" PRId64 " s", sec);
+		return;
+	}
+	if (with_nsec)
+		fprintf(out, "%s.%09u UTC", buf, nsec);
+	else
+		fprintf(out, "%s UTC", buf);
+}
+
+static const char *const compat_names[] = {
+	"sb_csum",	    "mtime", "xattr_filter", "shared_ea_in_metabox",
+	"plain_xattr_pfx", "ishare_xattrs",
+};
+
+static const char *const incompat_names[] = {
+	"0padding",	  "compr_cfgs/big_pcluster", "chunked_file",
+	"device_table",	  "ztailpacking",	    "fragments/dedupe",
+	"xattr_prefixes", "48bit",		    "metabox",
+};
+
+static void print_features(FILE *out, u32 bits, const char *const *names,
+			   unsigned int count)
+{
+	bool any = false;
+
+	for (unsigned int i = 0; i < 32; i++) {
+		if (!(bits & (1U << i)))
+			continue;
+		if (i < count)
+			fprintf(out, "%s%s", any ? " " : "", names[i]);
+		else
+			fprintf(out, "%sunknown(0x%x)", any ? " " : "",
+				1U << i);
+		any = true;
+	}
+	fprintf(out, "%s\n", any ? "" : "none");
+}
+
+static const char *const algorithm_names[] = {
+	[Z_EROFS_COMPRESSION_LZ4] = "lz4",
+	[Z_EROFS_COMPRESSION_LZMA] = "lzma",
+	[Z_EROFS_COMPRESSION_DEFLATE] = "deflate",
+	[Z_EROFS_COMPRESSION_ZSTD] = "zstd",
+};
+
+int erofs_dump_superblock(struct erofs_image *img, FILE *out)
+{
+	const struct erofs_sb_info *sb = &img->sb;
+	const char *reason, *kernel = erofs_image_min_kernel(sb, &reason);
+	char uuid[40];
+
+	fprintf(out, "Image:                  %s (%" PRIu64 " bytes)\n",
+		img->path, img->size);
+	fprintf(out, "Magic:                  0x%08X\n", EROFS_SUPER_MAGIC);
+	fprintf(out, "Block size:             %u\n", img->blksz);
+	fprintf(out, "Blocks:                 %" PRIu64 "\n", sb->blocks);
+	fprintf(out, "Superblock size:        %u\n",
+		EROFS_SUPER_BASE_SIZE + sb->sb_extslots * EROFS_SB_EXTSLOT_SIZE);
+	if (sb->feature_compat & EROFS_FEATURE_COMPAT_SB_CHKSUM)
+		fprintf(out, "Checksum:               0x%08x (%s)\n",
+			sb->checksum,
+			img->sb_csum_verified ? "verified" : "not verified");
+	else
+		fprintf(out, "Checksum:               none\n");
+	fprintf(out, "Root nid:               %" PRIu64 "\n", sb->root_nid);
+	fprintf(out, "Inode count:            %" PRIu64 "\n", sb->inos);
+	fprintf(out, "Metadata start block:   %" PRIu64 "\n", sb->meta_blkaddr);
+	fprintf(out, "Shared xattr block:     %" PRIu64 "\n", sb->xattr_blkaddr);
+	if (sb->packed_nid)
+		fprintf(out, "Packed inode nid:       %" PRIu64 "\n",
+			sb->packed_nid);
+	fprintf(out, "Epoch:                  ");
+	print_time(out, sb->epoch, sb->fixed_nsec, true);
+	fprintf(out, "\nBuilt:                  ");
+	print_time(out, sb->epoch + sb->build_time, 0, false);
+	uuid_unparse_lower(sb->uuid, uuid);
+	fprintf(out, "\nUUID:                   %s\n", uuid);
+	fprintf(out, "Label:                  %s\n", sb->volume_name);
+	fprintf(out, "Compatible features:    ");
+	print_features(out, sb->feature_compat, compat_names,
+		       ARRAY_SIZE(compat_names));
+	fprintf(out, "Incompatible features:  ");
+	print_features(out, sb->feature_incompat, incompat_names,
+		       ARRAY_SIZE(incompat_names));
+	if (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_COMPR_CFGS) {
+		fprintf(out, "Compression algorithms: ");
+		for (unsigned int i = 0; i < Z_EROFS_COMPRESSION_MAX; i++)
+			if (sb->available_compr_algs & (1U << i))
+				fprintf(out, "%s ", algorithm_names[i]);
+		fprintf(out, "\n");
+	} else if (sb->available_compr_algs) {
+		fprintf(out, "LZ4 max distance:       %u\n",
+			sb->available_compr_algs);
+	}
+	if (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_DEVICE_TABLE)
+		fprintf(out, "Extra devices:          %u\n", sb->extra_devices);
+	if (img->nr_prefixes) {
+		fprintf(out, "Long xattr prefixes:    %u at byte %" PRIu64 "\n",
+			img->nr_prefixes, (u64)sb->xattr_prefix_start * 4);
+		for (unsigned int i = 0; i < img->nr_prefixes; i++) {
+			const char *base = erofs_xattr_prefix_string(
+				img->prefixes[i].base_index);
+
+			fprintf(out, "  %3u: %s%s\n", i, base ? base : "",
+				img->prefixes[i].infix);
+		}
+	}
+	if (img->ishare_name)
+		fprintf(out, "Content fingerprints:   xattr \"%s\" (long prefix %u)\n",
+			img->ishare_name, sb->ishare_xattr_prefix_id);
+	else
+		fprintf(out, "Content fingerprints:   none\n");
+	fprintf(out, "Minimum Linux version:  %s (%s)\n", kernel, reason);
+	if (img->ishare_name)
+		fprintf(out, "Page cache sharing:     Linux 7.0 or later, mount options inode_share,domain_id=NAME\n");
+	return 0;
+}
+
+/* Size classes: [0, 1 KiB), then doubling up to 32 MiB and beyond. */
+#define SIZE_CLASSES 17
+
+struct stats {
+	struct erofs_image *img;
+	u64 entries[EROFS_FT_MAX];
+	u64 inodes, hardlinks;
+	u64 layouts[EROFS_INODE_DATALAYOUT_MAX];
+	u64 file_bytes, file_entries_bytes, stored_file_bytes;
+	u64 dir_bytes, symlink_bytes; /* stored, outside inodes' records */
+	u64 xattr_inodes, xattr_inline, xattr_shared_refs, fingerprints;
+	u64 inline_xattr_bytes;
+	u64 size_class[SIZE_CLASSES];
+	u64 problems;
+	int err;
+};
+
+static unsigned int size_class(u64 size)
+{
+	unsigned int c = 0;
+
+	for (u64 kb = size >> 10; kb && c < SIZE_CLASSES - 1; kb >>= 1)
+		c++;
+	return c;
+}
+
+static int stats_xattr(void *arg, const struct erofs_xattr_ref *x)
+{
+	struct stats *s = arg;
+
+	if (x->shared)
+		s->xattr_shared_refs++;
+	else
+		s->xattr_inline++;
+	if (s->img->ishare_name && !strcmp(x->name, s->img->ishare_name))
+		s->fingerprints++;
+	return 0;
+}
+
+static int stats_visit(void *arg, const struct erofs_walk_entry *e)
+{
+	struct stats *s = arg;
+	const struct erofs_rinode *ri = e->inode;
+	const char *why = "";
+	u64 stored = 0;
+	int ret;
+
+	s->entries[erofs_mode_to_ftype(ri->i.mode)]++;
+	if (S_ISREG(ri->i.mode)) {
+		s->file_entries_bytes += ri->i.size;
+		s->size_class[size_class(ri->i.size)]++;
+	}
+	if (e->seen) {
+		s->hardlinks++;
+		return 0;
+	}
+	s->inodes++;
+	if (S_ISREG(ri->i.mode) || S_ISDIR(ri->i.mode) || S_ISLNK(ri->i.mode))
+		s->layouts[ri->i.datalayout]++;
+	ret = erofs_data_physical_bytes(s->img, ri, &stored, &why);
+	if (ret)
+		s->problems++;
+	if (S_ISREG(ri->i.mode)) {
+		s->file_bytes += ri->i.size;
+		s->stored_file_bytes += stored;
+	} else if (S_ISDIR(ri->i.mode)) {
+		s->dir_bytes += stored;
+	} else if (S_ISLNK(ri->i.mode)) {
+		s->symlink_bytes += stored;
+	}
+	if (ri->xattr_isize) {
+		s->xattr_inodes++;
+		s->inline_xattr_bytes += ri->xattr_isize;
+		if (erofs_xattr_foreach(s->img, ri, stats_xattr, s, &why))
+			s->problems++;
+	}
+	return 0;
+}
+
+static void stats_problem(void *arg, const char *path, erofs_nid_t nid,
+			  int err, const char *msg)
+{
+	struct stats *s = arg;
+
+	if (err) {
+		s->problems++;
+		erofs_msg(EROFS_MSG_ERR, "%s: %s", path, msg);
+	}
+}
+
+static const char *const ftype_names[EROFS_FT_MAX] = {
+	[EROFS_FT_UNKNOWN] = "unknown",
+	[EROFS_FT_REG_FILE] = "regular files",
+	[EROFS_FT_DIR] = "directories",
+	[EROFS_FT_CHRDEV] = "character devices",
+	[EROFS_FT_BLKDEV] = "block devices",
+	[EROFS_FT_FIFO] = "FIFOs",
+	[EROFS_FT_SOCK] = "sockets",
+	[EROFS_FT_SYMLINK] = "symlinks",
+};
+
+int erofs_dump_stats(struct erofs_image *img, FILE *out)
+{
+	const struct erofs_walk_ops ops = {
+		.visit = stats_visit,
+		.problem = stats_problem,
+	};
+	struct stats *s = calloc(1, sizeof(*s));
+	struct erofs_walk_stats ws;
+	u64 total = 0, data_bytes, reg = 0;
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	s->img = img;
+	ret = erofs_walk(img, img->sb.root_nid, "/", &ops, s, &ws);
+	if (ret) {
+		free(s);
+		return erofs_fail(ret, "%s: cannot walk the tree: %s",
+				  img->path, strerror(-ret));
+	}
+	for (unsigned int i = 0; i < EROFS_FT_MAX; i++)
+		total += s->entries[i];
+	fprintf(out, "Entries:                %" PRIu64 " (the root included)\n",
+		total);
+	for (unsigned int i = 1; i < EROFS_FT_MAX; i++)
+		fprintf(out, "  %-20s  %" PRIu64 "\n", ftype_names[i],
+			s->entries[i]);
+	fprintf(out, "Inodes:                 %" PRIu64 "\n", s->inodes);
+	fprintf(out, "Extra hard links:       %" PRIu64 "\n", s->hardlinks);
+	fprintf(out, "Data layouts:\n");
+	for (unsigned int i = 0; i < EROFS_INODE_DATALAYOUT_MAX; i++)
+		fprintf(out, "  %-28s  %" PRIu64 "\n", erofs_datalayout_name(i),
+			s->layouts[i]);
+	reg = s->layouts[EROFS_INODE_COMPRESSED_FULL] +
+	      s->layouts[EROFS_INODE_COMPRESSED_COMPACT];
+	fprintf(out, "Compressed inodes:      %" PRIu64 "\n", reg);
+	fprintf(out, "File content:           %" PRIu64 " bytes (%" PRIu64
+		     " counting every hard link)\n",
+		s->file_bytes, s->file_entries_bytes);
+	fprintf(out, "File data stored:       %" PRIu64 " bytes\n",
+		s->stored_file_bytes);
+	fprintf(out, "Compression ratio:      %.2f%%\n",
+		s->file_bytes ? 100.0 * s->stored_file_bytes / s->file_bytes :
+				100.0);
+	fprintf(out, "Directory data:         %" PRIu64 " bytes\n",
+		s->dir_bytes);
+	fprintf(out, "Symlink data:           %" PRIu64 " bytes\n",
+		s->symlink_bytes);
+	data_bytes = s->stored_file_bytes + s->dir_bytes + s->symlink_bytes;
+	fprintf(out, "Image size:             %" PRIu64 " bytes\n",
+		img->sb.blocks << img->blkszbits);
+	fprintf(out, "Metadata and free:      %" PRIu64 " bytes\n",
+		(img->sb.blocks << img->blkszbits) > data_bytes ?
+			(img->sb.blocks << img->blkszbits) - data_bytes :
+			0);
+	fprintf(out, "Inodes with xattrs:     %" PRIu64 " (%" PRIu64
+		     " bytes of inline xattr areas)\n",
+		s->xattr_inodes, s->inline_xattr_bytes);
+	fprintf(out, "Inline xattrs:          %" PRIu64 "\n", s->xattr_inline);
+	fprintf(out, "Shared xattr references: %" PRIu64 "\n",
+		s->xattr_shared_refs);
+	fprintf(out, "Content fingerprints:   %" PRIu64 "\n", s->fingerprints);
+	fprintf(out, "\nRegular file sizes (every hard link counted):\n");
+	for (unsigned int i = 0; i < SIZE_CLASSES; i++) {
+		u64 n = s->size_class[i];
+		u64 files = s->entries[EROFS_FT_REG_FILE];
+		unsigned int bar = files ? (unsigned int)(n * 40 / files) : 0;
+		char range[40];
+
+		if (!i)
+			snprintf(range, sizeof(range), "      < 1 KiB");
+		else if (i == SIZE_CLASSES - 1)
+			snprintf(range, sizeof(range), ">= %6u KiB",
+				 1U << (i - 1));
+		else
+			snprintf(range, sizeof(range), "%6u .. %u KiB",
+				 1U << (i - 1), 1U << i);
+		fprintf(out, "  %-20s %10" PRIu64 "  %6.2f%% |%-40.*s|\n", range,
+			n, files ? 100.0 * n / files : 0.0, bar,
+			"########################################");
+	}
+	if (s->problems)
+		fprintf(out, "\n%" PRIu64 " problems found on the way (run fsck.erofs)\n",
+			s->problems);
+	free(s);
+	return 0;
+}
+
+/* For --nid: the path of the first directory entry naming "nid". */
+struct find_path {
+	erofs_nid_t nid;
+	char *path;
+};
+
+static int find_visit(void *arg, const struct erofs_walk_entry *e)
+{
+	struct find_path *f = arg;
+
+	if (e->nid != f->nid)
+		return 0;
+	f->path = strdup(e->path);
+	return -ECANCELED;
+}
+
+static char *path_of(struct erofs_image *img, erofs_nid_t nid)
+{
+	const struct erofs_walk_ops ops = { .visit = find_visit };
+	struct find_path f = { .nid = nid };
+
+	erofs_walk(img, img->sb.root_nid, "/", &ops, &f, NULL);
+	return f.path;
+}
+
+static int read_inode(struct erofs_image *img, erofs_nid_t nid,
+		      struct erofs_rinode *ri)
+{
+	const char *why = "";
+	int ret = erofs_read_inode(img, nid, ri, &why);
+
+	if (ret)
+		return erofs_fail(ret, "nid %llu: %s", (unsigned long long)nid,
+				  why);
+	return 0;
+}
+
+static const char *type_name(u32 mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return "regular file";
+	case S_IFDIR:
+		return "directory";
+	case S_IFLNK:
+		return "symlink";
+	case S_IFCHR:
+		return "character device";
+	case S_IFBLK:
+		return "block device";
+	case S_IFIFO:
+		return "FIFO";
+	case S_IFSOCK:
+		return "socket";
+	}
+	return "unknown";
+}
+
+static void mode_string(u32 mode, char *s)
+{
+	static const char rwx[] = "rwxrwxrwx";
+
+	for (int i = 0; i < 9; i++)
+		s[i] = mode & (0400 >> i) ? rwx[i] : '-';
+	if (mode & S_ISUID)
+		s[2] = mode & S_IXUSR ? 's' : 'S';
+	if (mode & S_ISGID)
+		s[5] = mode & S_IXGRP ? 's' : 'S';
+	if (mode & S_ISVTX)
+		s[8] = mode & S_IXOTH ? 't' : 'T';
+	s[9] = '\0';
+}
+
+struct xattr_print {
+	FILE *out;
+	const char *fp_name;
+};
+
+static int print_xattr(void *arg, const struct erofs_xattr_ref *x)
+{
+	struct xattr_print *p = arg;
+	u8 digest[EROFS_SHA256_SIZE];
+
+	fprintf(p->out, "  %s%s (%u bytes)", x->name,
+		x->shared ? " [shared]" : "", x->value_len);
+	if (p->fp_name && !strcmp(x->name, p->fp_name) &&
+	    !erofs_fingerprint_parse(x->value, x->value_len, digest)) {
+		fprintf(p->out, ": sha256 ");
+		for (unsigned int i = 0; i < sizeof(digest); i++)
+			fprintf(p->out, "%02x", digest[i]);
+	}
+	fprintf(p->out, "\n");
+	return 0;
+}
+
+int erofs_dump_inode(struct erofs_image *img, erofs_nid_t nid,
+		     const char *path, FILE *out)
+{
+	struct xattr_print xp = { out, img->ishare_name };
+	struct erofs_rinode ri;
+	char *found = NULL, mode[10];
+	const char *why = "";
+	u64 stored = 0;
+	int ret;
+
+	ret = read_inode(img, nid, &ri);
+	if (ret)
+		return ret;
+	if (!path)
+		path = found = path_of(img, nid);
+	mode_string(ri.i.mode, mode);
+	fprintf(out, "Path:        %s\n", path ? path : "(not reachable from the root)");
+	fprintf(out, "NID:         %" PRIu64 " (at byte %" PRIu64 ")\n", nid,
+		ri.iloc);
+	fprintf(out, "Type:        %s\n", type_name(ri.i.mode));
+	fprintf(out, "Mode:        %04o (%s)\n", ri.i.mode & 07777, mode);
+	fprintf(out, "Inode:       %s, %u bytes\n",
+		ri.i.version ? "extended" : "compact", ri.inode_isize);
+	fprintf(out, "Layout:      %s (%u)\n",
+		erofs_datalayout_name(ri.i.datalayout), ri.i.datalayout);
+	fprintf(out, "Size:        %" PRIu64 "\n", ri.i.size);
+	if (!erofs_data_physical_bytes(img, &ri, &stored, &why))
+		fprintf(out, "Stored:      %" PRIu64 " bytes\n", stored);
+	else
+		fprintf(out, "Stored:      unknown (%s)\n", why);
+	fprintf(out, "Links:       %u\n", ri.i.nlink);
+	fprintf(out, "Owner:       uid %u, gid %u\n", ri.i.uid, ri.i.gid);
+	fprintf(out, "Modified:    ");
+	print_time(out, ri.i.mtime, ri.i.mtime_nsec, true);
+	fprintf(out, " (%" PRId64 ".%09u)\n", ri.i.mtime, ri.i.mtime_nsec);
+	switch (ri.i.mode & S_IFMT) {
+	case S_IFCHR:
+	case S_IFBLK:
+		fprintf(out, "Device:      %u:%u\n", erofs_dev_major(ri.i.i_u),
+			erofs_dev_minor(ri.i.i_u));
+		break;
+	case S_IFREG:
+	case S_IFDIR:
+	case S_IFLNK:
+		if ((ri.i.datalayout == EROFS_INODE_FLAT_PLAIN ||
+		     ri.i.datalayout == EROFS_INODE_FLAT_INLINE) &&
+		    ri.i.size > ri.tail_len)
+			fprintf(out, "Start block: %" PRIu64 "%s\n", ri.startblk,
+				ri.null_startblk ? " (none: all hole)" : "");
+		if (ri.tail_len)
+			fprintf(out, "Inline tail: %u bytes at byte %" PRIu64 "\n",
+				ri.tail_len, ri.tail_pos);
+		if (ri.i.datalayout == EROFS_INODE_CHUNK_BASED)
+			fprintf(out, "Chunks:      %" PRIu64 " of %llu bytes, %u-byte %s at byte %" PRIu64 "\n",
+				ri.nchunks, 1ULL << ri.chunkbits, ri.chunk_unit,
+				ri.chunk_unit == 4 ? "block map" : "indexes",
+				ri.chunk_pos);
+		break;
+	}
+	if (S_ISLNK(ri.i.mode) && ri.i.size && ri.i.size < 4096 &&
+	    erofs_data_readable(&ri)) {
+		char target[4096];
+
+		if (!erofs_read_data(img, &ri, target, ri.i.size, 0, &why))
+			fprintf(out, "Target:      %.*s\n", (int)ri.i.size,
+				target);
+	}
+	fprintf(out, "Xattrs:      %u bytes inline area\n", ri.xattr_isize);
+	ret = erofs_xattr_foreach(img, &ri, print_xattr, &xp, &why);
+	free(found);
+	if (ret < 0)
+		return erofs_fail(ret, "nid %llu: xattrs: %s",
+				  (unsigned long long)nid, why);
+	return 0;
+}
+
+int erofs_dump_extents(struct erofs_image *img, erofs_nid_t nid, FILE *out)
+{
+	static const char *const kinds[] = {
+		[EROFS_MAP_HOLE] = "hole",
+		[EROFS_MAP_MAPPED] = "data",
+		[EROFS_MAP_INLINE] = "inline",
+	};
+	struct erofs_rinode ri;
+	const char *why = "";
+	u64 pos = 0, n = 0;
+	int ret = read_inode(img, nid, &ri);
+
+	if (ret)
+		return ret;
+	if (!S_ISREG(ri.i.mode) && !S_ISDIR(ri.i.mode) && !S_ISLNK(ri.i.mode))
+		return erofs_fail(-EINVAL, "nid %llu: %s has no data",
+				  (unsigned long long)nid, type_name(ri.i.mode));
+	fprintf(out, "%5s  %-26s %12s  %-26s %s\n", "ext", "logical range",
+		"length", "image bytes", "kind");
+	while (pos < ri.i.size) {
+		struct erofs_map m;
+		char lr[64], pr[64];
+
+		ret = erofs_map_data(img, &ri, pos, &m, &why);
+		if (ret)
+			return erofs_fail(ret, "nid %llu: offset %" PRIu64 ": %s",
+					  (unsigned long long)nid, pos, why);
+		snprintf(lr, sizeof(lr), "%" PRIu64 "..%" PRIu64, m.la,
+			 m.la + m.llen);
+		if (m.kind == EROFS_MAP_HOLE)
+			snprintf(pr, sizeof(pr), "-");
+		else
+			snprintf(pr, sizeof(pr), "%" PRIu64 "..%" PRIu64, m.pa,
+				 m.pa + m.llen);
+		fprintf(out, "%5" PRIu64 "  %-26s %12" PRIu64 "  %-26s %s\n", n,
+			lr, m.llen, pr, kinds[m.kind]);
+		pos = m.la + m.llen;
+		n++;
+	}
+	fprintf(out, "%" PRIu64 " extents\n", n);
+	return 0;
+}
+
+int erofs_dump_ls(struct erofs_image *img, erofs_nid_t nid, FILE *out)
+{
+	struct erofs_dir_cursor c;
+	struct erofs_rdirent d;
+	struct erofs_rinode ri;
+	const char *why = "";
+	int ret = read_inode(img, nid, &ri);
+
+	if (ret)
+		return ret;
+	if (!S_ISDIR(ri.i.mode))
+		return erofs_fail(-ENOTDIR, "nid %llu: not a directory",
+				  (unsigned long long)nid);
+	ret = erofs_dir_open(&c, img, &ri);
+	if (ret)
+		return ret;
+	fprintf(out, "%20s %4s  %s\n", "NID", "TYPE", "NAME");
+	while ((ret = erofs_dir_next(&c, &d, &why)) > 0)
+		fprintf(out, "%20" PRIu64 " %4u  %.*s\n", d.nid, d.file_type,
+			d.name_len, d.name);
+	erofs_dir_close(&c);
+	if (ret < 0)
+		return erofs_fail(ret, "nid %llu: %s", (unsigned long long)nid,
+				  why);
+	return 0;
+}
+
+int erofs_dump_cat(struct erofs_image *img, erofs_nid_t nid, int fd)
+{
+	struct erofs_rinode ri;
+	const char *why = "";
+	size_t bufsz = 1 << 20;
+	u64 pos = 0;
+	u8 *buf;
+	int ret = read_inode(img, nid, &ri);
+
+	if (ret)
+		return ret;
+	if (!S_ISREG(ri.i.mode) && !S_ISLNK(ri.i.mode))
+		return erofs_fail(-EINVAL, "nid %llu: %s has no content to show",
+				  (unsigned long long)nid, type_name(ri.i.mode));
+	if (!erofs_data_readable(&ri))
+		return erofs_fail(-EOPNOTSUPP,
+				  "nid %llu: compressed data is not supported yet",
+				  (unsigned long long)nid);
+	buf = malloc(bufsz);
+	if (!buf)
+		return -ENOMEM;
+	while (pos < ri.i.size) {
+		size_t n = min_t(u64, bufsz, ri.i.size - pos);
+		u8 *p = buf;
+
+		ret = erofs_read_data(img, &ri, buf, n, pos, &why);
+		if (ret) {
+			free(buf);
+			return erofs_fail(ret, "nid %llu: offset %" PRIu64 ": %s",
+					  (unsigned long long)nid, pos, why);
+		}
+		pos += n;
+		while (n) {
+			ssize_t w = write(fd, p, n);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				ret = w < 0 ? -errno : -EIO;
+				free(buf);
+				return erofs_fail(ret, "write: %s",
+						  strerror(-ret));
+			}
+			p += w;
+			n -= w;
+		}
+	}
+	free(buf);
+	return 0;
+}

@@ -1,0 +1,574 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Opening an image, checked metadata reads and inodes by nid. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "erofs/data_read.h"
+#include "erofs/error.h"
+#include "erofs/format.h"
+#include "erofs/image.h"
+#include "erofs/io.h"
+#include "erofs/xattr.h"
+
+/*
+ * Inodes, xattrs and dirents of neighbouring files share blocks, so a
+ * direct-mapped cache of recently read blocks saves most metadata reads.
+ */
+#define MCACHE_SLOTS 1024
+
+struct erofs_mcache {
+	pthread_mutex_t lock;
+	u64 tags[MCACHE_SLOTS]; /* block number + 1; 0 is an empty slot */
+	u8 *data;
+};
+
+static int mcache_create(struct erofs_image *img)
+{
+	struct erofs_mcache *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->data = malloc((size_t)MCACHE_SLOTS << img->blkszbits);
+	if (!c->data) {
+		free(c);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	img->cache = c;
+	return 0;
+}
+
+static void mcache_destroy(struct erofs_mcache *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_destroy(&c->lock);
+	free(c->data);
+	free(c);
+}
+
+int erofs_image_pread(const struct erofs_image *img, void *buf, size_t len,
+		      u64 pos)
+{
+	int ret;
+
+	if (!erofs_image_contains(img, pos, len))
+		return -EFSCORRUPTED;
+	ret = erofs_pread_full(img->fd, buf, len, pos);
+	/* the file got shorter since it was opened */
+	return ret == -ENODATA ? -EFSCORRUPTED : ret;
+}
+
+int erofs_image_read(struct erofs_image *img, void *buf, size_t len, u64 pos)
+{
+	struct erofs_mcache *c = img->cache;
+	u8 *out = buf;
+	int ret = 0;
+
+	if (!erofs_image_contains(img, pos, len))
+		return -EFSCORRUPTED;
+	/* long runs would only push useful blocks out */
+	if (!c || len > 4 * (size_t)img->blksz)
+		return erofs_image_pread(img, buf, len, pos);
+
+	pthread_mutex_lock(&c->lock);
+	while (len) {
+		u64 blk = pos >> img->blkszbits;
+		u32 off = pos & (img->blksz - 1);
+		size_t n = min_t(size_t, len, img->blksz - off);
+		unsigned int slot = blk % MCACHE_SLOTS;
+		u8 *data = c->data + ((size_t)slot << img->blkszbits);
+
+		if (c->tags[slot] != blk + 1) {
+			u64 start = blk << img->blkszbits;
+			size_t fill = min_t(u64, img->blksz, img->size - start);
+
+			c->tags[slot] = 0;
+			ret = erofs_pread_full(img->fd, data, fill, start);
+			if (ret) {
+				if (ret == -ENODATA)
+					ret = -EFSCORRUPTED;
+				break;
+			}
+			c->tags[slot] = blk + 1;
+		}
+		memcpy(out, data + off, n);
+		out += n;
+		pos += n;
+		len -= n;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+static int open_fail(struct erofs_image *img, int err, const char *why)
+{
+	return erofs_fail(err, "%s: %s", img->path, why);
+}
+
+static int check_features(struct erofs_image *img)
+{
+	const struct erofs_sb_info *sb = &img->sb;
+	u32 unknown = erofs_sb_unknown_incompat(sb);
+	char msg[160];
+
+	if (unknown) {
+		snprintf(msg, sizeof(msg),
+			 "unknown incompatible features 0x%x: this image needs a newer reader",
+			 unknown);
+		return open_fail(img, -EOPNOTSUPP, msg);
+	}
+	if (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_METABOX)
+		return open_fail(img, -EOPNOTSUPP,
+				 "incompatible feature metabox (compressed metadata) is not supported");
+	if ((sb->feature_incompat & EROFS_FEATURE_INCOMPAT_DEVICE_TABLE) &&
+	    sb->extra_devices) {
+		snprintf(msg, sizeof(msg),
+			 "incompatible feature device_table: %u extra devices are not supported",
+			 sb->extra_devices);
+		return open_fail(img, -EOPNOTSUPP, msg);
+	}
+	if (sb->dirblkbits)
+		return open_fail(img, -EOPNOTSUPP,
+				 "directory blocks larger than file system blocks are not supported");
+	if (EROFS_SUPER_BASE_SIZE + sb->sb_extslots * EROFS_SB_EXTSLOT_SIZE >
+	    4096 - EROFS_SUPER_OFFSET)
+		return open_fail(img, -EFSCORRUPTED,
+				 "superblock extension slots run past its block");
+	return 0;
+}
+
+static int verify_checksum(struct erofs_image *img)
+{
+	size_t len = erofs_sb_csum_len(img->blkszbits);
+	u8 *region;
+	u32 crc;
+	int ret;
+
+	if (!erofs_image_contains(img, EROFS_SUPER_OFFSET, len))
+		return open_fail(img, -EFSCORRUPTED,
+				 "image too short for its superblock checksum");
+	region = malloc(len);
+	if (!region)
+		return -ENOMEM;
+	ret = erofs_image_pread(img, region, len, EROFS_SUPER_OFFSET);
+	if (ret) {
+		free(region);
+		return open_fail(img, ret, "cannot read the superblock");
+	}
+	crc = erofs_sb_checksum(region, len);
+	free(region);
+	if (crc != img->sb.checksum) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg),
+			 "superblock checksum mismatch: stored 0x%08x, computed 0x%08x",
+			 img->sb.checksum, crc);
+		return open_fail(img, -EFSCORRUPTED, msg);
+	}
+	img->sb_csum_verified = true;
+	return 0;
+}
+
+/* The table is read from the image or, in older layouts, the packed inode. */
+static int prefix_bytes(struct erofs_image *img, struct erofs_rinode *packed,
+			void *buf, size_t len, u64 pos, const char **why)
+{
+	if (!packed) {
+		int ret = erofs_image_read(img, buf, len, pos);
+
+		if (ret == -EFSCORRUPTED)
+			*why = "long xattr prefix table runs past the end of the image";
+		else if (ret)
+			*why = "cannot read the long xattr prefix table";
+		return ret;
+	}
+	if (pos > packed->i.size || len > packed->i.size - pos) {
+		*why = "long xattr prefix table runs past the end of the packed inode";
+		return -EFSCORRUPTED;
+	}
+	return erofs_read_data(img, packed, buf, len, pos, why);
+}
+
+static int load_prefixes(struct erofs_image *img)
+{
+	const struct erofs_sb_info *sb = &img->sb;
+	struct erofs_rinode packed_inode, *packed = NULL;
+	const char *why = "";
+	u64 pos = (u64)sb->xattr_prefix_start * 4;
+	char msg[160];
+	int ret;
+
+	if ((sb->feature_compat & EROFS_FEATURE_COMPAT_ISHARE_XATTRS) &&
+	    sb->ishare_xattr_prefix_id >= sb->xattr_prefix_count) {
+		snprintf(msg, sizeof(msg),
+			 "fingerprint xattr prefix id %u is not in the table of %u prefixes",
+			 sb->ishare_xattr_prefix_id, sb->xattr_prefix_count);
+		return open_fail(img, -EFSCORRUPTED, msg);
+	}
+	if (!sb->xattr_prefix_count)
+		return 0;
+	if (!(sb->feature_compat & EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX) &&
+	    (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_FRAGMENTS) &&
+	    sb->packed_nid) {
+		ret = erofs_read_inode(img, sb->packed_nid, &packed_inode, &why);
+		if (!ret && !erofs_data_readable(&packed_inode)) {
+			ret = -EOPNOTSUPP;
+			why = "compressed data is not supported yet";
+		}
+		if (ret) {
+			snprintf(msg, sizeof(msg),
+				 "packed inode (nid %llu) holding the xattr prefixes: %s",
+				 (unsigned long long)sb->packed_nid, why);
+			return open_fail(img, ret, msg);
+		}
+		packed = &packed_inode;
+	}
+	img->prefixes = calloc(sb->xattr_prefix_count, sizeof(*img->prefixes));
+	if (!img->prefixes)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < sb->xattr_prefix_count; i++) {
+		struct erofs_image_prefix *p = &img->prefixes[i];
+		u8 rec[256];
+		__le16 lenle;
+		u16 len;
+
+		pos = round_up(pos, 4);
+		ret = prefix_bytes(img, packed, &lenle, 2, pos, &why);
+		if (!ret) {
+			len = le16_to_cpu(lenle);
+			if (!len || len > 256) {
+				ret = -EFSCORRUPTED;
+				why = "long xattr prefix has an invalid length";
+			}
+		}
+		if (!ret)
+			ret = prefix_bytes(img, packed, rec, len, pos + 2, &why);
+		if (!ret && memchr(rec + 1, '\0', len - 1)) {
+			ret = -EFSCORRUPTED;
+			why = "long xattr prefix contains a NUL byte";
+		}
+		if (ret) {
+			snprintf(msg, sizeof(msg), "long xattr prefix %u: %s", i,
+				 why);
+			return open_fail(img, ret, msg);
+		}
+		p->base_index = rec[0];
+		p->infix_len = len - 1;
+		memcpy(p->infix, rec + 1, len - 1);
+		p->infix[len - 1] = '\0';
+		pos += 2 + len;
+	}
+	img->nr_prefixes = sb->xattr_prefix_count;
+
+	if (sb->feature_compat & EROFS_FEATURE_COMPAT_ISHARE_XATTRS) {
+		const struct erofs_image_prefix *p;
+		const char *base;
+
+		p = &img->prefixes[sb->ishare_xattr_prefix_id];
+		base = erofs_xattr_prefix_string(p->base_index);
+		if (!base)
+			base = "";
+		if (asprintf(&img->ishare_name, "%s%s", base, p->infix) < 0) {
+			img->ishare_name = NULL;
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int erofs_image_open(struct erofs_image *img, const char *path,
+		     const struct erofs_image_opts *opts)
+{
+	struct erofs_super_block raw = { 0 };
+	u8 buf[4096 - EROFS_SUPER_OFFSET] = { 0 };
+	const char *why = NULL;
+	struct stat st;
+	size_t avail;
+	int ret;
+
+	memset(img, 0, sizeof(*img));
+	img->fd = -1;
+	img->path = strdup(path);
+	if (!img->path)
+		return -ENOMEM;
+	img->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (img->fd < 0) {
+		ret = -errno;
+		erofs_fail(ret, "%s: %s", path, strerror(errno));
+		goto err;
+	}
+	if (fstat(img->fd, &st)) {
+		ret = -errno;
+		erofs_fail(ret, "%s: %s", path, strerror(errno));
+		goto err;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		off_t end = lseek(img->fd, 0, SEEK_END);
+
+		img->size = end < 0 ? 0 : (u64)end;
+	} else if (S_ISREG(st.st_mode)) {
+		img->size = st.st_size;
+	} else {
+		ret = erofs_fail(-EINVAL, "%s: not a regular file or block device",
+				 path);
+		goto err;
+	}
+
+	if (img->size <= EROFS_SUPER_OFFSET) {
+		ret = open_fail(img, -EFSCORRUPTED,
+				"too small to hold a superblock");
+		goto err;
+	}
+	avail = min_t(u64, sizeof(buf), img->size - EROFS_SUPER_OFFSET);
+	ret = erofs_image_pread(img, buf, avail, EROFS_SUPER_OFFSET);
+	if (ret) {
+		open_fail(img, ret, "cannot read the superblock");
+		goto err;
+	}
+	ret = erofs_sb_decode(buf, avail, &img->sb, &why);
+	if (ret) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "superblock: %s", why);
+		open_fail(img, ret, msg);
+		goto err;
+	}
+	memcpy(&raw, buf, min(avail, sizeof(raw)));
+	img->xattr_filter_reserved = raw.xattr_filter_reserved;
+	img->blkszbits = img->sb.blkszbits;
+	img->blksz = img->sb.blksz;
+
+	if (!(opts && opts->no_sbcrc) &&
+	    (img->sb.feature_compat & EROFS_FEATURE_COMPAT_SB_CHKSUM)) {
+		ret = verify_checksum(img);
+		if (ret)
+			goto err;
+	}
+	ret = check_features(img);
+	if (ret)
+		goto err;
+	ret = mcache_create(img);
+	if (ret)
+		goto err;
+	ret = load_prefixes(img);
+	if (ret)
+		goto err;
+	return 0;
+err:
+	erofs_image_close(img);
+	return ret;
+}
+
+void erofs_image_close(struct erofs_image *img)
+{
+	if (img->fd >= 0)
+		close(img->fd);
+	img->fd = -1;
+	mcache_destroy(img->cache);
+	img->cache = NULL;
+	free(img->prefixes);
+	img->prefixes = NULL;
+	free(img->ishare_name);
+	img->ishare_name = NULL;
+	free(img->path);
+	img->path = NULL;
+}
+
+static int corrupt(const char **why, const char *reason)
+{
+	*why = reason;
+	return -EFSCORRUPTED;
+}
+
+static int layout_flat(struct erofs_image *img, struct erofs_rinode *ri,
+		       const char **why)
+{
+	const struct erofs_inode_info *ii = &ri->i;
+	u64 nblocks = erofs_inode_nblocks(img, ri), outside = nblocks;
+	bool wide;
+
+	ri->startblk = ii->i_u | (u64)ii->nb_hi << 32;
+	/* the address is 48-bit wide where the inode can carry the top */
+	wide = ii->version == EROFS_INODE_LAYOUT_EXTENDED ||
+	       (!S_ISDIR(ii->mode) &&
+		(ii->format_flags & (1 << EROFS_I_NLINK_1_BIT)));
+	if (ii->datalayout == EROFS_INODE_FLAT_INLINE && ii->size) {
+		u32 in_block;
+
+		outside = nblocks - 1;
+		ri->tail_len = ii->size - (outside << img->blkszbits);
+		ri->tail_pos = ri->meta_end;
+		in_block = ri->tail_pos & (img->blksz - 1);
+		if (in_block + ri->tail_len > img->blksz)
+			return corrupt(why,
+				       "inline data crosses a block boundary");
+		if (!erofs_image_contains(img, ri->tail_pos, ri->tail_len))
+			return corrupt(why,
+				       "inline data lies past the end of the image");
+	} else if (ii->datalayout == EROFS_INODE_FLAT_PLAIN) {
+		ri->null_startblk = ii->i_u == EROFS_NULL_ADDR &&
+				    (!wide || ii->nb_hi == 0xFFFF);
+		if (ri->null_startblk)
+			return 0;
+	}
+	if (!outside)
+		return 0;
+	if (ri->startblk > (img->size >> img->blkszbits) ||
+	    !erofs_image_contains(img, ri->startblk << img->blkszbits,
+				  ii->datalayout == EROFS_INODE_FLAT_INLINE ?
+					  outside << img->blkszbits :
+					  ii->size))
+		return corrupt(why, "data blocks lie past the end of the image");
+	return 0;
+}
+
+static int layout_chunked(struct erofs_image *img, struct erofs_rinode *ri,
+			  const char **why)
+{
+	u16 format = ri->i.i_u & 0xFFFF;
+
+	if (format & ~EROFS_CHUNK_FORMAT_ALL) {
+		*why = "unsupported chunk format";
+		return -EOPNOTSUPP;
+	}
+	ri->chunkbits = img->blkszbits +
+			(format & EROFS_CHUNK_FORMAT_BLKBITS_MASK);
+	ri->chunk_unit = format & EROFS_CHUNK_FORMAT_INDEXES ?
+				 sizeof(struct erofs_inode_chunk_index) :
+				 sizeof(__le32);
+	ri->chunk_48bit = format & EROFS_CHUNK_FORMAT_48BIT;
+	ri->nchunks = ri->i.size ? ((ri->i.size - 1) >> ri->chunkbits) + 1 : 0;
+	ri->chunk_pos = round_up(ri->meta_end, ri->chunk_unit);
+	if (ri->nchunks > img->size / ri->chunk_unit ||
+	    !erofs_image_contains(img, ri->chunk_pos,
+				  ri->nchunks * ri->chunk_unit))
+		return corrupt(why, "chunk table lies past the end of the image");
+	return 0;
+}
+
+int erofs_read_inode(struct erofs_image *img, erofs_nid_t nid,
+		     struct erofs_rinode *ri, const char **why)
+{
+	u8 buf[sizeof(struct erofs_inode_extended)];
+	u64 base = img->sb.meta_blkaddr << img->blkszbits;
+	size_t avail;
+	int ret;
+
+	memset(ri, 0, sizeof(*ri));
+	ri->nid = nid;
+	if (nid >> EROFS_DIRENT_NID_METABOX_BIT)
+		return corrupt(why,
+			       "nid points into a metadata box the image does not have");
+	if (nid > (img->size >> EROFS_ISLOTBITS) ||
+	    !erofs_image_contains(img, base + (nid << EROFS_ISLOTBITS),
+				  sizeof(struct erofs_inode_compact)))
+		return corrupt(why, "inode lies past the end of the image");
+	ri->iloc = base + (nid << EROFS_ISLOTBITS);
+	avail = min_t(u64, sizeof(buf), img->size - ri->iloc);
+	ret = erofs_image_read(img, buf, avail, ri->iloc);
+	if (ret) {
+		*why = "cannot read the inode";
+		return ret;
+	}
+	ret = erofs_inode_decode(&img->sb, buf, avail, &ri->i, why);
+	if (ret)
+		return ret;
+	ri->inode_isize = erofs_inode_disk_size(ri->i.version);
+	ri->xattr_isize = erofs_xattr_ibody_size(ri->i.xattr_icount);
+	ri->meta_end = ri->iloc + ri->inode_isize + ri->xattr_isize;
+	if (!erofs_image_contains(img, ri->iloc,
+				  ri->inode_isize + ri->xattr_isize))
+		return corrupt(why, "xattr area lies past the end of the image");
+	if (ri->i.size >> 63)
+		return corrupt(why, "negative file size");
+
+	switch (ri->i.mode & S_IFMT) {
+	case S_IFREG:
+	case S_IFDIR:
+	case S_IFLNK:
+		break;
+	default:
+		/* i_u holds the device number; nothing is stored as data */
+		if (erofs_layout_is_compressed(ri->i.datalayout))
+			return corrupt(why, "special file with compressed data");
+		return 0;
+	}
+	switch (ri->i.datalayout) {
+	case EROFS_INODE_FLAT_PLAIN:
+	case EROFS_INODE_FLAT_INLINE:
+		return layout_flat(img, ri, why);
+	case EROFS_INODE_CHUNK_BASED:
+		return layout_chunked(img, ri, why);
+	default:
+		/* compressed: decoded by the compression reader */
+		return 0;
+	}
+}
+
+/* Linux releases that first read each incompatible feature. */
+static const struct {
+	u32 incompat;
+	const char *version;
+	const char *what;
+} kernel_gates[] = {
+	{ EROFS_FEATURE_INCOMPAT_METABOX, "6.17", "metabox" },
+	{ EROFS_FEATURE_INCOMPAT_48BIT, "6.15", "48bit" },
+	{ EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES, "6.4", "xattr_prefixes" },
+	{ EROFS_FEATURE_INCOMPAT_FRAGMENTS, "6.1", "fragments/dedupe" },
+	{ EROFS_FEATURE_INCOMPAT_ZTAILPACKING, "5.17", "ztailpacking" },
+	{ EROFS_FEATURE_INCOMPAT_DEVICE_TABLE, "5.16", "device_table" },
+	{ EROFS_FEATURE_INCOMPAT_CHUNKED_FILE, "5.15", "chunked_file" },
+	{ EROFS_FEATURE_INCOMPAT_COMPR_CFGS, "5.13", "compr_cfgs" },
+};
+
+static const struct {
+	unsigned int alg;
+	const char *version;
+	const char *what;
+} algorithm_gates[] = {
+	{ Z_EROFS_COMPRESSION_ZSTD, "6.10", "zstd" },
+	{ Z_EROFS_COMPRESSION_DEFLATE, "6.6", "deflate" },
+	{ Z_EROFS_COMPRESSION_LZMA, "5.16", "lzma" },
+};
+
+static int version_cmp(const char *a, const char *b)
+{
+	unsigned int amaj = 0, amin = 0, bmaj = 0, bmin = 0;
+
+	sscanf(a, "%u.%u", &amaj, &amin);
+	sscanf(b, "%u.%u", &bmaj, &bmin);
+	if (amaj != bmaj)
+		return amaj < bmaj ? -1 : 1;
+	return amin < bmin ? -1 : amin > bmin;
+}
+
+const char *erofs_image_min_kernel(const struct erofs_sb_info *sb,
+				   const char **reason)
+{
+	const char *best = "5.4";
+
+	*reason = "EROFS outside staging";
+	for (size_t i = 0; i < ARRAY_SIZE(kernel_gates); i++) {
+		if ((sb->feature_incompat & kernel_gates[i].incompat) &&
+		    version_cmp(kernel_gates[i].version, best) > 0) {
+			best = kernel_gates[i].version;
+			*reason = kernel_gates[i].what;
+		}
+	}
+	if (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_COMPR_CFGS) {
+		for (size_t i = 0; i < ARRAY_SIZE(algorithm_gates); i++) {
+			if ((sb->available_compr_algs &
+			     (1U << algorithm_gates[i].alg)) &&
+			    version_cmp(algorithm_gates[i].version, best) > 0) {
+				best = algorithm_gates[i].version;
+				*reason = algorithm_gates[i].what;
+			}
+		}
+	}
+	return best;
+}
