@@ -246,9 +246,12 @@ class Comparer:
             if b['nlink'] != len(gb.get(rel, ())):
                 self.diff(rel, 'link count %d, but %d names' %
                           (b['nlink'], len(gb.get(rel, ()))))
-        elif not o.ignore_dir_nlink and a['nlink'] != b['nlink']:
-            self.diff(rel, 'directory link count %d != %d' %
-                      (a['nlink'], b['nlink']))
+        elif not o.ignore_dir_nlink:
+            # ".", the name in its parent, and each subdirectory's ".."
+            want = 2 + self.subdirs.get(rel, 0)
+            if b['nlink'] != want:
+                self.diff(rel, 'directory link count %d, expected %d' %
+                          (b['nlink'], want))
         if o.fingerprint:
             self.check_fingerprint(rel, b)
         self.compare_xattrs(rel, a, b)
@@ -287,6 +290,11 @@ class Comparer:
 
     def run(self, A, B):
         A = {k: v for k, v in A.items() if not (k and self.excluded(k))}
+        self.subdirs = {}
+        for k, v in A.items():
+            if k and stat.S_ISDIR(v['mode']):
+                parent = os.path.dirname(k)
+                self.subdirs[parent] = self.subdirs.get(parent, 0) + 1
         ga, gb = link_groups(A), link_groups(B)
         for rel in sorted(set(A) | set(B)):
             if rel not in B:
