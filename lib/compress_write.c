@@ -32,7 +32,8 @@ struct zjob {
 	u32 len;
 	bool first, last;
 	bool done;
-	u8 *input; /* kept when the committer needs the bytes */
+	bool flat; /* compression saves nothing: store it uncompressed */
+	u8 *input; /* kept when the committer hashes the bytes */
 	struct erofs_zsegment seg;
 };
 
@@ -42,7 +43,9 @@ struct zpass {
 	u64 njobs;
 	u64 next; /* next job a worker takes */
 	u64 committed; /* jobs before this one are in the image */
-	u64 window; /* jobs in flight at most, to bound memory */
+	u64 window; /* jobs in flight at most */
+	u64 inflight; /* input bytes taken but not committed */
+	u64 budget; /* ... at most this much, to bound memory */
 	int error;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -52,11 +55,32 @@ struct zworker {
 	struct zpass *pass;
 	struct erofs_zwork zw;
 	struct erofs_sha256 sha;
+	/* reused buffers: fresh ones per job cost a page fault per page */
+	u8 *in, *out;
+	u64 in_cap, out_cap;
 };
 
 static bool single(const struct zjob *j)
 {
 	return j->first && j->last;
+}
+
+/* Whether the compressed form is worth it, as erofs-utils decides. */
+static bool saves_space(const struct erofs_build *b, const struct zjob *j)
+{
+	u64 nidx = DIV_ROUND_UP(j->n->size, b->blksz);
+
+	/* stored bytes count inline ones too; indexes at their full size */
+	return j->seg.size + 16 + nidx * 8 < j->n->size;
+}
+
+static u8 *dup_bytes(const u8 *p, u64 len)
+{
+	u8 *d = malloc(max_t(u64, len, 1));
+
+	if (d)
+		memcpy(d, p, len);
+	return d;
 }
 
 static int run_job(struct zworker *w, struct zjob *j)
@@ -66,32 +90,53 @@ static int run_job(struct zworker *w, struct zjob *j)
 	struct erofs_data_src s;
 	int ret;
 
-	j->input = malloc(j->len);
-	if (!j->input)
-		return -ENOMEM;
+	if (w->in_cap < j->len) {
+		free(w->in);
+		w->in = malloc(j->len);
+		if (!w->in) {
+			w->in_cap = 0;
+			return -ENOMEM;
+		}
+		w->in_cap = j->len;
+	}
 	ret = erofs_src_open(b, n, &s);
 	if (ret)
 		return ret;
-	ret = erofs_src_read(&s, j->input, j->len, j->off);
+	ret = erofs_src_read(&s, w->in, j->len, j->off);
 	if (!ret && j->last)
 		ret = erofs_src_check_end(&s, n->size);
 	erofs_src_close(&s);
 	if (ret)
 		return ret;
 	if (single(j) && n->has_fingerprint) {
-		erofs_sha256_update(&w->sha, j->input, j->len);
+		erofs_sha256_update(&w->sha, w->in, j->len);
 		erofs_sha256_final(&w->sha, n->fingerprint);
 	}
+	j->seg.data = w->out;
+	j->seg.data_cap = w->out_cap;
 	ret = erofs_zsegment_compress(&w->zw, n->L.zalg, n->L.zpclusterblks,
-				      j->input, j->len, j->off, j->last,
+				      w->in, j->len, j->off, j->last,
 				      b->zi->opts->ztailpacking, &j->seg);
+	w->out = j->seg.data;
+	w->out_cap = j->seg.data_cap;
+	j->seg.data = NULL;
 	if (ret)
 		return ret;
-	if (!single(j) && !n->has_fingerprint) {
-		free(j->input);
-		j->input = NULL;
+	/* the committer hashes the segments of a large file in order */
+	if (!single(j) && n->has_fingerprint) {
+		j->input = dup_bytes(w->in, j->len);
+		if (!j->input)
+			return -ENOMEM;
 	}
-	return 0;
+	/* a file stored flat is copied from its source again */
+	if (single(j) && !saves_space(b, j)) {
+		j->flat = true;
+		erofs_zsegment_free(&j->seg);
+		return 0;
+	}
+	j->seg.data = dup_bytes(w->out, j->seg.size);
+	j->seg.data_cap = j->seg.size;
+	return j->seg.data ? 0 : -ENOMEM;
 }
 
 static void *worker_main(void *arg)
@@ -104,14 +149,18 @@ static void *worker_main(void *arg)
 		int ret;
 
 		pthread_mutex_lock(&p->lock);
+		/* the job the committer waits for may always start */
 		while (!p->error && p->next < p->njobs &&
-		       p->next >= p->committed + p->window)
+		       p->next > p->committed &&
+		       (p->next >= p->committed + p->window ||
+			p->inflight + p->jobs[p->next].len > p->budget))
 			pthread_cond_wait(&p->cond, &p->lock);
 		if (p->error || p->next >= p->njobs) {
 			pthread_mutex_unlock(&p->lock);
 			break;
 		}
 		j = &p->jobs[p->next++];
+		p->inflight += j->len;
 		pthread_mutex_unlock(&p->lock);
 
 		ret = run_job(w, j);
@@ -187,33 +236,45 @@ static int append_segment(struct erofs_build *b, struct zfile *f,
 	return ret;
 }
 
-/* Whether the compressed form is worth it, as erofs-utils decides. */
-static bool saves_space(const struct erofs_build *b, const struct zjob *j)
-{
-	u64 nidx = DIV_ROUND_UP(j->n->size, b->blksz);
-
-	/* stored bytes count inline ones too; indexes at their full size */
-	return j->seg.size + 16 + nidx * 8 < j->n->size;
-}
-
+/*
+ * Store a file that does not compress as a flat one. Its bytes were read a
+ * moment ago, so copying them again from the source costs little and
+ * spares keeping every such file in memory until its turn.
+ */
 static int commit_flat(struct erofs_build *b, struct zjob *j)
 {
 	struct erofs_node *n = j->n;
 	struct erofs_node_layout *L = &n->L;
+	struct erofs_data_src s;
 	u64 body;
+	int ret;
 
 	erofs_layout_plan_flat(b, n);
 	body = n->size - L->inline_size;
+	ret = erofs_src_open(b, n, &s);
+	if (ret)
+		return ret;
 	if (L->inline_size) {
 		L->tail = malloc(L->inline_size);
-		if (!L->tail)
-			return -ENOMEM;
-		memcpy(L->tail, j->input + body, L->inline_size);
+		ret = L->tail ? erofs_src_read(&s, L->tail, L->inline_size,
+					       body) :
+				-ENOMEM;
 	}
-	if (!body)
-		return 0;
-	return erofs_output_write(&b->out, j->input, body,
-				  erofs_pos(b, L->blkaddr));
+	if (!ret && body) {
+		ret = erofs_output_copy(&b->out, s.fd, s.base, body,
+					erofs_pos(b, L->blkaddr));
+		if (ret == -ENODATA)
+			ret = erofs_fail(-EAGAIN,
+					 "%s: file shrank while being read",
+					 s.path);
+		else if (ret && !erofs_last_error())
+			ret = erofs_fail(ret, "%s: read failed: %s", s.path,
+					 strerror(-ret));
+	}
+	if (!ret)
+		ret = erofs_src_check_end(&s, n->size);
+	erofs_src_close(&s);
+	return ret;
 }
 
 /* Settle the map of a compressed file whose extents are all placed. */
@@ -299,7 +360,7 @@ static int commit_job(struct zpass *p, struct zjob *j, struct zfile *f,
 	struct erofs_node *n = j->n;
 	int ret;
 
-	if (single(j) && !saves_space(b, j)) {
+	if (j->flat) {
 		n->L.zpending = false;
 		return commit_flat(b, j);
 	}
@@ -379,7 +440,9 @@ int erofs_write_compressed(struct erofs_build *b)
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_cond_init(&p.cond, NULL);
 	nw = erofs_data_workers(b, p.njobs);
-	p.window = 2 * nw + 2;
+	/* many small files in flight keep the workers busy */
+	p.window = 1024;
+	p.budget = (u64)(2 * nw + 2) * ZSEG_SIZE;
 	w = calloc(nw, sizeof(*w));
 	th = calloc(nw, sizeof(*th));
 	if (!w || !th) {
@@ -422,6 +485,7 @@ int erofs_write_compressed(struct erofs_build *b)
 		release_job(j);
 		pthread_mutex_lock(&p.lock);
 		p.committed = c + 1;
+		p.inflight -= j->len;
 		if (ret && !p.error)
 			p.error = ret;
 		pthread_cond_broadcast(&p.cond);
@@ -445,6 +509,8 @@ out:
 			erofs_zwork_exit(&w[i].zw);
 		if (w[i].sha.ctx)
 			erofs_sha256_free(&w[i].sha);
+		free(w[i].in);
+		free(w[i].out);
 	}
 	if (sha.ctx)
 		erofs_sha256_free(&sha);
