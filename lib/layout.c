@@ -49,18 +49,20 @@ struct data_range {
 	u64 start, end;
 };
 
-/* The data ranges of a file with holes, from SEEK_DATA/SEEK_HOLE. */
-static int find_data_ranges(const char *path, u64 size,
+/*
+ * The data ranges of a file with holes, from SEEK_DATA/SEEK_HOLE: "size"
+ * bytes at "base" of "fd" (a source file at 0, or a node's slice of the
+ * tar spool), as offsets from "base".
+ */
+static int find_data_ranges(int fd, u64 base, u64 size, const char *what,
 			    struct data_range **out, u64 *count)
 {
 	struct data_range *r = NULL;
 	u64 n = 0, cap = 0;
-	off_t pos = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	off_t pos = base;
+	u64 end = base + size;
 
-	if (fd < 0)
-		return erofs_fail(-errno, "%s: %s", path, strerror(errno));
-	while ((u64)pos < size) {
+	while ((u64)pos < end) {
 		off_t data = lseek(fd, pos, SEEK_DATA), hole;
 
 		if (data < 0) {
@@ -68,24 +70,23 @@ static int find_data_ranges(const char *path, u64 size,
 				break; /* only a hole remains */
 			if (errno == EINVAL || errno == EOPNOTSUPP) {
 				data = pos; /* no hole support: all data */
-				hole = size;
+				hole = end;
 			} else {
 				int ret = -errno;
 
 				free(r);
-				close(fd);
-				return erofs_fail(ret, "%s: seek: %s", path,
+				return erofs_fail(ret, "%s: seek: %s", what,
 						  strerror(-ret));
 			}
 		} else {
 			hole = lseek(fd, data, SEEK_HOLE);
 			if (hole < 0)
-				hole = size;
+				hole = end;
 		}
-		if ((u64)data >= size)
+		if ((u64)data >= end)
 			break;
-		if ((u64)hole > size)
-			hole = size;
+		if ((u64)hole > end)
+			hole = end;
 		if (n == cap) {
 			struct data_range *nr;
 
@@ -93,17 +94,15 @@ static int find_data_ranges(const char *path, u64 size,
 			nr = realloc(r, cap * sizeof(*r));
 			if (!nr) {
 				free(r);
-				close(fd);
 				return -ENOMEM;
 			}
 			r = nr;
 		}
-		r[n].start = data;
-		r[n].end = hole;
+		r[n].start = data - base;
+		r[n].end = hole - base;
 		n++;
 		pos = hole;
 	}
-	close(fd);
 	*out = r;
 	*count = n;
 	return 0;
@@ -148,7 +147,18 @@ static int plan_sparse(struct erofs_build *b, struct erofs_node *n)
 	__le32 *map;
 	int ret;
 
-	ret = find_data_ranges(n->src.path, n->size, &r, &nr);
+	if (n->data_kind == EROFS_DATA_SPOOL) {
+		ret = find_data_ranges(b->tree->spool_fd, n->src.off, n->size,
+				       "tar spool", &r, &nr);
+	} else {
+		int fd = open(n->src.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+		if (fd < 0)
+			return erofs_fail(-errno, "%s: %s", n->src.path,
+					  strerror(errno));
+		ret = find_data_ranges(fd, 0, n->size, n->src.path, &r, &nr);
+		close(fd);
+	}
 	if (ret)
 		return ret;
 	/* chunk sizes up to the file size (and at most 2^31 blocks) */
@@ -172,9 +182,11 @@ static int plan_sparse(struct erofs_build *b, struct erofs_node *n)
 
 	chunk_data_blocks(b, n, r, nr, best_bits, &nchunks);
 	if (nchunks * 4 > UINT32_MAX / 2) {
+		char path[4096];
+
 		free(r);
 		return erofs_fail(-EFBIG, "%s: chunk map too large",
-				  n->src.path);
+				  erofs_node_path(n, path, sizeof(path)));
 	}
 	map = malloc(nchunks * 4);
 	if (!map) {
@@ -252,8 +264,9 @@ static int plan_node(struct erofs_build *b, struct erofs_node *n)
 	case S_IFREG:
 		if (b->zi && n->size && plan_compressed(b, n))
 			break;
-		if (n->maybe_sparse && n->data_kind == EROFS_DATA_FILE &&
-		    n->size > b->blksz)
+		if (n->maybe_sparse && n->size > b->blksz &&
+		    (n->data_kind == EROFS_DATA_FILE ||
+		     n->data_kind == EROFS_DATA_SPOOL))
 			return plan_sparse(b, n);
 		erofs_layout_plan_flat(b, n);
 		break;

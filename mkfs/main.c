@@ -15,7 +15,9 @@
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
 #include "erofs/format.h"
+#include "erofs/ovlfs.h"
 #include "erofs/source.h"
+#include "erofs/tar.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -39,6 +41,11 @@ enum {
 	OPT_XATTR_PREFIX,
 	OPT_ISHARE,
 	OPT_WORKERS,
+	OPT_TAR,
+	OPT_AUFS,
+	OPT_OVLFS_STRIP,
+	OPT_UNGZIP,
+	OPT_UNXZ,
 	OPT_MAX_EXTENT_BYTES,
 	OPT_COMPRESS_HINTS,
 };
@@ -64,6 +71,13 @@ static const struct option long_options[] = {
 	{ "ishare", optional_argument, NULL, OPT_ISHARE },
 	{ "xattr-inode-digest", optional_argument, NULL, OPT_ISHARE },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "tar", optional_argument, NULL, OPT_TAR },
+	{ "aufs", no_argument, NULL, OPT_AUFS },
+	{ "ovlfs-strip", optional_argument, NULL, OPT_OVLFS_STRIP },
+	{ "ungzip", optional_argument, NULL, OPT_UNGZIP },
+	{ "gzip", no_argument, NULL, OPT_UNGZIP },
+	{ "unxz", optional_argument, NULL, OPT_UNXZ },
+	{ "unlzma", optional_argument, NULL, OPT_UNXZ },
 	{ "max-extent-bytes", required_argument, NULL, OPT_MAX_EXTENT_BYTES },
 	{ "compress-hints", required_argument, NULL, OPT_COMPRESS_HINTS },
 	{ NULL, 0, NULL, 0 },
@@ -86,13 +100,17 @@ struct mkfs_config {
 	bool timestamp_given;
 	bool mkfs_time_only;
 	bool ignore_mtime;
+	bool tar; /* --tar: SOURCE is a tarball */
+	struct erofs_tar_opts tar_opts;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: mkfs.erofs [OPTIONS] IMAGE SOURCE\n"
-		"Build an EROFS image IMAGE from the directory SOURCE.\n"
+		"       mkfs.erofs --tar=f [OPTIONS] IMAGE [TARBALL]\n"
+		"Build an EROFS image IMAGE from the directory SOURCE, or from the\n"
+		"tar archive TARBALL (standard input if '-' or absent).\n"
 		"\n"
 		" -b#                    block size: 512, 1024, 2048 or 4096 (default 4096)\n"
 		" -C#                    physical cluster size in bytes for compression\n"
@@ -127,6 +145,12 @@ static void usage(FILE *f)
 		" --quiet                print nothing but errors\n"
 		" --workers=#            data threads (default: available processors)\n"
 		" --xattr-prefix=PREFIX  store xattr names starting with PREFIX compactly\n"
+		" --tar=f                SOURCE is a tar archive, plain or compressed\n"
+		" --aufs                 turn aufs whiteouts (.wh.*) into overlayfs ones\n"
+		" --ovlfs-strip[=<0|1>]  drop overlayfs whiteouts and opaque markers\n"
+		" --ungzip[=FILE], --unxz[=FILE]\n"
+		"                        accepted for erofs-utils; FILE receives the\n"
+		"                        decompressed tar stream\n"
 		" -V, --version          print the version and exit\n"
 		" -h, --help             print this help and exit\n");
 }
@@ -331,17 +355,48 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 				return bad_value("--workers", optarg);
 			c->build.workers = v;
 			break;
+		case OPT_TAR:
+			if (optarg && (!strcmp(optarg, "i") ||
+				       !strcmp(optarg, "headerball")))
+				return erofs_fail(-EOPNOTSUPP,
+						  "--tar=%s (index-only images) is not supported; use --tar=f",
+						  optarg);
+			if (optarg && strcmp(optarg, "f"))
+				return bad_value("--tar", optarg);
+			if (!erofs_tar_supported())
+				return erofs_fail(-EOPNOTSUPP,
+						  "--tar: built without libarchive");
+			c->tar = true;
+			break;
+		case OPT_AUFS:
+			c->tar_opts.aufs = true;
+			break;
+		case OPT_OVLFS_STRIP:
+			if (optarg && strcmp(optarg, "0") && strcmp(optarg, "1"))
+				return bad_value("--ovlfs-strip", optarg);
+			c->tar_opts.ovlfs_strip = !optarg || !strcmp(optarg, "1");
+			break;
+		case OPT_UNGZIP:
+		case OPT_UNXZ:
+			/* the format is found from the data; FILE gets a copy */
+			if (optarg)
+				c->tar_opts.dump_path = optarg;
+			break;
 		default:
 			usage(stderr);
 			return -EINVAL;
 		}
 	}
-	if (argc - optind != 2) {
+	if (c->tar ? argc - optind < 1 || argc - optind > 2 :
+		     argc - optind != 2) {
 		usage(stderr);
-		return erofs_fail(-EINVAL, "expected IMAGE and SOURCE");
+		return erofs_fail(-EINVAL, c->tar ? "expected IMAGE [TARBALL]" :
+						    "expected IMAGE and SOURCE");
 	}
 	c->image = argv[optind];
-	c->source_path = argv[optind + 1];
+	c->source_path = optind + 1 < argc ? argv[optind + 1] : NULL;
+	if (c->tar_opts.dump_path && !c->tar)
+		return erofs_fail(-EINVAL, "--ungzip=FILE and --unxz=FILE need --tar");
 	if (c->compress_hints) {
 		if (!c->compress.nalgs)
 			return erofs_fail(-EINVAL,
@@ -406,7 +461,17 @@ static int run(struct mkfs_config *c)
 	c->source.read_xattrs = !(c->xattrs.tolerance_set &&
 				  c->xattrs.tolerance < 0);
 	c->source.exclude = c->exclude;
-	ret = erofs_source_dir_scan(&tree, c->source_path, &c->source);
+	if (c->tar) {
+		c->tar_opts.source = &c->source;
+		c->tar_opts.image_path = c->image;
+		c->tar_opts.dir_mtime = c->build.build_time;
+		c->tar_opts.dir_mtime_nsec = c->build.build_time_nsec;
+		ret = erofs_source_tar_read(&tree, c->source_path, &c->tar_opts);
+	} else {
+		ret = erofs_source_dir_scan(&tree, c->source_path, &c->source);
+	}
+	if (!ret && c->tar_opts.ovlfs_strip)
+		ret = erofs_ovlfs_strip(&tree, &c->xattrs);
 	if (!ret) {
 		erofs_apply_overrides(&tree, &c->overrides);
 		if (c->file_contexts)

@@ -385,6 +385,37 @@ _Static_assert(sizeof(struct z_erofs_deflate_cfgs) == 6, "deflate cfgs");
 _Static_assert(sizeof(struct z_erofs_zstd_cfgs) == 6, "zstd cfgs");
 _Static_assert(sizeof(struct z_erofs_extent) == 32, "extent");
 
+/*
+ * Values of system.posix_acl_access / system.posix_acl_default: the kernel
+ * decodes them with its generic POSIX ACL xattr reader, so they are stored
+ * in that little-endian form: a version header, then entries sorted by tag
+ * and, for named users and groups, by id.
+ */
+#define EROFS_ACL_XATTR_VERSION 2
+#define EROFS_ACL_UNDEFINED_ID 0xffffffffU
+
+enum {
+	EROFS_ACL_USER_OBJ = 0x01,
+	EROFS_ACL_USER = 0x02,
+	EROFS_ACL_GROUP_OBJ = 0x04,
+	EROFS_ACL_GROUP = 0x08,
+	EROFS_ACL_MASK = 0x10,
+	EROFS_ACL_OTHER = 0x20,
+};
+
+struct erofs_acl_xattr_header {
+	__le32 a_version;
+};
+
+struct erofs_acl_xattr_entry {
+	__le16 e_tag;
+	__le16 e_perm;
+	__le32 e_id;
+};
+
+_Static_assert(sizeof(struct erofs_acl_xattr_header) == 4, "acl header");
+_Static_assert(sizeof(struct erofs_acl_xattr_entry) == 8, "acl entry");
+
 /* Linux's new_encode_dev(): 12-bit major, 20-bit minor split around it */
 static inline u32 erofs_encode_dev(u32 major, u32 minor)
 {

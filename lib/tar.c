@@ -1,0 +1,1281 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Tar source: libarchive parses the archive and undoes any compression;
+ * this file maps its entries onto the in-memory tree and spools file data
+ * to an unlinked file beside the image. The rules it applies are listed in
+ * include/erofs/tar.h.
+ */
+#include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "erofs/error.h"
+#include "erofs/format.h"
+#include "erofs/ovlfs.h"
+#include "erofs/tar.h"
+#include "erofs/tar_stream.h"
+
+#ifdef HAVE_LIBARCHIVE
+#include <archive.h>
+#include <archive_entry.h>
+
+/* spool offsets: holes of sparse files stay aligned to filesystem blocks */
+#define SPOOL_ALIGN 4096
+#define AUFS_WH_PREFIX ".wh."
+#define AUFS_META_PREFIX ".wh..wh."
+#define AUFS_OPAQUE ".wh..wh..opq"
+
+struct tar_path {
+	char *buf; /* a copy of the path, components NUL-terminated in place */
+	size_t cap;
+	char **comp;
+	u32 n, ncap;
+};
+
+struct tar_read {
+	struct erofs_tree *tree;
+	const struct erofs_tar_opts *o;
+	struct erofs_xattr_table *xt;
+	const char *name; /* the tarball, for messages */
+	int fd;
+	bool own_fd;
+	u64 in_size; /* 0 when not a regular file */
+
+	struct archive *a; /* the tar parser, fed by "stream" */
+	struct erofs_tar_stream *stream;
+
+	u64 spool_end;
+	struct tar_path path, link;
+	const char *entry; /* current entry's name as the archive has it */
+	char *prev_entry;
+	u64 entry_pos; /* its header's offset in the tar stream */
+	u64 last_end; /* tar stream offset after the last entry's data */
+	u64 nentries;
+	u64 bytes; /* file data bytes read, for progress */
+};
+
+/* Offsets: in the (decompressed) tar stream and, if compressed, the input. */
+static void stream_pos(struct tar_read *r, char *buf, size_t size)
+{
+	la_int64_t tarpos = r->a ? archive_filter_bytes(r->a, 0) : -1;
+	u64 inpos = erofs_tar_stream_input_pos(r->stream);
+	const char *filter = erofs_tar_stream_filter(r->stream);
+
+	if (tarpos < 0)
+		tarpos = 0;
+	if (strcmp(filter, "none"))
+		snprintf(buf, size, "byte %llu of the tar stream, about byte %llu of the %s input",
+			 (unsigned long long)tarpos, (unsigned long long)inpos,
+			 filter);
+	else
+		snprintf(buf, size, "byte %llu", (unsigned long long)tarpos);
+}
+
+static int __printf(3, 4) entry_fail(struct tar_read *r, int err,
+				     const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return erofs_fail(err, "%s: entry '%s' (header at byte %llu): %s",
+			  r->name, r->entry, (unsigned long long)r->entry_pos,
+			  why);
+}
+
+/*
+ * A libarchive failure, with where in the stream it happened. When the
+ * compressed stream is corrupt, that is the cause of whatever the parser
+ * tripped over, though gzip's check may come only at the end of the
+ * member: the stream is read on to find out, and named first.
+ */
+static const char *stream_cause(struct tar_read *r, const char *msg)
+{
+	const char *cause;
+	const void *buf;
+
+	if (!r->stream)
+		return NULL;
+	while (!erofs_tar_stream_error(r->stream) &&
+	       erofs_tar_stream_read(r->stream, &buf) > 0)
+		;
+	cause = erofs_tar_stream_error(r->stream);
+	return cause && strcmp(cause, msg) ? cause : NULL;
+}
+
+static int archive_fail(struct tar_read *r, struct archive *a)
+{
+	const char *msg = archive_error_string(a), *cause;
+	int e = archive_errno(a);
+	char pos[128], where[640];
+
+	stream_pos(r, pos, sizeof(pos));
+	if (!msg)
+		msg = "unreadable archive";
+	e = e > 0 ? -e : -EIO;
+	cause = stream_cause(r, msg);
+	if (r->entry)
+		snprintf(where, sizeof(where), "%s, in entry '%s' (%s)", msg,
+			 r->entry, pos);
+	else if (r->prev_entry)
+		snprintf(where, sizeof(where), "%s, after entry '%s' (%s)", msg,
+			 r->prev_entry, pos);
+	else
+		snprintf(where, sizeof(where), "%s (%s)", msg, pos);
+	if (cause)
+		return erofs_fail(-EIO, "%s: %s; before that was found: %s",
+				  r->name, cause, where);
+	return erofs_fail(e, "%s: %s", r->name, where);
+}
+
+static int spool_open(const char *image_path, int *out)
+{
+	char *copy = image_path ? strdup(image_path) : NULL;
+	const char *dir;
+	struct stat st;
+	int fd, ret = 0;
+
+	if (image_path && !copy)
+		return -ENOMEM;
+	/*
+	 * Beside the image, so that the space is taken where the image goes;
+	 * a block device's directory is a memory filesystem, so not there.
+	 */
+	if (!copy || (!stat(image_path, &st) && S_ISBLK(st.st_mode))) {
+		dir = getenv("TMPDIR");
+		if (!dir || !*dir)
+			dir = "/var/tmp";
+	} else {
+		dir = dirname(copy);
+	}
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR ||
+		       errno == EINVAL)) {
+		char *tmpl;
+
+		if (asprintf(&tmpl, "%s/.erofs-spool.XXXXXX", dir) < 0) {
+			free(copy);
+			return -ENOMEM;
+		}
+		fd = mkostemp(tmpl, O_CLOEXEC);
+		if (fd >= 0)
+			unlink(tmpl);
+		free(tmpl);
+	}
+	if (fd < 0)
+		ret = erofs_fail(-errno, "%s: cannot create the spool file: %s",
+				 dir, strerror(errno));
+	free(copy);
+	*out = fd;
+	return ret;
+}
+
+static int spool_write(struct tar_read *r, const void *buf, size_t len,
+		       u64 pos)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(r->tree->spool_fd, p, len, pos);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return entry_fail(r, n < 0 ? -errno : -ENOSPC,
+					  "cannot write the spool file: %s",
+					  strerror(n < 0 ? errno : ENOSPC));
+		p += n;
+		pos += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* libarchive's read callback: the stream's decompressed blocks */
+static la_ssize_t stream_read(struct archive *a, void *cookie, const void **buf)
+{
+	struct tar_read *r = cookie;
+	ssize_t n = erofs_tar_stream_read(r->stream, buf);
+
+	if (n < 0)
+		archive_set_error(a, EIO, "%s", erofs_tar_stream_error(r->stream));
+	return n;
+}
+
+static int archive_setup(struct tar_read *r, const char *tarball)
+{
+	struct stat st;
+	int ret;
+
+	if (!tarball || !strcmp(tarball, "-")) {
+		r->fd = STDIN_FILENO;
+		r->name = "(standard input)";
+	} else {
+		r->fd = open(tarball, O_RDONLY | O_CLOEXEC);
+		if (r->fd < 0)
+			return erofs_fail(-errno, "%s: %s", tarball,
+					  strerror(errno));
+		r->own_fd = true;
+		r->name = tarball;
+	}
+	if (!fstat(r->fd, &st) && S_ISREG(st.st_mode)) {
+		r->in_size = st.st_size;
+		posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	}
+	ret = erofs_tar_stream_open(&r->stream, r->fd, r->name,
+				    r->o->dump_path);
+	if (ret)
+		return ret;
+	r->a = archive_read_new();
+	if (!r->a)
+		return -ENOMEM;
+	/* every tar dialect, and nothing else: cpio or zip is not a layer */
+	archive_read_support_format_tar(r->a);
+	if (archive_read_open(r->a, r, NULL, stream_read, NULL))
+		return archive_fail(r, r->a);
+	return 0;
+}
+
+/*
+ * Read the stream to its end after the archive: what follows the tar end
+ * marker belongs in a dump, and gzip's CRC is only checked at the end.
+ */
+static int stream_drain(struct tar_read *r)
+{
+	const void *buf;
+	ssize_t n;
+
+	while ((n = erofs_tar_stream_read(r->stream, &buf)) > 0)
+		;
+	if (n < 0)
+		return erofs_fail(-EIO, "%s: %s, after the end of the archive",
+				  r->name, erofs_tar_stream_error(r->stream));
+	return 0;
+}
+
+/*
+ * Split "p" into components: "" and "." dropped, ".." taking back the
+ * previous one. Lexical on purpose: the tree has no symlinks to follow yet,
+ * and following them would let an archive reach outside the root.
+ */
+static int split_path(struct tar_read *r, const char *p, struct tar_path *tp,
+		      const char *what)
+{
+	size_t len = strlen(p);
+	char *s;
+
+	if (len + 1 > tp->cap) {
+		char *nb = realloc(tp->buf, len + 1);
+
+		if (!nb)
+			return -ENOMEM;
+		tp->buf = nb;
+		tp->cap = len + 1;
+	}
+	memcpy(tp->buf, p, len + 1);
+	tp->n = 0;
+	for (s = tp->buf; *s;) {
+		char *c = s, *slash = strchr(s, '/');
+		size_t clen;
+
+		if (slash) {
+			*slash = '\0';
+			s = slash + 1;
+		} else {
+			s += strlen(s);
+		}
+		clen = strlen(c);
+		if (!clen || !strcmp(c, "."))
+			continue;
+		if (!strcmp(c, "..")) {
+			if (!tp->n)
+				return entry_fail(r, -EPERM,
+						  "%s '%s' leads outside the archive root",
+						  what, p);
+			tp->n--;
+			continue;
+		}
+		if (clen > EROFS_NAME_LEN)
+			return entry_fail(r, -ENAMETOOLONG,
+					  "%s has a name longer than %d bytes",
+					  what, EROFS_NAME_LEN);
+		if (tp->n == tp->ncap) {
+			u32 cap = tp->ncap ? tp->ncap * 2 : 16;
+			char **nc = realloc(tp->comp, cap * sizeof(*nc));
+
+			if (!nc)
+				return -ENOMEM;
+			tp->comp = nc;
+			tp->ncap = cap;
+		}
+		tp->comp[tp->n++] = c;
+	}
+	return 0;
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+static const char *type_name(u32 mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return "a regular file";
+	case S_IFLNK:
+		return "a symlink";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFIFO:
+		return "a fifo";
+	case S_IFSOCK:
+		return "a socket";
+	}
+	return "not a directory";
+}
+
+static int add_dentry(struct tar_read *r, struct erofs_node *dir,
+		      const char *name, struct erofs_node *n)
+{
+	int ret = erofs_dir_add(r->tree, dir, name, strlen(name), n);
+
+	if (ret)
+		return entry_fail(r, ret, "cannot add '%s': %s", name,
+				  strerror(-ret));
+	return 0;
+}
+
+/* Put node "n" where entry "d" of "dir" was; the old node is dropped. */
+static void replace_dentry(struct erofs_node *dir, struct erofs_dentry *d,
+			   struct erofs_node *n)
+{
+	if (d->node->name == d->name) {
+		d->node->name = NULL;
+		d->node->name_dir = NULL;
+	}
+	d->node = n;
+	if (!n->name) {
+		n->name = d->name;
+		n->name_dir = dir;
+	}
+	if (erofs_node_is_dir(n))
+		n->parent = dir;
+}
+
+static struct erofs_node *implied_dir(struct tar_read *r)
+{
+	struct erofs_node *n = erofs_node_new(r->tree, S_IFDIR | 0755);
+
+	if (n) {
+		n->mtime = r->o->dir_mtime;
+		n->mtime_nsec = r->o->dir_mtime_nsec;
+	}
+	return n;
+}
+
+/*
+ * The directory holding the first "upto" components of "tp", created with
+ * default metadata where missing when "create" is set. Returns 1 when an
+ * aufs metadata directory is on the way (the entry is skipped).
+ */
+static int walk_dirs(struct tar_read *r, struct tar_path *tp, u32 upto,
+		     bool create, const char *what, struct erofs_node **out)
+{
+	struct erofs_node *dir = r->tree->root;
+
+	for (u32 i = 0; i < upto; i++) {
+		const char *c = tp->comp[i];
+		struct erofs_dentry *d;
+
+		if (r->o->aufs && create && has_prefix(c, AUFS_WH_PREFIX)) {
+			if (has_prefix(c, AUFS_META_PREFIX))
+				return 1;
+			return entry_fail(r, -EINVAL,
+					  "whiteout '%s' used as a directory",
+					  c);
+		}
+		d = erofs_dir_lookup(r->tree, dir, c, strlen(c));
+		if (!d) {
+			struct erofs_node *n;
+			int ret;
+
+			if (!create)
+				return entry_fail(r, -ENOENT,
+						  "%s: directory '%s' not in the archive",
+						  what, c);
+			n = implied_dir(r);
+			if (!n)
+				return -ENOMEM;
+			ret = add_dentry(r, dir, c, n);
+			if (ret)
+				return ret;
+			dir = n;
+			continue;
+		}
+		if (!erofs_node_is_dir(d->node))
+			/* never through a symlink: it could point anywhere */
+			return entry_fail(r, -ENOTDIR,
+					  "%s: '%s' on its path is %s", what,
+					  c, type_name(d->node->mode));
+		dir = d->node;
+	}
+	*out = dir;
+	return 0;
+}
+
+static int acl_entry_cmp(const void *x, const void *y)
+{
+	const struct erofs_acl_xattr_entry *a = x, *b = y;
+	u16 ta = le16_to_cpu(a->e_tag), tb = le16_to_cpu(b->e_tag);
+	u32 ia = le32_to_cpu(a->e_id), ib = le32_to_cpu(b->e_id);
+
+	if (ta != tb)
+		return ta < tb ? -1 : 1;
+	return ia < ib ? -1 : ia > ib;
+}
+
+/*
+ * GNU tar writes ACLs as text naming users and groups without their ids
+ * (SCHILY.acl.*), so libarchive may give an id of -1 with a name. GNU tar
+ * resolves such names on the host when it extracts; so do we, so that the
+ * image matches what extracting the archive here would give.
+ */
+static int acl_id(struct tar_read *r, int tag, int id, const char *name,
+		  u32 *out)
+{
+	char buf[16384], *end;
+	unsigned long v;
+
+	if (id >= 0) {
+		*out = id;
+		return 0;
+	}
+	if (name && *name) {
+		errno = 0;
+		v = strtoul(name, &end, 10);
+		if (!*end && !errno && v < EROFS_ACL_UNDEFINED_ID) {
+			*out = v;
+			return 0;
+		}
+		if (tag == ARCHIVE_ENTRY_ACL_USER) {
+			struct passwd pw, *res = NULL;
+
+			if (!getpwnam_r(name, &pw, buf, sizeof(buf), &res) &&
+			    res) {
+				*out = pw.pw_uid;
+				return 0;
+			}
+		} else {
+			struct group gr, *res = NULL;
+
+			if (!getgrnam_r(name, &gr, buf, sizeof(buf), &res) &&
+			    res) {
+				*out = gr.gr_gid;
+				return 0;
+			}
+		}
+	}
+	erofs_warn("%s: entry '%s': ACL names %s '%s' without an id, and this host does not know it; the ACL is left out",
+		   r->name, r->entry,
+		   tag == ARCHIVE_ENTRY_ACL_USER ? "user" : "group",
+		   name ? name : "");
+	return -ENOENT;
+}
+
+/*
+ * Encode the entry's ACL of "type" as the kernel's xattr value. Returns
+ * the value size, 0 without such an ACL, or a negative error. The access
+ * ACL's mask, if any, is returned in *mask (libarchive folds the owning
+ * group's permissions into the mode it reports, where stat has the mask).
+ */
+static int encode_acl(struct tar_read *r, struct archive_entry *e, int type,
+		      struct erofs_acl_xattr_header **out, int *mask)
+{
+	struct erofs_acl_xattr_header *h;
+	struct erofs_acl_xattr_entry *ent;
+	int count, atype, perm, tag, id, n = 0;
+	const char *name;
+
+	*out = NULL;
+	count = archive_entry_acl_reset(e, type);
+	if (count <= 0)
+		return 0;
+	h = malloc(sizeof(*h) + count * sizeof(*ent));
+	if (!h)
+		return -ENOMEM;
+	ent = (struct erofs_acl_xattr_entry *)(h + 1);
+	h->a_version = cpu_to_le32(EROFS_ACL_XATTR_VERSION);
+	while (n < count && archive_entry_acl_next(e, type, &atype, &perm, &tag,
+						   &id, &name) == ARCHIVE_OK) {
+		u32 xid = EROFS_ACL_UNDEFINED_ID;
+		u16 xtag;
+
+		switch (tag) {
+		case ARCHIVE_ENTRY_ACL_USER_OBJ:
+			xtag = EROFS_ACL_USER_OBJ;
+			break;
+		case ARCHIVE_ENTRY_ACL_USER:
+		case ARCHIVE_ENTRY_ACL_GROUP:
+			xtag = tag == ARCHIVE_ENTRY_ACL_USER ? EROFS_ACL_USER :
+							       EROFS_ACL_GROUP;
+			if (acl_id(r, tag, id, name, &xid)) {
+				free(h);
+				return 0;
+			}
+			break;
+		case ARCHIVE_ENTRY_ACL_GROUP_OBJ:
+			xtag = EROFS_ACL_GROUP_OBJ;
+			break;
+		case ARCHIVE_ENTRY_ACL_MASK:
+			xtag = EROFS_ACL_MASK;
+			if (mask)
+				*mask = perm & 7;
+			break;
+		case ARCHIVE_ENTRY_ACL_OTHER:
+			xtag = EROFS_ACL_OTHER;
+			break;
+		default:
+			continue;
+		}
+		ent[n].e_tag = cpu_to_le16(xtag);
+		ent[n].e_perm = cpu_to_le16(perm & 7);
+		ent[n].e_id = cpu_to_le32(xid);
+		n++;
+	}
+	/* the kernel accepts only the canonical order */
+	qsort(ent, n, sizeof(*ent), acl_entry_cmp);
+	*out = h;
+	return sizeof(*h) + n * sizeof(*ent);
+}
+
+static const char *xattr_errstr(int err)
+{
+	switch (err) {
+	case -E2BIG:
+		return "value larger than 65535 bytes";
+	case -ERANGE:
+		return "name too long";
+	case -ENOSPC:
+		return "too many xattrs";
+	}
+	return strerror(-err);
+}
+
+static int set_xattr(struct tar_read *r, struct erofs_node *n,
+		     const char *name, const void *value, size_t len)
+{
+	int ret = erofs_xattr_set(r->xt, n, name, value, len);
+
+	if (ret)
+		return entry_fail(r, ret, "xattr %s: %s", name,
+				  xattr_errstr(ret));
+	return 0;
+}
+
+static void drop_xattrs(struct tar_read *r, struct erofs_node *n)
+{
+	while (n->nxattrs)
+		erofs_xattr_remove(r->xt, n, n->xattrs[0]->name);
+}
+
+/* xattrs (SCHILY.xattr.*, LIBARCHIVE.xattr.*) and POSIX ACLs */
+static int read_xattrs(struct tar_read *r, struct archive_entry *e,
+		       struct erofs_node *n)
+{
+	static const struct {
+		int type;
+		const char *name;
+	} acls[] = {
+		{ ARCHIVE_ENTRY_ACL_TYPE_ACCESS, "system.posix_acl_access" },
+		{ ARCHIVE_ENTRY_ACL_TYPE_DEFAULT, "system.posix_acl_default" },
+	};
+	const char *name;
+	const void *value;
+	size_t len;
+	int mask = -1, ret;
+
+	drop_xattrs(r, n);
+	if (r->o->source->read_xattrs) {
+		archive_entry_xattr_reset(e);
+		while (archive_entry_xattr_next(e, &name, &value, &len) ==
+		       ARCHIVE_OK) {
+			if (!name || !erofs_xattr_name_supported(name)) {
+				erofs_warn("%s: entry '%s': xattr %s not supported by EROFS, skipped",
+					   r->name, r->entry,
+					   name ? name : "(unnamed)");
+				continue;
+			}
+			ret = set_xattr(r, n, name, value, len);
+			if (ret)
+				return ret;
+		}
+	}
+	for (unsigned int i = 0; i < ARRAY_SIZE(acls); i++) {
+		struct erofs_acl_xattr_header *h;
+		bool have = false;
+
+		ret = encode_acl(r, e, acls[i].type, &h,
+				 i ? NULL : &mask);
+		if (ret <= 0) {
+			if (ret < 0)
+				return ret;
+			continue;
+		}
+		for (unsigned int k = 0; k < n->nxattrs; k++)
+			if (!strcmp(n->xattrs[k]->name, acls[i].name))
+				have = true;
+		/* a raw xattr value is what the kernel gave: keep it */
+		if (!have && r->o->source->read_xattrs)
+			ret = set_xattr(r, n, acls[i].name, h, ret);
+		else
+			ret = 0;
+		free(h);
+		if (ret)
+			return ret;
+	}
+	if (mask >= 0)
+		n->mode = (n->mode & ~070) | (mask << 3);
+	return 0;
+}
+
+/* The POSIX ustar header, for the probe below only. */
+struct ustar_header {
+	char name[100], mode[8], uid[8], gid[8], size[12], mtime[12];
+	char chksum[8], typeflag, linkname[100], magic[6], version[2];
+	char uname[32], gname[32], devmajor[8], devminor[8], prefix[155];
+	char pad[12];
+};
+
+static void probe_header(struct ustar_header *h, const char *name, char type,
+			 unsigned int size)
+{
+	const unsigned char *p = (const unsigned char *)h;
+	unsigned int sum = 0;
+
+	memset(h, 0, sizeof(*h));
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	memcpy(h->mode, "0000644", 8);
+	memcpy(h->uid, "0000000", 8);
+	memcpy(h->gid, "0000000", 8);
+	snprintf(h->size, sizeof(h->size), "%011o", size);
+	memcpy(h->mtime, "00000000000", 12);
+	h->typeflag = type;
+	memcpy(h->magic, "ustar", 6);
+	memcpy(h->version, "00", 2);
+	memset(h->chksum, ' ', sizeof(h->chksum));
+	for (size_t i = 0; i < sizeof(*h); i++)
+		sum += p[i];
+	snprintf(h->chksum, sizeof(h->chksum), "%06o", sum);
+	h->chksum[7] = ' ';
+}
+
+/*
+ * PAX stores times as signed decimal seconds: "-1.5" is 1.5 s before the
+ * epoch, and GNU tar, Go and Python write it so. libarchive (3.6 to 3.8
+ * at least) reads it as -1 s plus 0.5 s, i.e. one second off with the
+ * fraction mirrored, and gives no access to the record itself. So times
+ * before the epoch with a fraction are corrected, once a tiny archive has
+ * shown that this libarchive reads them that way. A value between -1 and
+ * 0 ("-0.5") loses its sign inside libarchive and cannot be recovered.
+ */
+static bool negative_fraction_misread(void)
+{
+	static const char rec[] = "14 mtime=-1.5\n";
+	static int misread = -1;
+	struct ustar_header blocks[5];
+	struct archive_entry *e;
+	struct archive *a;
+
+	if (misread >= 0)
+		return misread;
+	misread = 0;
+	_Static_assert(sizeof(struct ustar_header) == 512, "ustar header");
+	memset(blocks, 0, sizeof(blocks));
+	probe_header(&blocks[0], "PaxHeaders/probe", 'x', strlen(rec));
+	memcpy(&blocks[1], rec, strlen(rec));
+	probe_header(&blocks[2], "probe", '0', 0);
+	a = archive_read_new();
+	if (!a)
+		return misread;
+	archive_read_support_format_tar(a);
+	if (archive_read_open_memory(a, blocks, sizeof(blocks)) == ARCHIVE_OK &&
+	    archive_read_next_header(a, &e) == ARCHIVE_OK &&
+	    archive_entry_mtime(e) == -1 &&
+	    archive_entry_mtime_nsec(e) == 500000000)
+		misread = 1;
+	archive_read_free(a);
+	return misread;
+}
+
+static int read_owner_time(struct tar_read *r, struct archive_entry *e,
+			   struct erofs_node *n)
+{
+	la_int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
+
+	if (uid < 0 || uid > UINT32_MAX || gid < 0 || gid > UINT32_MAX)
+		return entry_fail(r, -ERANGE, "owner %lld:%lld out of range",
+				  (long long)uid, (long long)gid);
+	n->uid = uid;
+	n->gid = gid;
+	n->mtime = archive_entry_mtime(e);
+	n->mtime_nsec = archive_entry_mtime_is_set(e) ?
+				archive_entry_mtime_nsec(e) : 0;
+	if (n->mtime_nsec >= 1000000000U)
+		n->mtime_nsec = 0;
+	if (n->mtime < 0 && n->mtime_nsec && negative_fraction_misread()) {
+		n->mtime -= 1;
+		n->mtime_nsec = 1000000000U - n->mtime_nsec;
+	}
+	return 0;
+}
+
+static void progress(struct tar_read *r)
+{
+	u64 pos = erofs_tar_stream_input_pos(r->stream);
+
+	erofs_progress("reading tar (MiB)", pos >> 20,
+		       (r->in_size ? r->in_size : pos) >> 20);
+}
+
+/*
+ * Copy the entry's data to the spool; holes of sparse entries stay holes.
+ * *got: how many data bytes the archive held.
+ */
+static int spool_data(struct tar_read *r, struct archive_entry *e,
+		      struct erofs_node *n, u64 size, u64 *got)
+{
+	u64 base = r->spool_end, expect = 0;
+	bool gaps = archive_entry_sparse_count(e) > 0;
+
+	*got = 0;
+
+	for (;;) {
+		const void *buf;
+		size_t len;
+		la_int64_t off;
+		int ret = archive_read_data_block(r->a, &buf, &len, &off);
+
+		if (ret == ARCHIVE_EOF)
+			break;
+		if (ret < ARCHIVE_WARN)
+			return archive_fail(r, r->a);
+		if (off < 0 || (u64)off > size || len > size - off)
+			return entry_fail(r, -EINVAL,
+					  "data at %lld+%zu beyond its size %llu",
+					  (long long)off, len,
+					  (unsigned long long)size);
+		if ((u64)off != expect)
+			gaps = true;
+		if (len) {
+			ret = spool_write(r, buf, len, base + off);
+			if (ret)
+				return ret;
+		}
+		expect = off + len;
+		*got += len;
+		r->bytes += len;
+		if ((r->bytes >> 26) != ((r->bytes - len) >> 26))
+			progress(r);
+	}
+	if (expect != size)
+		gaps = true;
+	n->size = size;
+	if (!size)
+		return 0;
+	n->data_kind = EROFS_DATA_SPOOL;
+	n->src.off = base;
+	n->maybe_sparse = gaps;
+	r->spool_end = round_up(base + size, SPOOL_ALIGN);
+	return 0;
+}
+
+static int fill_node(struct tar_read *r, struct archive_entry *e,
+		     struct erofs_node *n)
+{
+	u32 type = archive_entry_filetype(e);
+	u64 got;
+	int ret;
+
+	n->mode = type | (archive_entry_mode(e) & 07777);
+	ret = read_owner_time(r, e, n);
+	if (ret)
+		return ret;
+	switch (type) {
+	case AE_IFREG:
+		if (archive_entry_size_is_set(e) && archive_entry_size(e) < 0)
+			return entry_fail(r, -EINVAL, "negative size");
+		ret = spool_data(r, e, n, archive_entry_size(e), &got);
+		break;
+	case AE_IFLNK: {
+		const char *t = archive_entry_symlink(e);
+		size_t len = t ? strlen(t) : 0;
+
+		if (!len)
+			return entry_fail(r, -EINVAL, "symlink without a target");
+		if (len >= 4096)
+			return entry_fail(r, -ENAMETOOLONG,
+					  "symlink target longer than 4095 bytes");
+		n->src.mem = strdup(t);
+		if (!n->src.mem)
+			return -ENOMEM;
+		n->data_kind = EROFS_DATA_MEM;
+		n->size = len;
+		break;
+	}
+	case AE_IFCHR:
+	case AE_IFBLK: {
+		la_int64_t maj = archive_entry_rdevmajor(e);
+		la_int64_t min = archive_entry_rdevminor(e);
+
+		if (maj < 0 || maj > 0xfff || min < 0 || min > 0xfffff)
+			return entry_fail(r, -ERANGE,
+					  "device %lld:%lld cannot be stored",
+					  (long long)maj, (long long)min);
+		n->rdev = erofs_encode_dev(maj, min);
+		break;
+	}
+	case AE_IFDIR:
+	case AE_IFIFO:
+	case AE_IFSOCK:
+		break;
+	default:
+		return entry_fail(r, -EINVAL, "unsupported entry type (mode %o)",
+				  (unsigned int)archive_entry_mode(e));
+	}
+	if (ret)
+		return ret;
+	return read_xattrs(r, e, n);
+}
+
+/* ".wh..wh..opq" stays as an entry until the end, then becomes the xattr */
+static int mark_opaque(struct tar_read *r, struct erofs_node *dir)
+{
+	struct erofs_node *m;
+
+	if (r->o->ovlfs_strip ||
+	    erofs_dir_lookup(r->tree, dir, AUFS_OPAQUE, strlen(AUFS_OPAQUE)))
+		return 0;
+	m = erofs_node_new(r->tree, S_IFREG);
+	if (!m)
+		return -ENOMEM;
+	return add_dentry(r, dir, AUFS_OPAQUE, m);
+}
+
+static int add_hardlink(struct tar_read *r, struct archive_entry *e,
+			struct erofs_node *dir, const char *name,
+			struct erofs_dentry *d, const char *target)
+{
+	struct erofs_node *dst, *tdir;
+	struct erofs_dentry *td;
+	int ret;
+
+	ret = split_path(r, target, &r->link, "hardlink target");
+	if (ret)
+		return ret;
+	if (!r->link.n)
+		return entry_fail(r, -EISDIR,
+				  "hardlink to the root directory");
+	ret = walk_dirs(r, &r->link, r->link.n - 1, false, "hardlink target",
+			&tdir);
+	if (ret)
+		return ret;
+	td = erofs_dir_lookup(r->tree, tdir, r->link.comp[r->link.n - 1],
+			      strlen(r->link.comp[r->link.n - 1]));
+	if (!td)
+		return entry_fail(r, -ENOENT, "hardlink target '%s' not found",
+				  target);
+	dst = td->node;
+	if (erofs_node_is_dir(dst))
+		return entry_fail(r, -EISDIR,
+				  "hardlink target '%s' is a directory",
+				  target);
+	/*
+	 * A link entry may carry data (PAX allows it): then it is the file's
+	 * new content. Old writers put the target's size in link headers
+	 * without any data: libarchive then gives none, and nothing changes.
+	 */
+	if (S_ISREG(dst->mode) && archive_entry_size_is_set(e) &&
+	    archive_entry_size(e) > 0) {
+		struct erofs_node tmp = { .mode = dst->mode };
+		u64 got;
+
+		ret = spool_data(r, e, &tmp, archive_entry_size(e), &got);
+		if (ret)
+			return ret;
+		if (got) {
+			dst->size = tmp.size;
+			dst->data_kind = tmp.data_kind;
+			dst->src.off = tmp.src.off;
+			dst->maybe_sparse = tmp.maybe_sparse;
+		}
+	}
+	if (d) {
+		if (d->node != dst)
+			replace_dentry(dir, d, dst);
+		return 0;
+	}
+	return add_dentry(r, dir, name, dst);
+}
+
+static int add_whiteout(struct tar_read *r, struct archive_entry *e,
+			struct erofs_node *dir, const char *name,
+			struct erofs_dentry *d)
+{
+	struct erofs_node *n;
+	int ret;
+
+	if (d) {
+		/*
+		 * Whiteouts only act on lower layers. Beside a directory of
+		 * this layer, that means the lower one's contents are gone:
+		 * an opaque directory. Beside anything else, the entry
+		 * itself hides the lower one already.
+		 */
+		if (erofs_node_is_dir(d->node))
+			return mark_opaque(r, d->node);
+		return 0;
+	}
+	n = erofs_node_new(r->tree, S_IFCHR | (archive_entry_mode(e) & 07777));
+	if (!n)
+		return -ENOMEM;
+	ret = read_owner_time(r, e, n);
+	if (ret)
+		return ret;
+	return add_dentry(r, dir, name, n);
+}
+
+static int add_entry(struct tar_read *r, struct archive_entry *e)
+{
+	const char *hardlink = archive_entry_hardlink(e);
+	struct erofs_node *dir, *n;
+	struct erofs_dentry *d;
+	const char *name;
+	bool whiteout = false;
+	int ret;
+
+	ret = split_path(r, r->entry, &r->path, "path");
+	if (ret)
+		return ret;
+	if (!r->path.n) {
+		/* "./" or "/": the root's own metadata */
+		if (hardlink || archive_entry_filetype(e) != AE_IFDIR)
+			return entry_fail(r, -ENOTDIR,
+					  "the root must be a directory");
+		return fill_node(r, e, r->tree->root);
+	}
+	ret = walk_dirs(r, &r->path, r->path.n - 1, true, "path", &dir);
+	if (ret)
+		return ret < 0 ? ret : 0;
+	name = r->path.comp[r->path.n - 1];
+
+	if (r->o->aufs && has_prefix(name, AUFS_WH_PREFIX)) {
+		if (!strcmp(name, AUFS_OPAQUE))
+			return mark_opaque(r, dir);
+		if (has_prefix(name, AUFS_META_PREFIX))
+			return 0; /* aufs' own bookkeeping */
+		name += strlen(AUFS_WH_PREFIX);
+		if (!*name || erofs_name_invalid(name, strlen(name)))
+			return entry_fail(r, -EINVAL, "invalid whiteout name");
+		if (r->o->ovlfs_strip)
+			return 0;
+		whiteout = true;
+	}
+	d = erofs_dir_lookup(r->tree, dir, name, strlen(name));
+	if (whiteout)
+		return add_whiteout(r, e, dir, name, d);
+	if (hardlink)
+		return add_hardlink(r, e, dir, name, d, hardlink);
+
+	if (d && erofs_node_is_dir(d->node) &&
+	    archive_entry_filetype(e) == AE_IFDIR)
+		/* the same directory again: new metadata, same children */
+		return fill_node(r, e, d->node);
+
+	n = erofs_node_new(r->tree, archive_entry_filetype(e));
+	if (!n)
+		return -ENOMEM;
+	ret = fill_node(r, e, n);
+	if (ret)
+		return ret;
+	if (!d)
+		return add_dentry(r, dir, name, n);
+	if (r->o->aufs && erofs_ovlfs_is_whiteout(d->node) && erofs_node_is_dir(n)) {
+		/* a whiteout and a directory of the same name: see above */
+		ret = mark_opaque(r, n);
+		if (ret)
+			return ret;
+	}
+	replace_dentry(dir, d, n);
+	return 0;
+}
+
+struct walk_frame {
+	struct erofs_node *dir;
+	u32 next;
+	size_t plen;
+};
+
+static int take_opaque_marker(struct tar_read *r, struct erofs_node *dir)
+{
+	static const char y = 'y';
+
+	if (!r->o->aufs ||
+	    erofs_dir_remove(r->tree, dir, AUFS_OPAQUE, strlen(AUFS_OPAQUE)))
+		return 0;
+	return erofs_xattr_set(r->xt, dir, EROFS_OVL_OPAQUE_XATTR, &y, 1);
+}
+
+/*
+ * Like erofs-utils, a directory holding whiteouts made from aufs ones gets
+ * an empty trusted.overlay.origin: overlayfs then never lists it directly
+ * (kernel commit b79e05aaa166), which would show the whiteouts where the
+ * directory is not merged with a lower one.
+ */
+static int mark_whiteout_dir(struct tar_read *r, struct erofs_node *dir)
+{
+	for (u32 i = 0; i < dir->ndents; i++)
+		if (erofs_ovlfs_is_whiteout(dir->dents[i].node))
+			return erofs_xattr_set(r->xt, dir,
+					       EROFS_OVL_ORIGIN_XATTR, "", 0);
+	return 0;
+}
+
+/*
+ * After the last entry: turn opaque markers into xattrs and mark
+ * directories holding whiteouts, apply the exclusion rules the way the
+ * directory scan does (a path and everything below it), give every node
+ * its first name in tree order, and drop the xattrs of nodes that later
+ * entries replaced so that they count for nothing. nlink serves as the
+ * reachability count here; finalize recomputes it.
+ */
+static int settle_tree(struct tar_read *r)
+{
+	const struct erofs_exclude *ex = r->o->source->exclude;
+	struct walk_frame *stack = NULL;
+	size_t depth = 0, cap = 0, pcap = 4096;
+	char *path = malloc(pcap);
+	int ret = 0;
+
+	if (!path)
+		return -ENOMEM;
+	for (struct erofs_node *n = r->tree->alloc_list; n; n = n->next_alloc) {
+		n->nlink = 0;
+		n->name = NULL;
+		n->name_dir = NULL;
+	}
+	r->tree->root->nlink = 1;
+	ret = take_opaque_marker(r, r->tree->root);
+	path[0] = '\0';
+	if (!ret) {
+		stack = malloc(16 * sizeof(*stack));
+		cap = 16;
+		if (!stack)
+			ret = -ENOMEM;
+		else
+			stack[depth++] = (struct walk_frame){ r->tree->root, 0, 0 };
+	}
+	while (!ret && depth) {
+		struct walk_frame *f = &stack[depth - 1];
+		struct erofs_dentry *d;
+		struct erofs_node *c;
+		size_t plen;
+
+		if (f->next >= f->dir->ndents) {
+			if (r->o->aufs && !r->o->ovlfs_strip)
+				ret = mark_whiteout_dir(r, f->dir);
+			depth--;
+			continue;
+		}
+		d = &f->dir->dents[f->next];
+		plen = f->plen + (f->plen ? 1 : 0) + d->namelen;
+		if (plen + 1 > pcap) {
+			char *np;
+
+			pcap = (plen + 1) * 2;
+			np = realloc(path, pcap);
+			if (!np) {
+				ret = -ENOMEM;
+				break;
+			}
+			path = np;
+		}
+		if (f->plen)
+			path[f->plen] = '/';
+		memcpy(path + f->plen + (f->plen ? 1 : 0), d->name, d->namelen);
+		path[plen] = '\0';
+		if (ex && erofs_exclude_match(ex, path)) {
+			/* the last entry moves here: look at this slot again */
+			ret = erofs_dir_remove(r->tree, f->dir, d->name,
+					       d->namelen);
+			continue;
+		}
+		f->next++;
+		c = d->node;
+		if (!c->name) {
+			c->name = d->name;
+			c->name_dir = f->dir;
+		}
+		if (c->nlink++ || !erofs_node_is_dir(c))
+			continue;
+		c->parent = f->dir;
+		ret = take_opaque_marker(r, c);
+		if (ret)
+			break;
+		if (depth == cap) {
+			struct walk_frame *ns;
+
+			cap *= 2;
+			ns = realloc(stack, cap * sizeof(*ns));
+			if (!ns) {
+				ret = -ENOMEM;
+				break;
+			}
+			stack = ns;
+		}
+		stack[depth++] = (struct walk_frame){ c, 0, plen };
+	}
+	free(stack);
+	free(path);
+	if (ret)
+		return ret;
+	for (struct erofs_node *n = r->tree->alloc_list; n; n = n->next_alloc)
+		if (!n->nlink)
+			drop_xattrs(r, n);
+	return 0;
+}
+
+static int read_archive(struct tar_read *r)
+{
+	struct archive_entry *e;
+	int ret;
+
+	for (;;) {
+		ret = archive_read_next_header(r->a, &e);
+		if (ret == ARCHIVE_EOF)
+			break;
+		if (ret < ARCHIVE_WARN)
+			return archive_fail(r, r->a);
+		r->entry_pos = archive_read_header_position(r->a);
+		r->entry = archive_entry_pathname(e);
+		if (!r->entry) {
+			static const char msg[] = "entry without a usable path";
+			const char *cause;
+			char pos[128];
+
+			stream_pos(r, pos, sizeof(pos));
+			cause = stream_cause(r, msg);
+			if (cause)
+				return erofs_fail(-EIO, "%s: %s; before that was found: %s (%s)",
+						  r->name, cause, msg, pos);
+			return erofs_fail(-EINVAL, "%s: %s (%s)", r->name, msg,
+					  pos);
+		}
+		/* names that are not valid in the C locale: kept as bytes */
+		if (ret == ARCHIVE_WARN)
+			erofs_dbg("%s: entry '%s': %s", r->name, r->entry,
+				  archive_error_string(r->a));
+		ret = add_entry(r, e);
+		if (ret) {
+			if (!erofs_last_error())
+				entry_fail(r, ret, "%s", strerror(-ret));
+			return ret;
+		}
+		/* consume any data left (and the padding): see last_end */
+		if (archive_read_data_skip(r->a) < ARCHIVE_WARN)
+			return archive_fail(r, r->a);
+		r->last_end = archive_filter_bytes(r->a, 0);
+		free(r->prev_entry);
+		r->prev_entry = strdup(r->entry);
+		r->entry = NULL;
+		if (!r->prev_entry)
+			return -ENOMEM;
+		if (!(++r->nentries & 255))
+			progress(r);
+	}
+	/*
+	 * libarchive accepts a stream that stops at an entry boundary (some
+	 * writers omit the end marker); a layer cut there would silently
+	 * lose files, so the two zero blocks are required.
+	 */
+	if (r->prev_entry && archive_filter_bytes(r->a, 0) == r->last_end) {
+		char pos[128];
+
+		stream_pos(r, pos, sizeof(pos));
+		return erofs_fail(-EIO, "%s: truncated archive: no end-of-archive marker after entry '%s' (%s)",
+				  r->name, r->prev_entry, pos);
+	}
+	return stream_drain(r);
+}
+
+bool erofs_tar_supported(void)
+{
+	return true;
+}
+
+int erofs_source_tar_read(struct erofs_tree *tree, const char *tarball,
+			  const struct erofs_tar_opts *opts)
+{
+	struct tar_read r = {
+		.tree = tree,
+		.o = opts,
+		.xt = opts->source->xattrs,
+		.fd = -1,
+	};
+	int ret;
+
+	if (tree->root)
+		return erofs_fail(-EINVAL, "tar source: the tree is not empty");
+	tree->root = implied_dir(&r);
+	if (!tree->root)
+		return -ENOMEM;
+	ret = spool_open(opts->image_path, &tree->spool_fd);
+	if (!ret)
+		ret = archive_setup(&r, tarball);
+	if (!ret)
+		ret = read_archive(&r);
+	erofs_progress_done();
+	/* a trailing hole of the last file still has to read as zeroes */
+	if (!ret && ftruncate(tree->spool_fd, r.spool_end))
+		ret = erofs_fail(-errno, "spool file: %s", strerror(errno));
+	if (!ret)
+		ret = settle_tree(&r);
+	if (r.a)
+		archive_read_free(r.a);
+	if (erofs_tar_stream_close(r.stream) && !ret)
+		ret = -EIO;
+	if (r.own_fd)
+		close(r.fd);
+	free(r.path.buf);
+	free(r.path.comp);
+	free(r.link.buf);
+	free(r.link.comp);
+	free(r.prev_entry);
+	return ret;
+}
+
+#else /* !HAVE_LIBARCHIVE */
+
+bool erofs_tar_supported(void)
+{
+	return false;
+}
+
+int erofs_source_tar_read(struct erofs_tree *tree, const char *tarball,
+			  const struct erofs_tar_opts *opts)
+{
+	return erofs_fail(-EOPNOTSUPP, "--tar: built without libarchive");
+}
+
+#endif
