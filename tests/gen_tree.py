@@ -108,9 +108,10 @@ class Gen:
                     for k in (0, 1) if not self.small else (0,):
                         rel = 'inline/b%d/i%d-d%d-k%d' % (bs, isize, d, k)
                         self.file(rel, k * bs + bs - d)
-                        if isize == COMPACT:
-                            self.times[os.fsencode(rel)] = \
-                                self.build_time * 10**9
+                        # an mtime other than the build time needs an
+                        # extended inode
+                        self.times[os.fsencode(rel)] = (
+                            self.build_time + (isize == EXTENDED)) * 10**9
         for i in range(6):
             self.file('multi/m%d' % i, self.rnd.randrange(5000, 300000))
         self.file('big/five-mb', 5 * 1024 * 1024 + 321)
@@ -422,9 +423,8 @@ class Gen:
                     self.file(rel, bs + bs - d2)
                     self.setx(rel, 'user.t', self.data(20),
                               'inline limit with xattrs')
-                    if isize == COMPACT:
-                        self.times[os.fsencode(rel)] = \
-                            self.build_time * 10**9
+                    self.times[os.fsencode(rel)] = (
+                        self.build_time + (isize == EXTENDED)) * 10**9
         # a hardlinked file keeps its xattrs once
         self.setx('links/g5-1', 'user.linked', b'five names',
                   'xattr on a hardlinked file')
