@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "erofs/dump.h" /* erofs_fputs_escaped() */
 #include "erofs/error.h"
 #include "erofs/fsck.h"
 #include "erofs/image.h"
@@ -264,8 +265,12 @@ static void print_problem(void *arg, enum erofs_fsck_level level,
 	if (erofs_msg_level < need)
 		return;
 	erofs_progress_done();
-	fprintf(stderr, "%s: %s: %s: %s\n", erofs_progname, level_names[level],
-		path, msg);
+	fprintf(stderr, "%s: %s: ", erofs_progname, level_names[level]);
+	erofs_fputs_escaped(path, strlen(path), stderr);
+	fputs(": ", stderr);
+	/* messages may quote names from the image too */
+	erofs_fputs_escaped(msg, strlen(msg), stderr);
+	fputc('\n', stderr);
 }
 
 static int status_of_error(int err)

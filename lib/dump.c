@@ -19,6 +19,20 @@
 #include "erofs/xattr.h"
 #include "erofs/xattr_read.h"
 
+void erofs_fputs_escaped(const char *s, size_t len, FILE *out)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = s[i];
+
+		if (c == '\\')
+			fputs("\\\\", out);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(out, "\\x%02x", c);
+		else
+			fputc(c, out);
+	}
+}
+
 static void print_time(FILE *out, s64 sec, u32 nsec, bool with_nsec)
 {
 	time_t t = sec;
@@ -41,9 +55,10 @@ static const char *const compat_names[] = {
 	"plain_xattr_pfx", "ishare_xattrs",
 };
 
+/* spelled as erofs-utils prints them, aliases of one bit included */
 static const char *const incompat_names[] = {
-	"0padding",	  "compr_cfgs/big_pcluster", "chunked_file",
-	"device_table",	  "ztailpacking",	    "fragments/dedupe",
+	"lz4_0padding",	  "compr_cfgs big_pcluster", "chunked_file",
+	"device_table",	  "ztailpacking",	    "fragments dedupe",
 	"xattr_prefixes", "48bit",		    "metabox",
 };
 
@@ -231,7 +246,11 @@ static void stats_problem(void *arg, const char *path, erofs_nid_t nid,
 
 	if (err) {
 		s->problems++;
-		erofs_msg(EROFS_MSG_ERR, "%s: %s", path, msg);
+		if (erofs_msg_level >= EROFS_MSG_ERR) {
+			fprintf(stderr, "%s: ", erofs_progname);
+			erofs_fputs_escaped(path, strlen(path), stderr);
+			fprintf(stderr, ": %s\n", msg);
+		}
 	}
 }
 
@@ -417,8 +436,10 @@ static int print_xattr(void *arg, const struct erofs_xattr_ref *x)
 	struct xattr_print *p = arg;
 	u8 digest[EROFS_SHA256_SIZE];
 
-	fprintf(p->out, "  %s%s (%u bytes)", x->name,
-		x->shared ? " [shared]" : "", x->value_len);
+	fprintf(p->out, "  ");
+	erofs_fputs_escaped(x->name, x->name_len, p->out);
+	fprintf(p->out, "%s (%u bytes)", x->shared ? " [shared]" : "",
+		x->value_len);
 	if (p->fp_name && !strcmp(x->name, p->fp_name) &&
 	    !erofs_fingerprint_parse(x->value, x->value_len, digest)) {
 		fprintf(p->out, ": sha256 ");
@@ -445,7 +466,12 @@ int erofs_dump_inode(struct erofs_image *img, erofs_nid_t nid,
 	if (!path)
 		path = found = path_of(img, nid);
 	mode_string(ri.i.mode, mode);
-	fprintf(out, "Path:        %s\n", path ? path : "(not reachable from the root)");
+	fprintf(out, "Path:        ");
+	if (path)
+		erofs_fputs_escaped(path, strlen(path), out);
+	else
+		fprintf(out, "(not reachable from the root)");
+	fputc('\n', out);
 	fprintf(out, "NID:         %" PRIu64 " (at byte %" PRIu64 ")\n", nid,
 		ri.iloc);
 	fprintf(out, "Type:        %s\n", type_name(ri.i.mode));
@@ -492,9 +518,11 @@ int erofs_dump_inode(struct erofs_image *img, erofs_nid_t nid,
 	    erofs_data_readable(&ri)) {
 		char target[4096];
 
-		if (!erofs_read_data(img, &ri, target, ri.i.size, 0, &why))
-			fprintf(out, "Target:      %.*s\n", (int)ri.i.size,
-				target);
+		if (!erofs_read_data(img, &ri, target, ri.i.size, 0, &why)) {
+			fprintf(out, "Target:      ");
+			erofs_fputs_escaped(target, ri.i.size, out);
+			fputc('\n', out);
+		}
 	}
 	fprintf(out, "Xattrs:      %u bytes inline area\n", ri.xattr_isize);
 	ret = erofs_xattr_foreach(img, &ri, print_xattr, &xp, &why);
@@ -565,9 +593,11 @@ int erofs_dump_ls(struct erofs_image *img, erofs_nid_t nid, FILE *out)
 	if (ret)
 		return ret;
 	fprintf(out, "%20s %4s  %s\n", "NID", "TYPE", "NAME");
-	while ((ret = erofs_dir_next(&c, &d, &why)) > 0)
-		fprintf(out, "%20" PRIu64 " %4u  %.*s\n", d.nid, d.file_type,
-			d.name_len, d.name);
+	while ((ret = erofs_dir_next(&c, &d, &why)) > 0) {
+		fprintf(out, "%20" PRIu64 " %4u  ", d.nid, d.file_type);
+		erofs_fputs_escaped(d.name, d.name_len, out);
+		fputc('\n', out);
+	}
 	erofs_dir_close(&c);
 	if (ret < 0)
 		return erofs_fail(ret, "nid %llu: %s", (unsigned long long)nid,

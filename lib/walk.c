@@ -329,6 +329,10 @@ static int visit_child(struct walker *w, struct frame *f,
 		return slot;
 	e.seen = w->files.counts[slot]++;
 	e.first_relpath = w->files.first[slot];
+	if (e.seen && e.seen == ri.i.nlink)
+		problem(w, w->path, d->nid, 0,
+			"nid %llu: more directory entries refer to it than its link count %u",
+			(unsigned long long)d->nid, ri.i.nlink);
 	if (!e.seen) {
 		w->stats->inodes++;
 		if (ri.i.nlink > 1) {
@@ -389,10 +393,11 @@ static void check_links(struct walker *w)
 		nid = w->files.keys[i] - 1;
 		if (erofs_read_inode(w->img, nid, &ri, &why))
 			continue;
-		if (ri.i.nlink == w->files.counts[i])
+		/* too many entries were reported where they were found */
+		if (ri.i.nlink <= w->files.counts[i])
 			continue;
 		problem(w, w->files.first[i] ? w->files.first[i] : "", nid, 0,
-			"nid %llu: link count %u, but %u directory entries refer to it",
+			"nid %llu: link count %u, but only %u directory entries refer to it",
 			(unsigned long long)nid, ri.i.nlink,
 			w->files.counts[i]);
 	}

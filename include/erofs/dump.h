@@ -22,4 +22,11 @@ int erofs_dump_ls(struct erofs_image *img, erofs_nid_t nid, FILE *out);
 /* Write the content of a file (or a symlink's target) to "fd". */
 int erofs_dump_cat(struct erofs_image *img, erofs_nid_t nid, int fd);
 
+/*
+ * Print "len" bytes of a name taken from an image with control bytes and
+ * backslashes escaped (\xNN, \\), so that a hostile name cannot send
+ * commands to a terminal.
+ */
+void erofs_fputs_escaped(const char *s, size_t len, FILE *out);
+
 #endif
