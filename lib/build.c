@@ -192,6 +192,8 @@ static int write_super(struct erofs_build *b)
 
 	if (o->ishare)
 		sbi.ishare_xattr_prefix_id = b->xattrs->ishare_prefix;
+	if (b->packed)
+		sbi.packed_nid = b->packed->L.nid;
 	if (b->zi) {
 		/* without configs the field is lz4's match distance */
 		sbi.available_compr_algs = b->zi->need_cfgs ?

@@ -94,7 +94,7 @@ static int seg_reserve(struct erofs_zsegment *seg, u64 bytes)
 
 static int add_extent(struct erofs_zsegment *seg, u64 lstart, u32 llen,
 		      const void *stored, u32 slen, u32 plen, bool raw,
-		      bool inlined)
+		      bool inlined, bool fragment)
 {
 	struct erofs_zextent *e;
 	int ret = seg_reserve(seg, plen);
@@ -109,6 +109,7 @@ static int add_extent(struct erofs_zsegment *seg, u64 lstart, u32 llen,
 		.poff = seg->size,
 		.raw = raw,
 		.inlined = inlined,
+		.fragment = fragment,
 	};
 	/* raw data starts the cluster; compressed data ends it */
 	if (raw) {
@@ -129,7 +130,7 @@ static int add_raw(struct erofs_zsegment *seg, const u8 *src, u64 lstart,
 	while (len) {
 		u32 n = min(len, blksz);
 		int ret = add_extent(seg, lstart, n, src, n, blksz, true,
-				     false);
+				     false, false);
 
 		if (ret)
 			return ret;
@@ -140,9 +141,15 @@ static int add_raw(struct erofs_zsegment *seg, const u8 *src, u64 lstart,
 	return 0;
 }
 
+int erofs_zsegment_fragment(const u8 *src, u32 len, u64 lstart,
+			    struct erofs_zsegment *seg)
+{
+	return add_extent(seg, lstart, len, src, len, len, false, false, true);
+}
+
 int erofs_zsegment_compress(struct erofs_zwork *w, u8 alg, u32 pclusterblks,
 			    const u8 *src, u32 len, u64 lstart, bool final,
-			    bool tail_inline, struct erofs_zsegment *seg)
+			    enum erofs_ztail tail_mode, struct erofs_zsegment *seg)
 {
 	const struct erofs_zimage *zi = w->zi;
 	const u32 blksz = 1U << zi->blkszbits;
@@ -159,10 +166,14 @@ int erofs_zsegment_compress(struct erofs_zwork *w, u8 alg, u32 pclusterblks,
 	while (pos < len) {
 		u32 remaining = len - pos, in = min(remaining, maxin);
 		bool tail = final && remaining <= pcl;
-		bool may_inline = tail && tail_inline;
+		bool may_inline = tail && tail_mode == EROFS_ZTAIL_INLINE;
 		int csize;
 		u32 plen;
 
+		/* a tail for the packed inode is compressed there */
+		if (tail && tail_mode == EROFS_ZTAIL_FRAGMENT)
+			return erofs_zsegment_fragment(src + pos, remaining,
+						       lstart + pos, seg);
 		/* a last block alone cannot shrink by a block */
 		if (tail && !may_inline && remaining <= blksz)
 			return add_raw(seg, src + pos, lstart + pos, remaining,
@@ -182,11 +193,11 @@ int erofs_zsegment_compress(struct erofs_zwork *w, u8 alg, u32 pclusterblks,
 			    (u32)csize < remaining)
 				return add_extent(seg, lstart + pos, remaining,
 						  w->dst, csize, csize, false,
-						  true);
+						  true, false);
 			if (remaining < blksz)
 				return add_extent(seg, lstart + pos, remaining,
 						  src + pos, remaining,
-						  remaining, true, true);
+						  remaining, true, true, false);
 			/*
 			 * A cluster a little smaller may leave a tail that
 			 * goes inline, saving the last partial block.
@@ -210,6 +221,12 @@ int erofs_zsegment_compress(struct erofs_zwork *w, u8 alg, u32 pclusterblks,
 			}
 		}
 
+		/* all the rest fits in less than a cluster: pack it */
+		if (final && tail_mode == EROFS_ZTAIL_FRAGMENT &&
+		    in == remaining && csize > 0 && (u32)csize < pcl)
+			return erofs_zsegment_fragment(src + pos, remaining,
+						       lstart + pos, seg);
+
 		plen = csize > 0 ? round_up((u32)csize, blksz) : 0;
 		if (csize <= 0 || plen >= in) {
 			/* no block saved: store whole blocks as they are */
@@ -219,7 +236,7 @@ int erofs_zsegment_compress(struct erofs_zwork *w, u8 alg, u32 pclusterblks,
 			ret = add_raw(seg, src + pos, lstart + pos, n, blksz);
 		} else {
 			ret = add_extent(seg, lstart + pos, in, w->dst, csize,
-					 plen, false, false);
+					 plen, false, false, false);
 		}
 		if (ret)
 			return ret;

@@ -24,7 +24,24 @@
 #include "erofs/format.h"
 #include "erofs/zmap.h"
 
+#ifdef HAVE_XXHASH
+#include <xxhash.h>
+#endif
+
 #define ZSEG_SIZE (16U << 20)
+
+static u64 content_hash(const u8 *p, u64 len)
+{
+#ifdef HAVE_XXHASH
+	return XXH3_64bits(p, len);
+#else
+	u64 h = 0xcbf29ce484222325ULL;
+
+	for (u64 i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+#endif
+}
 
 struct zjob {
 	struct erofs_node *n;
@@ -33,12 +50,43 @@ struct zjob {
 	bool first, last;
 	bool done;
 	bool flat; /* compression saves nothing: store it uncompressed */
+	u64 chash; /* content hash of a one-segment file, for dedupe */
 	u8 *input; /* kept when the committer hashes the bytes */
 	struct erofs_zsegment seg;
 };
 
+/*
+ * The packed inode's data: file tails (-E fragments) or whole files
+ * (-E all-fragments) in commit order, each identical fragment stored once.
+ */
+struct zpacked {
+	u8 *buf;
+	u64 size, cap;
+	struct zfrag { u64 hash, off; u32 len; } *tab; /* open addressing */
+	u64 tab_cap, tab_used;
+};
+
+/*
+ * Files already committed compressed, by content hash (-E dedupe): an
+ * identical later file takes over their extents and clusters.
+ */
+struct zdedupe {
+	struct zdone {
+		u64 hash;
+		struct erofs_node *n; /* NULL: free slot */
+		struct erofs_zextent *ext;
+		u32 next;
+		u64 blocks, frag_off;
+		erofs_blk_t first_blk;
+	} *tab;
+	u64 cap, used;
+};
+
 struct zpass {
 	struct erofs_build *b;
+	struct zpacked *packed;
+	struct zdedupe *dd;
+	bool packing; /* this pass compresses the packed inode itself */
 	struct zjob *jobs;
 	u64 njobs;
 	u64 next; /* next job a worker takes */
@@ -65,6 +113,11 @@ static bool single(const struct zjob *j)
 	return j->first && j->last;
 }
 
+static struct erofs_zextent *tail_extent(const struct erofs_zsegment *seg)
+{
+	return &seg->ext[seg->next - 1];
+}
+
 /* Whether the compressed form is worth it, as erofs-utils decides. */
 static bool saves_space(const struct erofs_build *b, const struct zjob *j)
 {
@@ -86,10 +139,18 @@ static u8 *dup_bytes(const u8 *p, u64 len)
 static int run_job(struct zworker *w, struct zjob *j)
 {
 	struct erofs_build *b = w->pass->b;
+	const struct erofs_compress_opts *o = b->zi->opts;
 	struct erofs_node *n = j->n;
+	enum erofs_ztail tail = EROFS_ZTAIL_BLOCKS;
 	struct erofs_data_src s;
 	int ret;
 
+	if (w->pass->packing)
+		tail = EROFS_ZTAIL_BLOCKS;
+	else if (o->fragments)
+		tail = EROFS_ZTAIL_FRAGMENT;
+	else if (o->ztailpacking)
+		tail = EROFS_ZTAIL_INLINE;
 	if (w->in_cap < j->len) {
 		free(w->in);
 		w->in = malloc(j->len);
@@ -99,24 +160,34 @@ static int run_job(struct zworker *w, struct zjob *j)
 		}
 		w->in_cap = j->len;
 	}
-	ret = erofs_src_open(b, n, &s);
-	if (ret)
-		return ret;
-	ret = erofs_src_read(&s, w->in, j->len, j->off);
-	if (!ret && j->last)
-		ret = erofs_src_check_end(&s, n->size);
-	erofs_src_close(&s);
-	if (ret)
-		return ret;
+	if (n->data_kind == EROFS_DATA_MEM) {
+		memcpy(w->in, n->src.mem + j->off, j->len);
+	} else {
+		ret = erofs_src_open(b, n, &s);
+		if (ret)
+			return ret;
+		ret = erofs_src_read(&s, w->in, j->len, j->off);
+		if (!ret && j->last)
+			ret = erofs_src_check_end(&s, n->size);
+		erofs_src_close(&s);
+		if (ret)
+			return ret;
+	}
 	if (single(j) && n->has_fingerprint) {
 		erofs_sha256_update(&w->sha, w->in, j->len);
 		erofs_sha256_final(&w->sha, n->fingerprint);
 	}
+	if (single(j) && w->pass->dd)
+		j->chash = content_hash(w->in, j->len);
 	j->seg.data = w->out;
 	j->seg.data_cap = w->out_cap;
-	ret = erofs_zsegment_compress(&w->zw, n->L.zalg, n->L.zpclusterblks,
-				      w->in, j->len, j->off, j->last,
-				      b->zi->opts->ztailpacking, &j->seg);
+	if (o->all_fragments && !w->pass->packing)
+		ret = erofs_zsegment_fragment(w->in, j->len, j->off, &j->seg);
+	else
+		ret = erofs_zsegment_compress(&w->zw, n->L.zalg,
+					      n->L.zpclusterblks, w->in,
+					      j->len, j->off, j->last, tail,
+					      &j->seg);
 	w->out = j->seg.data;
 	w->out_cap = j->seg.data_cap;
 	j->seg.data = NULL;
@@ -128,8 +199,12 @@ static int run_job(struct zworker *w, struct zjob *j)
 		if (!j->input)
 			return -ENOMEM;
 	}
-	/* a file stored flat is copied from its source again */
-	if (single(j) && !saves_space(b, j)) {
+	/*
+	 * A file stored flat is copied from its source again. Files with a
+	 * fragment stay compressed, as erofs-utils keeps them.
+	 */
+	if (single(j) && !(j->seg.next && tail_extent(&j->seg)->fragment) &&
+	    !saves_space(b, j)) {
 		j->flat = true;
 		erofs_zsegment_free(&j->seg);
 		return 0;
@@ -182,7 +257,71 @@ struct zfile {
 	u64 blocks;
 	erofs_blk_t first_blk;
 	u8 *idata; /* the inline cluster's bytes */
+	u64 frag_off; /* where the fragment went in the packed inode */
 };
+
+
+static int packed_append(struct zpacked *pk, const u8 *p, u32 len)
+{
+	if (pk->size + len > pk->cap) {
+		u64 cap = max_t(u64, pk->cap * 2, pk->size + len);
+		u8 *nb = realloc(pk->buf, cap);
+
+		if (!nb)
+			return -ENOMEM;
+		pk->buf = nb;
+		pk->cap = cap;
+	}
+	memcpy(pk->buf + pk->size, p, len);
+	pk->size += len;
+	if (pk->size > UINT32_MAX)
+		return erofs_fail(-EFBIG,
+				  "packed inode beyond 4 GiB: use fewer fragments");
+	return 0;
+}
+
+/* The offset of an identical fragment, or of these bytes appended. */
+static int packed_add(struct zpacked *pk, const u8 *p, u32 len, u64 *off)
+{
+	u64 h = content_hash(p, len) ^ len, i;
+	int ret;
+
+	if (pk->tab_used * 2 >= pk->tab_cap) {
+		u64 cap = pk->tab_cap ? pk->tab_cap * 2 : 1024;
+		struct zfrag *nt = calloc(cap, sizeof(*nt));
+
+		if (!nt)
+			return -ENOMEM;
+		for (u64 k = 0; k < pk->tab_cap; k++) {
+			if (!pk->tab[k].len)
+				continue;
+			for (i = pk->tab[k].hash & (cap - 1); nt[i].len;
+			     i = (i + 1) & (cap - 1))
+				;
+			nt[i] = pk->tab[k];
+		}
+		free(pk->tab);
+		pk->tab = nt;
+		pk->tab_cap = cap;
+	}
+	for (i = h & (pk->tab_cap - 1); pk->tab[i].len;
+	     i = (i + 1) & (pk->tab_cap - 1)) {
+		struct zfrag *f = &pk->tab[i];
+
+		if (f->hash == h && f->len == len &&
+		    !memcmp(pk->buf + f->off, p, len)) {
+			*off = f->off;
+			return 0;
+		}
+	}
+	*off = pk->size;
+	ret = packed_append(pk, p, len);
+	if (ret)
+		return ret;
+	pk->tab[i] = (struct zfrag){ .hash = h, .off = *off, .len = len };
+	pk->tab_used++;
+	return 0;
+}
 
 static int write_blocks(struct erofs_build *b, const u8 *data, u64 len,
 			erofs_blk_t *blk)
@@ -197,16 +336,17 @@ static int write_blocks(struct erofs_build *b, const u8 *data, u64 len,
 }
 
 /* Append a segment's clusters and remember its extents. */
-static int append_segment(struct erofs_build *b, struct zfile *f,
-			  struct zjob *j)
+static int append_segment(struct zpass *p, struct zfile *f, struct zjob *j)
 {
+	struct erofs_build *b = p->b;
 	struct erofs_zsegment *seg = &j->seg;
 	u64 ondisk = seg->size;
 	erofs_blk_t blk = b->next_blkaddr;
 	int ret;
 
-	if (seg->next && seg->ext[seg->next - 1].inlined)
-		ondisk -= seg->ext[seg->next - 1].plen;
+	if (seg->next && (tail_extent(seg)->inlined ||
+			  tail_extent(seg)->fragment))
+		ondisk -= tail_extent(seg)->plen;
 	if (f->n + seg->next > f->cap) {
 		u32 cap = max(f->cap * 2, f->n + seg->next);
 		struct erofs_zextent *ne = realloc(f->ext, cap * sizeof(*ne));
@@ -221,7 +361,27 @@ static int append_segment(struct erofs_build *b, struct zfile *f,
 	for (u32 i = 0; i < seg->next; i++) {
 		struct erofs_zextent e = seg->ext[i];
 
-		if (e.inlined) {
+		if (e.fragment && f->n && f->ext[f->n - 1].fragment) {
+			/* the next part of a file packed whole: contiguous */
+			ret = packed_append(p->packed, seg->data + e.poff,
+					    e.plen);
+			if (ret)
+				return ret;
+			f->ext[f->n - 1].llen += e.llen;
+			continue;
+		} else if (e.fragment) {
+			/* only a complete fragment may be shared */
+			if (j->last)
+				ret = packed_add(p->packed, seg->data + e.poff,
+						 e.plen, &f->frag_off);
+			else {
+				f->frag_off = p->packed->size;
+				ret = packed_append(p->packed,
+						    seg->data + e.poff, e.plen);
+			}
+			if (ret)
+				return ret;
+		} else if (e.inlined) {
 			f->idata = malloc(e.plen);
 			if (!f->idata)
 				return -ENOMEM;
@@ -295,7 +455,14 @@ static int finish_file(struct erofs_build *b, struct erofs_node *n,
 	u8 *map;
 	int ret;
 
-	if (last->inlined) {
+	if (last->fragment) {
+		mi.fragment = true;
+		mi.fragment_off = f->frag_off;
+		/* a file all in the packed inode needs only the header */
+		mi.whole_fragment = f->n == 1;
+		mi.compact = mi.compact && !mi.whole_fragment;
+		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_FRAGMENTS;
+	} else if (last->inlined) {
 		mi.idata_size = last->plen;
 		/* the inline cluster must not cross a block boundary */
 		if (mi.ibody_end + erofs_zmap_size(&mi) + last->plen >
@@ -353,6 +520,143 @@ static int finish_file(struct erofs_build *b, struct erofs_node *n,
 	return 0;
 }
 
+/* Read "len" bytes of a node's content at "off". */
+static int read_node(struct erofs_build *b, struct erofs_node *n, u8 *buf,
+		     u64 len, u64 off)
+{
+	struct erofs_data_src s;
+	int ret;
+
+	if (n->data_kind == EROFS_DATA_MEM) {
+		memcpy(buf, n->src.mem + off, len);
+		return 0;
+	}
+	ret = erofs_src_open(b, n, &s);
+	if (ret)
+		return ret;
+	ret = erofs_src_read(&s, buf, len, off);
+	erofs_src_close(&s);
+	return ret;
+}
+
+/* Whether two files of equal size hold the same bytes (1), or not (0). */
+static int same_content(struct erofs_build *b, struct erofs_node *x,
+			struct erofs_node *y)
+{
+	const u64 chunk = 1 << 20;
+	u8 *bx = malloc(chunk), *by = malloc(chunk);
+	int ret = 1;
+
+	if (!bx || !by)
+		ret = -ENOMEM;
+	for (u64 off = 0; ret == 1 && off < x->size; off += chunk) {
+		u64 len = min(chunk, x->size - off);
+
+		ret = read_node(b, x, bx, len, off);
+		if (!ret)
+			ret = read_node(b, y, by, len, off);
+		if (!ret)
+			ret = !memcmp(bx, by, len);
+	}
+	free(bx);
+	free(by);
+	return ret;
+}
+
+static struct zdone *dd_slot(struct zdedupe *dd, u64 hash, u64 *i)
+{
+	*i = hash & (dd->cap - 1);
+	return &dd->tab[*i];
+}
+
+static int dd_insert(struct zdedupe *dd, u64 hash, struct erofs_node *n,
+		     const struct zfile *f)
+{
+	struct zdone *e;
+	u64 i;
+
+	if (dd->used * 2 >= dd->cap) {
+		u64 cap = dd->cap ? dd->cap * 2 : 1024;
+		struct zdone *nt = calloc(cap, sizeof(*nt));
+
+		if (!nt)
+			return -ENOMEM;
+		for (u64 k = 0; k < dd->cap; k++) {
+			if (!dd->tab[k].n)
+				continue;
+			for (i = dd->tab[k].hash & (cap - 1); nt[i].n;
+			     i = (i + 1) & (cap - 1))
+				;
+			nt[i] = dd->tab[k];
+		}
+		free(dd->tab);
+		dd->tab = nt;
+		dd->cap = cap;
+	}
+	for (e = dd_slot(dd, hash, &i); e->n; e = &dd->tab[i])
+		i = (i + 1) & (dd->cap - 1);
+	*e = (struct zdone){
+		.hash = hash,
+		.n = n,
+		.ext = malloc(f->n * sizeof(*f->ext)),
+		.next = f->n,
+		.blocks = f->blocks,
+		.frag_off = f->frag_off,
+		.first_blk = f->first_blk,
+	};
+	if (!e->ext) {
+		e->n = NULL;
+		return -ENOMEM;
+	}
+	memcpy(e->ext, f->ext, f->n * sizeof(*f->ext));
+	dd->used++;
+	return 0;
+}
+
+/*
+ * An earlier file with the same bytes: take over its extents (and so its
+ * clusters). Returns 1 when "f" now describes them, 0 when none matched.
+ */
+static int dd_adopt(struct zpass *p, struct zjob *j, struct zfile *f)
+{
+	struct zdedupe *dd = p->dd;
+	struct zdone *e;
+	u64 i;
+	int ret;
+
+	if (!dd->cap)
+		return 0;
+	for (e = dd_slot(dd, j->chash, &i); e->n; e = &dd->tab[i]) {
+		struct erofs_zextent *last = &e->ext[e->next - 1];
+
+		i = (i + 1) & (dd->cap - 1);
+		if (e->hash != j->chash || e->n->size != j->n->size ||
+		    e->n->L.zalg != j->n->L.zalg)
+			continue;
+		ret = same_content(p->b, e->n, j->n);
+		if (ret < 0)
+			return ret;
+		if (!ret)
+			continue;
+		f->ext = malloc(e->next * sizeof(*f->ext));
+		if (!f->ext)
+			return -ENOMEM;
+		memcpy(f->ext, e->ext, e->next * sizeof(*f->ext));
+		f->n = f->cap = e->next;
+		f->blocks = e->blocks;
+		f->frag_off = e->frag_off;
+		f->first_blk = e->first_blk;
+		if (last->inlined) {
+			f->idata = dup_bytes(e->n->L.tail, last->plen);
+			if (!f->idata)
+				return -ENOMEM;
+		}
+		p->b->feature_incompat |= EROFS_FEATURE_INCOMPAT_DEDUPE;
+		return 1;
+	}
+	return 0;
+}
+
 static int commit_job(struct zpass *p, struct zjob *j, struct zfile *f,
 		      struct erofs_sha256 *sha)
 {
@@ -374,11 +678,23 @@ static int commit_job(struct zpass *p, struct zjob *j, struct zfile *f,
 		if (j->last)
 			erofs_sha256_final(sha, n->fingerprint);
 	}
-	ret = append_segment(b, f, j);
+	if (single(j) && p->dd) {
+		ret = dd_adopt(p, j, f);
+		if (ret < 0)
+			return ret;
+		if (ret) {
+			n->L.zpending = false;
+			return finish_file(b, n, f);
+		}
+	}
+	ret = append_segment(p, f, j);
 	if (ret || !j->last)
 		return ret;
 	n->L.zpending = false;
-	return finish_file(b, n, f);
+	ret = finish_file(b, n, f);
+	if (!ret && single(j) && p->dd)
+		ret = dd_insert(p->dd, j->chash, n, f);
+	return ret;
 }
 
 static void release_job(struct zjob *j)
@@ -417,9 +733,15 @@ static int make_jobs(struct zpass *p)
 	return 0;
 }
 
-int erofs_write_compressed(struct erofs_build *b)
+static int run_pass(struct erofs_build *b, struct zpacked *pk,
+		    struct zdedupe *dd, bool packing)
 {
-	struct zpass p = { .b = b };
+	struct zpass p = {
+		.b = b,
+		.packed = pk,
+		.dd = packing ? NULL : dd,
+		.packing = packing,
+	};
 	struct zworker *w = NULL;
 	pthread_t *th = NULL;
 	struct erofs_sha256 sha = { 0 };
@@ -427,11 +749,6 @@ int erofs_write_compressed(struct erofs_build *b)
 	unsigned int nw = 0, started = 0;
 	int ret;
 
-	b->feature_incompat |= EROFS_FEATURE_INCOMPAT_ZERO_PADDING;
-	if (b->zi->need_cfgs)
-		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_COMPR_CFGS;
-	if (b->zi->opts->ztailpacking)
-		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_ZTAILPACKING;
 	ret = make_jobs(&p);
 	if (ret || !p.njobs) {
 		free(p.jobs);
@@ -521,5 +838,73 @@ out:
 	free(p.jobs);
 	pthread_mutex_destroy(&p.lock);
 	pthread_cond_destroy(&p.cond);
+	return ret;
+}
+
+/*
+ * The packed inode holds the fragments; it is a regular file of its own,
+ * in no directory, compressed like any other once all fragments are in.
+ */
+static int add_packed_inode(struct erofs_build *b, struct zpacked *pk)
+{
+	struct erofs_tree *t = b->tree;
+	struct erofs_node *n, **order;
+	struct erofs_node_layout *L;
+
+	n = erofs_node_new(t, S_IFREG | 0600);
+	order = realloc(t->order, (t->nr_order + 1) * sizeof(*order));
+	if (!n || !order)
+		return -ENOMEM;
+	t->order = order;
+	t->order[t->nr_order++] = n;
+	n->nlink = 1;
+	n->size = pk->size;
+	n->mtime = b->opts->build_time;
+	n->mtime_nsec = b->opts->build_time_nsec;
+	n->ino = t->nr_order;
+	n->data_kind = EROFS_DATA_MEM;
+	n->src.mem = (char *)pk->buf;
+	pk->buf = NULL;
+	L = &n->L;
+	L->version = EROFS_INODE_LAYOUT_COMPACT;
+	L->inode_size = sizeof(struct erofs_inode_compact);
+	L->zpending = true;
+	L->zalg = 0;
+	L->zpclusterblks = b->zi->opts->pclustersize ?
+				   b->zi->opts->pclustersize >> b->opts->blkszbits :
+				   1;
+	b->packed = n;
+	return 0;
+}
+
+int erofs_write_compressed(struct erofs_build *b)
+{
+	struct zpacked pk = { 0 };
+	struct zdedupe dd = { 0 };
+	const struct erofs_compress_opts *o = b->zi->opts;
+	int ret;
+
+	b->feature_incompat |= EROFS_FEATURE_INCOMPAT_ZERO_PADDING;
+	if (b->zi->need_cfgs)
+		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_COMPR_CFGS;
+	if (b->zi->opts->ztailpacking)
+		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_ZTAILPACKING;
+	if (b->zi->opts->fragments || b->zi->opts->all_fragments)
+		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_FRAGMENTS;
+	/* fragments imply sharing: identical files are found anyway */
+	ret = run_pass(b, &pk,
+		       o->dedupe || o->fragments || o->all_fragments ? &dd :
+								       NULL,
+		       false);
+	if (!ret && pk.size) {
+		ret = add_packed_inode(b, &pk);
+		if (!ret)
+			ret = run_pass(b, &pk, NULL, true);
+	}
+	for (u64 i = 0; i < dd.cap; i++)
+		free(dd.tab[i].ext);
+	free(dd.tab);
+	free(pk.buf);
+	free(pk.tab);
 	return ret;
 }

@@ -66,6 +66,8 @@ u32 erofs_zmap_size(const struct erofs_zmap_info *mi)
 	u32 pad = round_up(mi->ibody_end, 8) - mi->ibody_end;
 	struct compact_geo g;
 
+	if (mi->whole_fragment)
+		return pad + 16;
 	if (!mi->compact)
 		return pad + 16 + nr_lclusters(mi) * 8;
 	compact_geometry(mi, &g);
@@ -86,8 +88,10 @@ static int build_lindexes(const struct erofs_zmap_info *mi,
 		u64 h = e->lstart >> bits, end = e->lstart + e->llen;
 		u64 last = end >> bits;
 
+		bool tailext = e->inlined || e->fragment;
+
 		if (e->lstart != expect || !e->llen || h >= total ||
-		    li[h].type || (e->inlined && i + 1 != n))
+		    li[h].type || (tailext && i + 1 != n))
 			return erofs_fail(-EINVAL,
 					  "internal: bad extent %u at %llu", i,
 					  (unsigned long long)e->lstart);
@@ -95,9 +99,9 @@ static int build_lindexes(const struct erofs_zmap_info *mi,
 			.type = e->raw ? Z_EROFS_LCLUSTER_TYPE_PLAIN :
 					 Z_EROFS_LCLUSTER_TYPE_HEAD1,
 			.clusterofs = e->lstart & ((1U << bits) - 1),
-			.blkaddr = e->inlined ? 0 : e->pblk,
-			.real = !e->inlined,
-			.pblocks = e->inlined ? 1 : e->plen >> bits,
+			.blkaddr = tailext ? 0 : e->pblk,
+			.real = !tailext,
+			.pblocks = tailext ? 1 : e->plen >> bits,
 		};
 		if (i + 1 == n && end % (1U << bits) && last > h) {
 			/* the lcluster with EOF closes the last extent */
@@ -112,7 +116,7 @@ static int build_lindexes(const struct erofs_zmap_info *mi,
 			li[k].type = Z_EROFS_LCLUSTER_TYPE_NONHEAD;
 			if (d0 == 1 && mi->big_pcluster)
 				d0 = Z_EROFS_LI_D0_CBLKCNT |
-				     (e->inlined ? 1 : e->plen >> bits);
+				     (tailext ? 1 : e->plen >> bits);
 			else if (d0 >= Z_EROFS_LI_D0_CBLKCNT)
 				d0 = Z_EROFS_LI_D0_CBLKCNT - 1;
 			li[k].delta[0] = d0;
@@ -286,6 +290,14 @@ int erofs_zmap_encode(const struct erofs_zmap_info *mi,
 	u16 advise = 0;
 	int ret;
 
+	if (mi->whole_fragment) {
+		/* bit 63 of the header: all data is in the packed inode */
+		__le64 v = cpu_to_le64(mi->fragment_off | 1ULL << 63);
+
+		memset(out, 0, erofs_zmap_size(mi));
+		memcpy(out + pad, &v, 8);
+		return 0;
+	}
 	li = malloc(max_t(u64, total, 1) * sizeof(*li));
 	if (!li)
 		return -ENOMEM;
@@ -307,7 +319,11 @@ int erofs_zmap_encode(const struct erofs_zmap_info *mi,
 			advise |= Z_EROFS_ADVISE_BIG_PCLUSTER_1;
 		encode_full(li, total, out + pad + 16);
 	}
-	if (mi->idata_size) {
+	if (mi->fragment) {
+		advise |= Z_EROFS_ADVISE_FRAGMENT_PCLUSTER;
+		/* the packed inode stays below 4 GiB: no high half */
+		h.h_fragmentoff = cpu_to_le32(mi->fragment_off);
+	} else if (mi->idata_size) {
 		advise |= Z_EROFS_ADVISE_INLINE_PCLUSTER;
 		h.h_idata_size = cpu_to_le16(mi->idata_size);
 	}

@@ -116,7 +116,8 @@ static void usage(FILE *f)
 		" -C#                    physical cluster size in bytes for compression\n"
 		"                        (a multiple of the block size; default one block)\n"
 		" -d#                    message level, 0 (quiet) to 9 (debug)\n"
-		" -E X[,Y]               extended options: ztailpacking, legacy-compress\n"
+		" -E X[,Y]               extended options: ztailpacking, fragments,\n"
+		"                        all-fragments, dedupe, legacy-compress\n"
 		" -L LABEL               volume label (at most 15 bytes)\n"
 		" -T#                    fixed UNIX time: build time and, by default, every file's mtime\n"
 		" -U UUID                filesystem UUID ('random' or 'clear' allowed)\n"
@@ -192,6 +193,12 @@ static int parse_extended(struct mkfs_config *c, const char *arg)
 			c->compress.ztailpacking = on;
 		else if (IS("legacy-compress"))
 			c->compress.legacy = on;
+		else if (IS("dedupe"))
+			c->compress.dedupe = on;
+		else if (IS("fragments"))
+			c->compress.fragments = on;
+		else if (IS("all-fragments"))
+			c->compress.fragments = c->compress.all_fragments = on;
 		else
 			return erofs_fail(-EINVAL,
 					  "unknown extended option '%.*s'",

@@ -1,7 +1,7 @@
 #!/bin/bash
-# Compressed images: every algorithm, with and without ztailpacking, big
-# physical clusters and full (legacy) indexes, at 4096- and 512-byte
-# blocks. Each image is mounted by the kernel and compared with its source,
+# Compressed images: every algorithm, with and without ztailpacking,
+# fragments, dedupe, big physical clusters and full (legacy) indexes, at
+# 4096- and 512-byte blocks. Each image is mounted by the kernel and compared with its source,
 # the kernel log is checked, and the newest erofs-utils' fsck.erofs must
 # accept it and extract the same tree.
 . "$(dirname "$0")/lib.sh"
@@ -45,6 +45,14 @@ put('mixed/blocks', b''.join(rand(4096) if i % 3 else text(4096)
                              for i in range(300)) + b'end')
 put('text/3m', text(3 << 20))
 put('big/segments', text(9 << 20) + rand(3 << 20) + bytes(5 << 20) + b'x')
+# duplicates and shared tails, for dedupe and fragments
+dup = text(150000)
+for name in ('dup/a', 'dup/b', 'dup/sub/c'):
+    put(name, dup)
+put('dup/rand-a', rand(70000))
+put('dup/rand-b', open(os.path.join(root, 'dup/rand-a'), 'rb').read())
+put('dup/tail-x', rand(9000) + dup[-5000:])
+put('dup/tail-y', text(9000) + dup[-5000:])
 os.symlink('text/4096', os.path.join(root, 'link'))
 os.makedirs(os.path.join(root, 'empty'))
 put('empty-file', b'')
@@ -63,8 +71,8 @@ compare_trees() {
 }
 
 make_tree || { fail make-tree "cannot generate the source tree"; exit 0; }
-# 512-byte blocks make many small clusters (slow with lz4hc and lzma): a
-# smaller tree without the multi-segment files keeps the test quick.
+# Most images are built from a smaller tree without the multi-segment
+# files, which keeps the test quick; those get images of their own.
 small=$TEST_TMP/small
 cp -a "$src" "$small" && rm -rf "$small/big" "$small/text/3m"
 
@@ -127,11 +135,13 @@ for a in lz4 lz4hc lzma zstd; do
 done
 
 for bs in 4096 512; do
-	tree=$src
-	[ "$bs" = 512 ] && tree=$small
+	tree=$small
 	for a in "${algs[@]}"; do
-		for v in "" "-Eztailpacking" "-C16384 -Eztailpacking" \
-			"-Elegacy-compress"; do
+		variants=("" "-Eztailpacking" "-Efragments" "-Ededupe")
+		[ "$bs" = 4096 ] && variants+=("-C16384 -Eztailpacking"
+			"-Elegacy-compress" "-Eall-fragments"
+			"-C65536 -Efragments,dedupe,ztailpacking")
+		for v in "${variants[@]}"; do
 			name="-b$bs -z$a $v"
 			img=$TEST_TMP/img
 			# shellcheck disable=SC2086
@@ -143,6 +153,20 @@ for bs in 4096 512; do
 			check_image "$name" "$img" "$tree"
 		done
 	done
+done
+
+# Files longer than a compression segment, with every algorithm.
+for a in "${algs[@]}"; do
+	v=""
+	[ "$a" = "${algs[0]}" ] && v="-Efragments,ztailpacking"
+	name="segments -z$a $v"
+	# shellcheck disable=SC2086
+	if ! out=$("$MKFS" --quiet -z$a $v -T1700000000 --mkfs-time \
+		"$TEST_TMP/img" "$src" 2>&1); then
+		fail "$name" "mkfs: $out"
+		continue
+	fi
+	check_image "$name" "$TEST_TMP/img" "$src"
 done
 
 # The same image whatever the number of worker threads.
@@ -159,6 +183,20 @@ if [ -n "$a" ]; then
 		pass "same image for --workers=1, 2 and 7"
 	else
 		fail "same image for --workers=1, 2 and 7" "images differ"
+	fi
+fi
+
+# Identical files share their clusters with -E dedupe: the image is smaller
+# than the same build without, by about the duplicated data.
+a=${algs[0]:-}
+if [ -n "$a" ]; then
+	"$MKFS" --quiet -z$a -T1 "$TEST_TMP/nd.img" "$src/dup"
+	"$MKFS" --quiet -z$a -T1 -Ededupe "$TEST_TMP/dd.img" "$src/dup"
+	nd=$(stat -c %s "$TEST_TMP/nd.img") dd=$(stat -c %s "$TEST_TMP/dd.img")
+	if [ $((nd - dd)) -ge 65536 ]; then
+		pass "dedupe shares identical files ($nd -> $dd bytes)"
+	else
+		fail "dedupe shares identical files" "$nd -> $dd bytes"
 	fi
 fi
 

@@ -45,6 +45,7 @@ struct erofs_build {
 	erofs_blk_t total_blocks;
 	u32 prefix_start; /* 4-byte units, 0 without long prefixes */
 	struct erofs_zimage *zi; /* compression settings, NULL without */
+	struct erofs_node *packed; /* the packed inode (fragments), or NULL */
 	u32 feature_compat;
 	u32 feature_incompat;
 };

@@ -41,6 +41,9 @@ struct erofs_compress_opts {
 	u32 pclustersize; /* -C bytes; 0: one block */
 	u32 max_extent_bytes; /* 0: unlimited (up to the engine's window) */
 	bool ztailpacking; /* -E ztailpacking: inline the last pcluster */
+	bool fragments; /* -E fragments: tails go to the packed inode */
+	bool all_fragments; /* -E all-fragments: whole files do */
+	bool dedupe; /* -E dedupe: identical files share their clusters */
 	bool legacy; /* -E legacy-compress: full lcluster indexes */
 	struct erofs_zhint *hints;
 	unsigned int nhints;
@@ -127,6 +130,7 @@ struct erofs_zextent {
 	u64 poff; /* offset of the stored bytes in the segment buffer */
 	bool raw; /* stored uncompressed (a PLAIN lcluster) */
 	bool inlined; /* the tail pcluster stays in the metadata area */
+	bool fragment; /* the tail lives in the packed inode (bytes kept) */
 	u64 pblk; /* block address, assigned when committed */
 };
 
@@ -144,14 +148,24 @@ struct erofs_zwork {
 	u8 *dst, *dst2; /* scratch for one physical cluster each */
 };
 
+/* Where the end of a file may go besides whole blocks. */
+enum erofs_ztail {
+	EROFS_ZTAIL_BLOCKS,
+	EROFS_ZTAIL_INLINE, /* ztailpacking: beside the inode */
+	EROFS_ZTAIL_FRAGMENT, /* into the packed inode, uncompressed here */
+};
+
 /*
  * Compress "len" bytes at file offset "lstart" ("lstart" is block-aligned);
- * "final" when they end the file. "tail_inline" asks for the last extent to
- * be kept inline (ztailpacking) when it is small enough.
+ * "final" when they end the file, and then "tail" says where a last piece
+ * smaller than a cluster may go.
  */
 int erofs_zsegment_compress(struct erofs_zwork *w, u8 alg, u32 pclusterblks,
 			    const u8 *src, u32 len, u64 lstart, bool final,
-			    bool tail_inline, struct erofs_zsegment *seg);
+			    enum erofs_ztail tail, struct erofs_zsegment *seg);
+/* Record "len" bytes as one fragment extent (-E all-fragments). */
+int erofs_zsegment_fragment(const u8 *src, u32 len, u64 lstart,
+			    struct erofs_zsegment *seg);
 void erofs_zsegment_free(struct erofs_zsegment *seg);
 int erofs_zwork_init(struct erofs_zwork *w, const struct erofs_zimage *zi);
 void erofs_zwork_exit(struct erofs_zwork *w);
