@@ -161,6 +161,9 @@ int erofs_zsegment_compress(struct erofs_zwork *w, u8 alg, u32 pclusterblks,
 	ret = get_compressor(w, alg, &c);
 	if (ret)
 		return ret;
+	/* workers take segments in any order: start each one afresh */
+	if (c->ops->reset)
+		c->ops->reset(c);
 	if (zi->opts->max_extent_bytes)
 		maxin = max(min(maxin, zi->opts->max_extent_bytes), blksz);
 	while (pos < len) {

@@ -22,6 +22,9 @@ struct zstd_priv {
 	u32 ratio_x16; /* input/output ratio of the last cluster, x16 */
 };
 
+/* the first guess of a segment: 4 input bytes per output byte */
+#define ZSTD_FIRST_RATIO_X16 (4 * 16)
+
 static int zstd_init(struct erofs_compressor *c)
 {
 	struct zstd_priv *p = calloc(1, sizeof(*p));
@@ -43,9 +46,16 @@ static int zstd_init(struct erofs_compressor *c)
 		free(p);
 		return -EINVAL;
 	}
-	p->ratio_x16 = 4 * 16;
+	p->ratio_x16 = ZSTD_FIRST_RATIO_X16;
 	c->priv = p;
 	return 0;
+}
+
+static void zstd_reset(struct erofs_compressor *c)
+{
+	struct zstd_priv *p = c->priv;
+
+	p->ratio_x16 = ZSTD_FIRST_RATIO_X16;
 }
 
 static void zstd_exit(struct erofs_compressor *c)
@@ -136,4 +146,5 @@ const struct erofs_compressor_ops erofs_zstd_ops = {
 	.init = zstd_init,
 	.exit = zstd_exit,
 	.compress_destsize = zstd_destsize,
+	.reset = zstd_reset,
 };

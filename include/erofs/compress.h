@@ -111,6 +111,11 @@ struct erofs_compressor_ops {
 	 */
 	int (*compress_destsize)(struct erofs_compressor *c, const void *src,
 				 u32 *srclen, void *dst, u32 dstcap);
+	/*
+	 * Optional: forget what earlier inputs taught (search hints), so
+	 * that a segment compresses the same whatever its worker did before.
+	 */
+	void (*reset)(struct erofs_compressor *c);
 };
 
 int erofs_compressor_init(struct erofs_compressor *c,
