@@ -267,12 +267,20 @@ class Gen:
     def perms(self):
         """Odd modes and ids above 65535."""
         d = self.mkdir('modes')
+        # without root, a builder cannot read what its owner cannot, and
+        # nobody could clean up a directory its owner cannot write
         for m in (0o4755, 0o2755, 0o6755, 0o1755, 0o7777, 0o0, 0o777,
                   0o4000, 0o2000, 0o1000, 0o400, 0o111):
+            if not self.is_root and not m & 0o400:
+                self.miss('file mode %04o' % m, 'unreadable without root')
+                continue
             rel = d + '/f%04o' % m
             self.file(rel, m % 7)
             self.modes[rel] = m
         for m in (0o1777, 0o2775, 0o0, 0o7777, 0o500):
+            if not self.is_root and m & 0o700 != 0o700:
+                self.miss('directory mode %04o' % m, 'needs root')
+                continue
             rel = d + '/d%04o' % m
             self.mkdir(rel)
             self.file(rel + '/inside', 3)

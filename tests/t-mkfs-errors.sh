@@ -104,6 +104,10 @@ expect_fail "unreadable directory" "$W/unrd/src/closed.*Permission denied" \
 	"$W/unrd/out/img" -- ${as_user[@]+"${as_user[@]}"} \
 	"$MKFS" --quiet "$W/unrd/out/img" "$W/unrd/src"
 
+# (leave the scratch tree removable by whoever runs the tests)
+chmod 755 "$W/unrd/src/closed"
+chmod 644 "$W/unr/src/d/secret"
+
 # --- files that change while mkfs reads them --------------------------------
 # A writer keeps changing the size of a 64 MiB file (ftruncate: no disk
 # space needed) from before the scan until mkfs is done.
@@ -215,8 +219,9 @@ expect_fail "an existing image survives a bad SOURCE" "No such file" \
 expect_fail "an existing image survives an unreadable file" \
 	"Permission denied" "$W/unr/out/keep.img" --keep "$W/keep.copy" -- \
 	sh -c "cp '$W/keep.copy' '$W/unr/out/keep.img' &&
-		chmod 666 '$W/unr/out/keep.img' &&
-		${as_user[*]+${as_user[*]}} '$MKFS' --quiet '$W/unr/out/keep.img' '$W/unr/src'"
+		chmod 666 '$W/unr/out/keep.img' && chmod 000 '$W/unr/src/d/secret' &&
+		${as_user[*]+${as_user[*]}} '$MKFS' --quiet '$W/unr/out/keep.img' '$W/unr/src';
+		rc=\$?; chmod 644 '$W/unr/src/d/secret'; exit \$rc"
 
 # --- signals --------------------------------------------------------------
 # A 64 GiB file with data at both ends: with --ishare mkfs hashes the
