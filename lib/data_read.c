@@ -3,8 +3,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <stdlib.h>
+
 #include "erofs/data_read.h"
 #include "erofs/format.h"
+#include "erofs/zmap.h"
 
 struct layout_ops {
 	const char *name;
@@ -111,13 +114,90 @@ static int map_chunked(struct erofs_image *img, const struct erofs_rinode *ri,
 	return 0;
 }
 
-/* The compression reader (lib/zmap.c) takes these layouts over. */
+/* Compressed layouts map whole extents (lib/zmap.c). */
 static int map_compressed(struct erofs_image *img,
 			  const struct erofs_rinode *ri, u64 la,
 			  struct erofs_map *m, const char **why)
 {
-	*why = "compressed data is not supported yet";
-	return -EOPNOTSUPP;
+	struct erofs_zx x;
+	int ret = erofs_zmap_lookup(img, ri, la, &x, why);
+
+	if (ret)
+		return ret;
+	m->la = x.la;
+	m->llen = x.llen;
+	m->pa = x.pa;
+	m->plen = x.plen;
+	m->zfmt = x.fmt;
+	m->zwhere = x.where;
+	m->kind = x.where == EROFS_ZX_HOLE ? EROFS_MAP_HOLE : EROFS_MAP_ENCODED;
+	return 0;
+}
+
+/*
+ * The extent decoded last by this thread: reads in pieces (fsck, extract)
+ * decode each extent once.
+ */
+static __thread struct {
+	const struct erofs_image *img;
+	erofs_nid_t nid;
+	u64 iloc, la, llen;
+	u8 *buf;
+	u64 cap;
+} zlast;
+
+static int read_encoded(struct erofs_image *img, const struct erofs_rinode *ri,
+			const struct erofs_map *m, u8 *out, u64 skip, u64 n,
+			const char **why)
+{
+	struct erofs_zx x = {
+		.la = m->la, .llen = m->llen, .pa = m->pa, .plen = m->plen,
+		.fmt = m->zfmt, .where = m->zwhere,
+	};
+	int ret;
+
+	if (zlast.img != img || zlast.nid != ri->nid ||
+	    zlast.iloc != ri->iloc || zlast.la != m->la ||
+	    zlast.llen != m->llen) {
+		/* the partial flag is not in the map: look it up again */
+		ret = erofs_zmap_lookup(img, ri, m->la, &x, why);
+		if (ret)
+			return ret;
+		/*
+		 * A fragment is read from the packed inode through this very
+		 * function: the buffer is taken out of the cache meanwhile.
+		 */
+		u8 *buf = zlast.buf;
+		u64 cap = zlast.cap;
+
+		zlast.buf = NULL;
+		zlast.cap = 0;
+		zlast.img = NULL;
+		if (cap < x.llen) {
+			u8 *nb = realloc(buf, x.llen);
+
+			if (!nb) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+			cap = x.llen;
+		}
+		ret = erofs_zmap_read(img, ri, &x, buf, why);
+		free(zlast.buf);
+		zlast.buf = buf;
+		zlast.cap = cap;
+		zlast.img = NULL;
+		if (ret)
+			return ret;
+		zlast.img = img;
+		zlast.nid = ri->nid;
+		zlast.iloc = ri->iloc;
+		zlast.la = x.la;
+		zlast.llen = x.llen;
+	}
+	memcpy(out, zlast.buf + skip, n);
+	return 0;
 }
 
 static const struct layout_ops layouts[EROFS_INODE_DATALAYOUT_MAX] = {
@@ -139,8 +219,7 @@ const char *erofs_datalayout_name(unsigned int datalayout)
 
 bool erofs_data_readable(const struct erofs_rinode *ri)
 {
-	return ri->i.datalayout < EROFS_INODE_DATALAYOUT_MAX &&
-	       layouts[ri->i.datalayout].map != map_compressed;
+	return ri->i.datalayout < EROFS_INODE_DATALAYOUT_MAX;
 }
 
 int erofs_map_data(struct erofs_image *img, const struct erofs_rinode *ri,
@@ -191,6 +270,11 @@ int erofs_read_data(struct erofs_image *img, const struct erofs_rinode *ri,
 			break;
 		case EROFS_MAP_INLINE:
 			ret = erofs_image_read(img, out, n, m.pa + skip);
+			break;
+		case EROFS_MAP_ENCODED:
+			ret = read_encoded(img, ri, &m, out, skip, n, why);
+			if (ret)
+				return ret;
 			break;
 		default:
 			ret = erofs_image_pread(img, out, n, m.pa + skip);

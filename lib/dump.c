@@ -539,6 +539,7 @@ int erofs_dump_extents(struct erofs_image *img, erofs_nid_t nid, FILE *out)
 		[EROFS_MAP_HOLE] = "hole",
 		[EROFS_MAP_MAPPED] = "data",
 		[EROFS_MAP_INLINE] = "inline",
+		[EROFS_MAP_ENCODED] = "compressed",
 	};
 	struct erofs_rinode ri;
 	const char *why = "";

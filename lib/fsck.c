@@ -224,7 +224,19 @@ static void process_job(struct worker *w, struct job *j)
 				pos += n;
 				continue;
 			}
-			if (m.kind == EROFS_MAP_INLINE && j->tail) {
+			if (m.kind == EROFS_MAP_ENCODED) {
+				/* compressed: decoded (once per extent) */
+				ret = erofs_read_data(img, &j->ri, w->buf, n,
+						      pos, &why);
+				if (ret) {
+					report(c, level_of(ret), j->path, nid,
+					       "nid %llu: data at offset %llu: %s",
+					       nid, (unsigned long long)pos,
+					       why);
+					ok = false;
+					break;
+				}
+			} else if (m.kind == EROFS_MAP_INLINE && j->tail) {
 				memcpy(w->buf, j->tail + (pos - m.la), n);
 				ret = 0;
 			} else if (m.kind == EROFS_MAP_INLINE) {
@@ -655,7 +667,11 @@ static void check_image(struct fsck *c, const struct erofs_walk_stats *st,
 	    !(sb->feature_incompat & EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES))
 		report(c, EROFS_FSCK_WARNING, img->path, sb->root_nid,
 		       "long xattr name prefixes without the xattr_prefixes feature: older kernels misread xattrs");
-	if (full && !st->problems && sb->inos && sb->inos != st->inodes)
+	/* the packed inode (fragments) is counted but in no directory */
+	if (full && !st->problems && sb->inos &&
+	    sb->inos != st->inodes + !!(sb->packed_nid &&
+					(sb->feature_incompat &
+					 EROFS_FEATURE_INCOMPAT_FRAGMENTS)))
 		report(c, EROFS_FSCK_WARNING, img->path, sb->root_nid,
 		       "superblock counts %llu inodes, the tree has %llu",
 		       (unsigned long long)sb->inos,

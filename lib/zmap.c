@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "erofs/error.h"
 #include "erofs/format.h"
@@ -41,15 +42,15 @@ static bool use_2b(const struct erofs_zmap_info *mi)
 	return mi->blkszbits <= 12;
 }
 
-static void compact_geometry(const struct erofs_zmap_info *mi,
-			     struct compact_geo *g)
+/*
+ * "ebase": where the indexes start (after the map header), as an offset
+ * whose alignment modulo 32 is the image's.
+ */
+static void geometry(u64 ebase, u64 total, bool twobyte, struct compact_geo *g)
 {
-	u32 ebase = round_up(mi->ibody_end, 8) + 8;
-	u64 total = nr_lclusters(mi);
-
 	g->c4_initial = ((32 - ebase % 32) / 4) & 7;
 	g->c2 = 0;
-	if (use_2b(mi) && g->c4_initial < total)
+	if (twobyte && g->c4_initial < total)
 		g->c2 = round_down(total - g->c4_initial, 16);
 	if (g->c4_initial >= total) {
 		g->c4_initial = total;
@@ -59,6 +60,14 @@ static void compact_geometry(const struct erofs_zmap_info *mi,
 	}
 	g->bytes = round_up(g->c4_initial, 2) * 4 + g->c2 * 2 +
 		   round_up(g->c4_end, 2) * 4;
+}
+
+static void compact_geometry(const struct erofs_zmap_info *mi,
+			     struct compact_geo *g)
+{
+	/* inodes start 32-byte aligned, so the record offset will do */
+	geometry(round_up(mi->ibody_end, 8) + 8, nr_lclusters(mi), use_2b(mi),
+		 g);
 }
 
 u32 erofs_zmap_size(const struct erofs_zmap_info *mi)
@@ -332,4 +341,508 @@ int erofs_zmap_encode(const struct erofs_zmap_info *mi,
 out:
 	free(li);
 	return ret;
+}
+
+/* ---- reading ---- */
+
+#include "erofs/data_read.h"
+#include "erofs/decompress.h"
+#include "erofs/image.h"
+
+/* The kernel refuses extents longer than this (Z_EROFS_PCLUSTER_MAX_DSIZE) */
+#define ZX_MAX_LLEN Z_EROFS_PCLUSTER_MAX_DSIZE
+
+/* One lcluster index as decoded. */
+struct rindex {
+	u8 type;
+	bool partial, hole;
+	u16 lo; /* clusterofs (heads), delta[0] with CBLKCNT (nonheads) */
+	u64 pblk; /* heads */
+};
+
+/* The decoded map of one inode, kept per thread. */
+struct zcache {
+	const struct erofs_image *img;
+	erofs_nid_t nid;
+	u64 iloc, size;
+	struct erofs_zx *x;
+	u64 nx;
+};
+
+static __thread struct zcache zc;
+
+static int bad(const char **why, const char *reason)
+{
+	*why = reason;
+	return -EFSCORRUPTED;
+}
+
+static int read_full(struct erofs_image *img, u64 pos, u64 total,
+		     struct rindex *ri, const char **why)
+{
+	u8 buf[8 * 256];
+
+	for (u64 k = 0; k < total;) {
+		u64 n = min_t(u64, total - k, 256);
+		int ret = erofs_image_read(img, buf, n * 8, pos + k * 8);
+
+		if (ret)
+			return bad(why, "lcluster indexes lie past the end of the image");
+		for (u64 i = 0; i < n; i++, k++) {
+			struct z_erofs_lcluster_index di;
+			u16 adv;
+
+			memcpy(&di, buf + i * 8, 8);
+			adv = le16_to_cpu(di.di_advise);
+			ri[k].type = adv & Z_EROFS_LI_LCLUSTER_TYPE_MASK;
+			if (ri[k].type == Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
+				ri[k].lo = le16_to_cpu(di.di_u.delta[0]);
+				continue;
+			}
+			ri[k].partial = adv & Z_EROFS_LI_PARTIAL_REF;
+			ri[k].hole = adv & (1 << 14); /* Z_EROFS_LI_HOLE */
+			ri[k].lo = le16_to_cpu(di.di_clusterofs);
+			ri[k].pblk = le32_to_cpu(di.di_u.blkaddr);
+		}
+	}
+	return 0;
+}
+
+static u32 get_bits(const u8 *in, u32 pos, u32 nbits)
+{
+	u32 v = 0;
+
+	for (u32 b = 0; b < nbits; b++, pos++)
+		v |= (u32)((in[pos / 8] >> (pos % 8)) & 1) << b;
+	return v;
+}
+
+/* Decode one compact pack of "vcnt" slots (only "avail" of them used). */
+static void decode_pack(const u8 *pack, u32 vcnt, u32 avail, u32 lobits,
+			bool big, struct rindex *ri)
+{
+	const u32 unit = vcnt == 2 ? 4 : 2;
+	const u32 encodebits = (vcnt * unit * 8 - 32) / vcnt;
+	u8 type[16];
+	u16 lo[16];
+	__le32 base;
+
+	memcpy(&base, pack + vcnt * unit - 4, 4);
+	for (u32 i = 0; i < vcnt; i++) {
+		u32 v = get_bits(pack, i * encodebits, encodebits);
+
+		type[i] = (v >> lobits) & 3;
+		lo[i] = v & ((1U << lobits) - 1);
+	}
+	for (u32 i = 0; i < avail; i++) {
+		ri[i] = (struct rindex){ .type = type[i], .lo = lo[i] };
+		if (type[i] == Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
+			if (i + 1 == vcnt && !(lo[i] & Z_EROFS_LI_D0_CBLKCNT)) {
+				/* the last slot holds delta[1]: derive d0 */
+				u16 prev = 0;
+
+				if (type[i - 1] == Z_EROFS_LCLUSTER_TYPE_NONHEAD)
+					prev = lo[i - 1] & Z_EROFS_LI_D0_CBLKCNT ?
+						       1 : lo[i - 1];
+				ri[i].lo = prev + 1;
+			}
+			continue;
+		}
+		ri[i].pblk = (u64)le32_to_cpu(base) +
+			     pack_nblk(type, lo, i, big);
+	}
+}
+
+static int read_compact(struct erofs_image *img, u64 ebase, u64 total,
+			bool twobyte, u32 lobits, bool big, struct rindex *ri,
+			u64 *end, const char **why)
+{
+	struct compact_geo g;
+	u64 pos = ebase, k = 0;
+	u8 pack[32];
+
+	geometry(ebase, total, twobyte, &g);
+	if (!erofs_image_contains(img, ebase, g.bytes))
+		return bad(why, "lcluster indexes lie past the end of the image");
+	for (u32 n = 0; n < g.c4_initial; n += 2, k += 2, pos += 8) {
+		if (erofs_image_read(img, pack, 8, pos))
+			return bad(why, "cannot read lcluster indexes");
+		decode_pack(pack, 2, min_t(u64, 2, total - k), lobits, big,
+			    ri + k);
+	}
+	for (u32 n = 0; n < g.c2; n += 16, k += 16, pos += 32) {
+		if (erofs_image_read(img, pack, 32, pos))
+			return bad(why, "cannot read lcluster indexes");
+		decode_pack(pack, 16, 16, lobits, big, ri + k);
+	}
+	for (u32 n = 0; n < g.c4_end; n += 2, k += 2, pos += 8) {
+		if (erofs_image_read(img, pack, 8, pos))
+			return bad(why, "cannot read lcluster indexes");
+		decode_pack(pack, 2, min_t(u64, 2, total - k), lobits, big,
+			    ri + k);
+	}
+	*end = pos;
+	return 0;
+}
+
+static bool alg_usable(const struct erofs_image *img, unsigned int alg)
+{
+	const struct erofs_sb_info *sb = &img->sb;
+
+	if (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_COMPR_CFGS)
+		return sb->available_compr_algs & (1U << alg);
+	return alg == Z_EROFS_COMPRESSION_LZ4;
+}
+
+/* Turn the lcluster indexes into whole extents, checking as the kernel. */
+static int build_extents(struct erofs_image *img, const struct erofs_rinode *ri,
+			 const struct z_erofs_map_header *h, unsigned int lbits,
+			 const struct rindex *li, u64 total, u64 tail_pos,
+			 struct zcache *c, const char **why)
+{
+	const u64 size = ri->i.size, L = 1ULL << lbits;
+	const u16 advise = le16_to_cpu(h->h_advise);
+	const bool big1 = advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1;
+	const bool big2 = advise & Z_EROFS_ADVISE_BIG_PCLUSTER_2;
+	const bool full = ri->i.datalayout == EROFS_INODE_COMPRESSED_FULL;
+	u32 idata = 0;
+	u64 head = 0, nx = 0;
+
+	if (advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER) {
+		if (!(img->sb.feature_incompat & EROFS_FEATURE_INCOMPAT_FRAGMENTS) ||
+		    !img->sb.packed_nid)
+			return bad(why, "fragment without a packed inode");
+	} else if (advise & Z_EROFS_ADVISE_INLINE_PCLUSTER) {
+		idata = le16_to_cpu(h->h_idata_size);
+		if (!idata)
+			return bad(why, "inline cluster of size 0");
+	}
+	if (li[0].type == Z_EROFS_LCLUSTER_TYPE_NONHEAD || li[0].lo)
+		return bad(why, "the first lcluster does not start an extent");
+	for (u64 k = 0; k < total; k++) {
+		if (li[k].type == Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
+			u64 d0 = li[k].lo & Z_EROFS_LI_D0_CBLKCNT ? 1 : li[k].lo;
+
+			if (li[k].lo & Z_EROFS_LI_D0_CBLKCNT && k != head + 1)
+				return bad(why, "CBLKCNT away from its head");
+			/* the kernel looks back by d0: it must reach the head */
+			if (!d0 || d0 > k || k - d0 < head ||
+			    (k - d0 != head &&
+			     li[k - d0].type != Z_EROFS_LCLUSTER_TYPE_NONHEAD))
+				return bad(why, "bogus lookback distance");
+			continue;
+		}
+		if (li[k].lo >= L)
+			return bad(why, "cluster offset beyond its lcluster");
+		if ((k << lbits) + li[k].lo >= size) {
+			/* closes the last extent at EOF: nothing after it */
+			if (k + 1 != total)
+				return bad(why, "an extent starts past the end of the file");
+			continue;
+		}
+		head = k;
+		nx++;
+	}
+	c->x = calloc(nx, sizeof(*c->x));
+	if (!c->x)
+		return -ENOMEM;
+	c->nx = nx;
+	nx = 0;
+	for (u64 k = 0; k < total; k++) {
+		struct erofs_zx *x;
+		u64 start = (k << lbits) + li[k].lo;
+		bool bigp;
+
+		if (li[k].type == Z_EROFS_LCLUSTER_TYPE_NONHEAD || start >= size)
+			continue;
+		x = &c->x[nx];
+		x->la = start;
+		if (nx)
+			c->x[nx - 1].llen = start - c->x[nx - 1].la;
+		x->llen = size - start;
+		x->partial = li[k].partial;
+		nx++;
+		if (li[k].type == Z_EROFS_LCLUSTER_TYPE_PLAIN)
+			x->fmt = advise & Z_EROFS_ADVISE_INTERLACED_PCLUSTER ?
+					 EROFS_ZFMT_INTERLACED :
+					 EROFS_ZFMT_SHIFTED;
+		else
+			x->fmt = (h->h_algorithmtype >>
+				  (li[k].type == Z_EROFS_LCLUSTER_TYPE_HEAD2 ?
+					   4 : 0)) & 15;
+		if (x->fmt < EROFS_ZFMT_SHIFTED && !alg_usable(img, x->fmt))
+			return bad(why, "algorithm not in the superblock's list");
+		if (nx == c->nx && idata) {
+			x->where = EROFS_ZX_INLINE;
+			x->pa = tail_pos;
+			x->plen = idata;
+			if (x->fmt == EROFS_ZFMT_INTERLACED)
+				x->fmt = EROFS_ZFMT_SHIFTED;
+			if (!erofs_image_contains(img, x->pa, x->plen) ||
+			    (x->pa & (img->blksz - 1)) + x->plen > img->blksz)
+				return bad(why, "inline cluster crosses a block boundary");
+			continue;
+		}
+		if (nx == c->nx && (advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER)) {
+			x->where = EROFS_ZX_FRAGMENT;
+			x->pa = le32_to_cpu(h->h_fragmentoff);
+			if (full)
+				x->pa |= li[k].pblk << 32;
+			continue;
+		}
+		bigp = li[k].type == Z_EROFS_LCLUSTER_TYPE_HEAD1 ? big1 : big2;
+		x->plen = 1;
+		if (li[k].hole) {
+			x->plen = 0;
+		} else if (bigp && ((k + 1) << lbits) < size &&
+			   k + 1 < total) {
+			const struct rindex *n = &li[k + 1];
+
+			if (n->type == Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
+				if (!(n->lo & Z_EROFS_LI_D0_CBLKCNT))
+					return bad(why, "bogus CBLKCNT");
+				x->plen = n->lo & ~Z_EROFS_LI_D0_CBLKCNT;
+			}
+		}
+		if (!x->plen) {
+			x->where = EROFS_ZX_HOLE;
+			continue;
+		}
+		x->where = EROFS_ZX_DISK;
+		if (x->plen > Z_EROFS_PCLUSTER_MAX_SIZE >> img->blkszbits)
+			return bad(why, "physical cluster larger than 1 MiB");
+		x->plen <<= img->blkszbits;
+		x->pa = li[k].pblk << img->blkszbits;
+		if (li[k].pblk >> 48 || !erofs_image_contains(img, x->pa, x->plen))
+			return bad(why, "physical cluster lies past the end of the image");
+	}
+	for (u64 i = 0; i < c->nx; i++) {
+		struct erofs_zx *x = &c->x[i];
+
+		if (x->llen > ZX_MAX_LLEN)
+			return bad(why, "extent longer than the kernel decodes");
+		if (x->where == EROFS_ZX_HOLE || x->where == EROFS_ZX_FRAGMENT)
+			continue;
+		if (x->fmt >= EROFS_ZFMT_SHIFTED) {
+			if (x->llen > x->plen)
+				return bad(why, "not enough uncompressed data stored");
+		} else if (!x->partial && x->llen < x->plen && i + 1 < c->nx) {
+			return bad(why, "too much compressed data");
+		}
+	}
+	return 0;
+}
+
+static int load_map(struct erofs_image *img, const struct erofs_rinode *ri,
+		    struct zcache *c, const char **why)
+{
+	u64 hpos = round_up(ri->meta_end, 8), total, end;
+	struct z_erofs_map_header h;
+	struct rindex *li;
+	unsigned int lbits;
+	u16 advise;
+	__le64 whole;
+	int ret;
+
+	free(c->x);
+	memset(c, 0, sizeof(*c));
+	if (erofs_image_read(img, &h, sizeof(h), hpos))
+		return bad(why, "map header lies past the end of the image");
+	if (h.h_clusterbits >> Z_EROFS_FRAGMENT_INODE_BIT) {
+		/* the whole file is a fragment of the packed inode */
+		c->x = calloc(1, sizeof(*c->x));
+		if (!c->x)
+			return -ENOMEM;
+		memcpy(&whole, &h, sizeof(whole));
+		c->nx = 1;
+		c->x->llen = ri->i.size;
+		c->x->pa = le64_to_cpu(whole) ^ (1ULL << 63);
+		c->x->where = EROFS_ZX_FRAGMENT;
+		if (!(img->sb.feature_incompat &
+		      EROFS_FEATURE_INCOMPAT_FRAGMENTS) ||
+		    !img->sb.packed_nid)
+			return bad(why, "fragment without a packed inode");
+		goto done;
+	}
+	advise = le16_to_cpu(h.h_advise);
+	lbits = img->blkszbits + (h.h_clusterbits & 15);
+	if (ri->i.datalayout == EROFS_INODE_COMPRESSED_FULL &&
+	    (advise & Z_EROFS_ADVISE_EXTENTS)) {
+		*why = "encoded extents (48-bit layout) are not supported yet";
+		return -EOPNOTSUPP;
+	}
+	if (lbits > 16)
+		return bad(why, "lcluster size beyond 64 KiB");
+	if ((advise & (Z_EROFS_ADVISE_BIG_PCLUSTER_1 |
+		       Z_EROFS_ADVISE_BIG_PCLUSTER_2)) &&
+	    !(img->sb.feature_incompat & EROFS_FEATURE_INCOMPAT_BIG_PCLUSTER))
+		return bad(why, "big pcluster without the superblock feature");
+	if (ri->i.datalayout == EROFS_INODE_COMPRESSED_COMPACT &&
+	    !(advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1) !=
+		    !(advise & Z_EROFS_ADVISE_BIG_PCLUSTER_2))
+		return bad(why, "inconsistent big pcluster flags");
+	if (((h.h_algorithmtype & 15) >= Z_EROFS_COMPRESSION_MAX) ||
+	    ((h.h_algorithmtype >> 4) >= Z_EROFS_COMPRESSION_MAX)) {
+		*why = "unknown compression algorithm";
+		return -EOPNOTSUPP;
+	}
+	total = DIV_ROUND_UP(ri->i.size, 1ULL << lbits);
+	/* every index takes at least 2 bytes of the image */
+	if (!total || total > img->size / 2)
+		return bad(why, "more lcluster indexes than the image holds");
+	li = calloc(total, sizeof(*li));
+	if (!li)
+		return -ENOMEM;
+	if (ri->i.datalayout == EROFS_INODE_COMPRESSED_FULL) {
+		ret = read_full(img, hpos + 16, total, li, why);
+		end = hpos + 16 + total * 8;
+	} else {
+		if (lbits > 14) {
+			free(li);
+			return bad(why, "compact indexes need lclusters up to 16 KiB");
+		}
+		ret = read_compact(img, hpos + 8, total,
+				   (advise & Z_EROFS_ADVISE_COMPACTED_2B) &&
+					   lbits <= 12,
+				   max(lbits, 12U),
+				   advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1, li,
+				   &end, why);
+	}
+	if (!ret)
+		ret = build_extents(img, ri, &h, lbits, li, total, end, c, why);
+	free(li);
+	if (ret)
+		return ret;
+done:
+	c->img = img;
+	c->nid = ri->nid;
+	c->iloc = ri->iloc;
+	c->size = ri->i.size;
+	return 0;
+}
+
+int erofs_zmap_lookup(struct erofs_image *img, const struct erofs_rinode *ri,
+		      u64 la, struct erofs_zx *x, const char **why)
+{
+	u64 lo = 0, hi;
+	int ret;
+
+	if (zc.img != img || zc.nid != ri->nid || zc.iloc != ri->iloc ||
+	    zc.size != ri->i.size) {
+		ret = load_map(img, ri, &zc, why);
+		if (ret) {
+			free(zc.x);
+			memset(&zc, 0, sizeof(zc));
+			return ret;
+		}
+	}
+	if (la >= ri->i.size || !zc.nx)
+		return bad(why, "offset past the end of the file");
+	hi = zc.nx;
+	while (hi - lo > 1) {
+		u64 mid = lo + (hi - lo) / 2;
+
+		if (zc.x[mid].la <= la)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	*x = zc.x[lo];
+	return 0;
+}
+
+static int read_packed(struct erofs_image *img, u8 *out, u64 len, u64 off,
+		       const char **why)
+{
+	struct erofs_rinode packed;
+	int ret;
+
+	ret = erofs_read_inode(img, img->sb.packed_nid, &packed, why);
+	if (ret)
+		return ret;
+	if (!S_ISREG(packed.i.mode))
+		return bad(why, "the packed inode is not a regular file");
+	if (off > packed.i.size || len > packed.i.size - off)
+		return bad(why, "fragment lies past the end of the packed inode");
+	/* a packed inode made of fragments itself would never end */
+	if (erofs_layout_is_compressed(packed.i.datalayout)) {
+		struct z_erofs_map_header h;
+
+		if (erofs_image_read(img, &h, sizeof(h),
+				     round_up(packed.meta_end, 8)))
+			return bad(why, "cannot read the packed inode's map");
+		if ((h.h_clusterbits >> Z_EROFS_FRAGMENT_INODE_BIT) ||
+		    (le16_to_cpu(h.h_advise) &
+		     Z_EROFS_ADVISE_FRAGMENT_PCLUSTER))
+			return bad(why, "the packed inode has fragments itself");
+	}
+	return erofs_read_data(img, &packed, out, len, off, why);
+}
+
+int erofs_zmap_read(struct erofs_image *img, const struct erofs_rinode *ri,
+		    const struct erofs_zx *x, u8 *out, const char **why)
+{
+	bool zpad = img->sb.feature_incompat & EROFS_FEATURE_INCOMPAT_ZERO_PADDING;
+	u8 *in;
+	int ret;
+
+	switch (x->where) {
+	case EROFS_ZX_HOLE:
+		memset(out, 0, x->llen);
+		return 0;
+	case EROFS_ZX_FRAGMENT:
+		return read_packed(img, out, x->llen, x->pa, why);
+	default:
+		break;
+	}
+	in = malloc(max_t(u32, x->plen, 1));
+	if (!in)
+		return -ENOMEM;
+	if (x->where == EROFS_ZX_INLINE)
+		ret = erofs_image_read(img, in, x->plen, x->pa);
+	else
+		ret = erofs_image_pread(img, in, x->plen, x->pa);
+	if (ret) {
+		free(in);
+		return bad(why, "cannot read a physical cluster");
+	}
+	if (x->fmt == EROFS_ZFMT_SHIFTED) {
+		memcpy(out, in, x->llen);
+		ret = 0;
+	} else if (x->fmt == EROFS_ZFMT_INTERLACED) {
+		/* the first bytes up to the block end sit at the cluster end */
+		u64 cur = min_t(u64, img->blksz - (x->la & (img->blksz - 1)),
+				x->llen);
+
+		memcpy(out, in + x->plen - cur, cur);
+		memcpy(out + cur, in, x->llen - cur);
+		ret = 0;
+	} else {
+		/* the zero padding applies to inline clusters alike */
+		ret = erofs_decompress(x->fmt, in, x->plen, out, x->llen,
+				       zpad || x->fmt != Z_EROFS_COMPRESSION_LZ4,
+				       x->partial, img->blksz, why);
+	}
+	free(in);
+	return ret;
+}
+
+int erofs_zmap_stored_bytes(struct erofs_image *img,
+			    const struct erofs_rinode *ri, u64 *bytes,
+			    const char **why)
+{
+	u64 pos = 0, total = 0;
+
+	while (pos < ri->i.size) {
+		struct erofs_zx x;
+		int ret = erofs_zmap_lookup(img, ri, pos, &x, why);
+
+		if (ret)
+			return ret;
+		if (x.where == EROFS_ZX_DISK || x.where == EROFS_ZX_INLINE)
+			total += x.plen;
+		pos = x.la + x.llen;
+	}
+	*bytes = total;
+	return 0;
 }

@@ -2,8 +2,8 @@
 /*
  * File data of an inode in an image: mapping logical ranges to where they
  * are (image bytes, inline tail, hole) per data layout, and reading them.
- * Each layout has its own map function; compressed layouts plug in here
- * once a decompressor exists and until then report -EOPNOTSUPP.
+ * Each layout has its own map function; compressed layouts map to whole
+ * extents (lib/zmap.c) that erofs_read_data() decodes.
  */
 #ifndef EROFS_DATA_READ_H
 #define EROFS_DATA_READ_H
@@ -14,6 +14,8 @@ enum erofs_map_kind {
 	EROFS_MAP_HOLE, /* reads as zeros, nothing stored */
 	EROFS_MAP_MAPPED, /* stored uncompressed at image offset pa */
 	EROFS_MAP_INLINE, /* stored in the metadata area at pa */
+	EROFS_MAP_ENCODED, /* compressed (or packed): read with
+			    * erofs_read_data() */
 };
 
 struct erofs_map {
@@ -21,6 +23,10 @@ struct erofs_map {
 	u64 llen; /* its logical length, never past i_size */
 	u64 pa; /* image offset of byte la (MAPPED and INLINE) */
 	u8 kind; /* enum erofs_map_kind */
+	/* EROFS_MAP_ENCODED: how the extent is stored (lib/zmap.h) */
+	u32 plen; /* stored bytes */
+	u8 zfmt; /* Z_EROFS_COMPRESSION_* or EROFS_ZFMT_* */
+	u8 zwhere; /* enum erofs_zwhere */
 };
 
 /*
@@ -34,7 +40,7 @@ int erofs_map_data(struct erofs_image *img, const struct erofs_rinode *ri,
 int erofs_read_data(struct erofs_image *img, const struct erofs_rinode *ri,
 		    void *buf, size_t len, u64 pos, const char **why);
 
-/* Whether this reader can read the inode's data (not compressed yet). */
+/* Whether this reader can read the inode's data layout. */
 bool erofs_data_readable(const struct erofs_rinode *ri);
 
 /*

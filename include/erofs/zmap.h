@@ -35,4 +35,46 @@ u32 erofs_zmap_size(const struct erofs_zmap_info *mi);
 int erofs_zmap_encode(const struct erofs_zmap_info *mi,
 		      const struct erofs_zextent *ext, u32 n, u8 *out);
 
+/* ---- reading ---- */
+
+struct erofs_image;
+struct erofs_rinode;
+
+/* Where an extent's stored bytes are. */
+enum erofs_zwhere {
+	EROFS_ZX_DISK, /* a physical cluster at pa */
+	EROFS_ZX_INLINE, /* the inline cluster beside the inode, at pa */
+	EROFS_ZX_FRAGMENT, /* the packed inode's data from offset pa */
+	EROFS_ZX_HOLE, /* nothing stored: reads as zeros */
+};
+
+/* Stored forms besides the algorithms (Z_EROFS_COMPRESSION_*). */
+#define EROFS_ZFMT_SHIFTED 0x10 /* uncompressed, from the cluster start */
+#define EROFS_ZFMT_INTERLACED 0x11 /* uncompressed, rotated in its block */
+
+/* One whole extent of a compressed file. */
+struct erofs_zx {
+	u64 la, llen; /* file bytes [la, la + llen) */
+	u64 pa; /* see enum erofs_zwhere */
+	u32 plen; /* stored bytes */
+	u8 fmt; /* Z_EROFS_COMPRESSION_* or EROFS_ZFMT_* */
+	u8 where; /* enum erofs_zwhere */
+	bool partial; /* the cluster holds more than this extent */
+};
+
+/*
+ * The extent of a compressed inode containing "la" (< i_size). The whole
+ * map is decoded and checked on first use (indexes, heads, cluster sizes,
+ * bounds) and kept per thread for the next lookups of that inode.
+ */
+int erofs_zmap_lookup(struct erofs_image *img, const struct erofs_rinode *ri,
+		      u64 la, struct erofs_zx *x, const char **why);
+/* Decode extent "x" of "ri" into "out" (x->llen bytes). */
+int erofs_zmap_read(struct erofs_image *img, const struct erofs_rinode *ri,
+		    const struct erofs_zx *x, u8 *out, const char **why);
+/* Compressed bytes a compressed inode's extents occupy (for statistics). */
+int erofs_zmap_stored_bytes(struct erofs_image *img,
+			    const struct erofs_rinode *ri, u64 *bytes,
+			    const char **why);
+
 #endif

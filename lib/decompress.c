@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Cluster decoders for the reader. Every decoder must produce exactly the
+ * bytes the extent claims: a stream that ends early, runs long or fails to
+ * decode is reported as damage, never padded or truncated silently.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef HAVE_LZ4
+#include <lz4.h>
+#endif
+#ifdef HAVE_LZMA
+#include <lzma.h>
+#endif
+#ifdef HAVE_ZSTD
+#include <zstd.h>
+#endif
+
+#include "erofs/decompress.h"
+#include "erofs/format.h"
+
+bool erofs_decompress_available(unsigned int alg)
+{
+	switch (alg) {
+#ifdef HAVE_LZ4
+	case Z_EROFS_COMPRESSION_LZ4:
+		return true;
+#endif
+#ifdef HAVE_LZMA
+	case Z_EROFS_COMPRESSION_LZMA:
+		return true;
+#endif
+#ifdef HAVE_ZSTD
+	case Z_EROFS_COMPRESSION_ZSTD:
+		return true;
+#endif
+	default:
+		return false;
+	}
+}
+
+#ifdef HAVE_LZ4
+static int decode_lz4(const u8 *in, u32 inlen, u8 *out, u32 outlen,
+		      bool partial, const char **why)
+{
+	int n;
+
+	if (inlen > INT32_MAX || outlen > INT32_MAX)
+		return -EFSCORRUPTED;
+	if (partial)
+		n = LZ4_decompress_safe_partial((const char *)in, (char *)out,
+						inlen, outlen, outlen);
+	else
+		n = LZ4_decompress_safe((const char *)in, (char *)out, inlen,
+					outlen);
+	if (n == (int)outlen)
+		return 0;
+	*why = n < 0 ? "corrupted lz4 data" : "lz4 data ends early";
+	return -EFSCORRUPTED;
+}
+#endif
+
+#ifdef HAVE_LZMA
+static int decode_lzma(const u8 *in, u32 inlen, u8 *out, u32 outlen,
+		       bool partial, const char **why)
+{
+	lzma_stream s = LZMA_STREAM_INIT;
+	/* matches reach back at most over the output itself */
+	u32 dict = max_t(u32, outlen, 4096);
+	lzma_ret r;
+
+	if (lzma_microlzma_decoder(&s, inlen, outlen, !partial, dict) !=
+	    LZMA_OK) {
+		*why = "cannot set up the lzma decoder";
+		return -ENOMEM;
+	}
+	s.next_in = in;
+	s.avail_in = inlen;
+	s.next_out = out;
+	s.avail_out = outlen;
+	r = lzma_code(&s, LZMA_FINISH);
+	lzma_end(&s);
+	if ((r == LZMA_STREAM_END || r == LZMA_OK) && s.total_out == outlen)
+		return 0;
+	*why = r == LZMA_STREAM_END || r == LZMA_OK || r == LZMA_BUF_ERROR ?
+		       "lzma data ends early" :
+		       "corrupted lzma data";
+	return -EFSCORRUPTED;
+}
+#endif
+
+#ifdef HAVE_ZSTD
+static int decode_zstd(const u8 *in, u32 inlen, u8 *out, u32 outlen,
+		       bool partial, const char **why)
+{
+	/* one context per thread, kept: creating one per cluster is costly */
+	static __thread ZSTD_DCtx *dctx;
+	ZSTD_inBuffer ib = { in, inlen, 0 };
+	ZSTD_outBuffer ob = { out, outlen, 0 };
+	size_t r;
+
+	if (!dctx) {
+		dctx = ZSTD_createDCtx();
+		if (!dctx) {
+			*why = "cannot set up the zstd decoder";
+			return -ENOMEM;
+		}
+		/* a hostile window size must not allocate gigabytes */
+		ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 24);
+	}
+	ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only);
+	do {
+		r = ZSTD_decompressStream(dctx, &ob, &ib);
+		if (ZSTD_isError(r)) {
+			*why = "corrupted zstd data";
+			return -EFSCORRUPTED;
+		}
+	} while (r && ob.pos < ob.size && ib.pos < ib.size);
+	if (ob.pos != outlen) {
+		*why = "zstd data ends early";
+		return -EFSCORRUPTED;
+	}
+	if (!partial && r) {
+		/* the frame goes on past the extent */
+		u8 extra;
+		ZSTD_outBuffer more = { &extra, 1, 0 };
+
+		r = ZSTD_decompressStream(dctx, &more, &ib);
+		if (ZSTD_isError(r) || more.pos || r) {
+			*why = "zstd data holds more than the extent";
+			return -EFSCORRUPTED;
+		}
+	}
+	return 0;
+}
+#endif
+
+int erofs_decompress(unsigned int alg, const u8 *in, u32 inlen, u8 *out,
+		     u32 outlen, bool zero_padding, bool partial, u32 blksz,
+		     const char **why)
+{
+	if (zero_padding) {
+		u32 scan = min(inlen, blksz), skip = 0;
+
+		while (skip < scan && !in[skip])
+			skip++;
+		if (skip == scan) {
+			*why = "compressed data start not found";
+			return -EFSCORRUPTED;
+		}
+		in += skip;
+		inlen -= skip;
+	}
+	switch (alg) {
+#ifdef HAVE_LZ4
+	case Z_EROFS_COMPRESSION_LZ4:
+		/* without zero padding the stream may be followed by junk */
+		return decode_lz4(in, inlen, out, outlen,
+				  partial || !zero_padding, why);
+#endif
+#ifdef HAVE_LZMA
+	case Z_EROFS_COMPRESSION_LZMA:
+		return decode_lzma(in, inlen, out, outlen, partial, why);
+#endif
+#ifdef HAVE_ZSTD
+	case Z_EROFS_COMPRESSION_ZSTD:
+		return decode_zstd(in, inlen, out, outlen, partial, why);
+#endif
+	default:
+		*why = "compression algorithm not supported by this build";
+		return -EOPNOTSUPP;
+	}
+}
