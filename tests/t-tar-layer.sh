@@ -64,9 +64,9 @@ if ! grep -qw overlay /proc/filesystems && ! modprobe overlay 2>/dev/null; then
 fi
 
 lower=$TEST_TMP/lower
-mkdir -p "$lower"/{dir1,opq/sub,opq2,gone-dir}
+mkdir -p "$lower"/{dir1,opq/sub,opq2,gone-dir,redo}
 for f in keep gone dir1/a dir1/b opq/old1 opq/sub/old2 opq2/old gone-dir/x \
-	both; do
+	both redo/old; do
 	echo "lower $f" >"$lower/$f"
 done
 mkdir -p "$lower/wdir"
@@ -108,6 +108,8 @@ add('.wh.both')                            # the file hides the lower one
 add('wdir/', d, mode=0o755)                # a directory and its whiteout:
 add('wdir/mine', data=b'upper wdir/mine\n')
 add('.wh.wdir')                            # the lower contents go
+add('.wh.redo')                            # a whiteout, then entries
+add('redo/new', data=b'upper redo/new\n')  # below its name: opaque again
 t.close()
 EOF
 
@@ -148,7 +150,8 @@ expect_ls() {
 
 aufs_merged() {
 	local m=$1 u=$2 rc=0
-	expect_ls "$m" both dir1 keep newdir opq opq2 wdir || rc=1
+	expect_ls "$m" both dir1 keep newdir opq opq2 redo wdir || rc=1
+	expect_ls "$m/redo" new || rc=1
 	expect_ls "$m/dir1" b c || rc=1
 	expect_ls "$m/opq" new || rc=1
 	expect_ls "$m/opq2" mine || rc=1
@@ -175,10 +178,11 @@ aufs_merged() {
 
 strip_merged() {
 	local m=$1 u=$2 rc=0
-	expect_ls "$m" both dir1 gone gone-dir keep newdir opq opq2 wdir || rc=1
+	expect_ls "$m" both dir1 gone gone-dir keep newdir opq opq2 redo wdir || rc=1
 	expect_ls "$m/dir1" a b c || rc=1
 	expect_ls "$m/opq" new old1 sub || rc=1
-	expect_ls "$u" both dir1 newdir opq opq2 wdir || rc=1
+	expect_ls "$m/redo" new old || rc=1
+	expect_ls "$u" both dir1 newdir opq opq2 redo wdir || rc=1
 	expect_ls "$u/newdir" real || rc=1
 	! getfattr -R -d -m 'trusted.overlay' "$u" 2>/dev/null | grep -q . ||
 		{ echo "overlay xattrs left: $(getfattr -R -d -m trusted.overlay "$u" | head -n 3)"; rc=1; }
@@ -188,7 +192,7 @@ strip_merged() {
 plain_files() {
 	local m=$1 u=$2
 	# without --aufs the names are just names
-	expect_ls "$u" .wh..wh.plnk .wh.both .wh.gone .wh.gone-dir .wh.wdir both dir1 newdir opq opq2 wdir &&
+	expect_ls "$u" .wh..wh.plnk .wh.both .wh.gone .wh.gone-dir .wh.redo .wh.wdir both dir1 newdir opq opq2 redo wdir &&
 		expect_ls "$u/opq" .wh..wh..opq new &&
 		[ -f "$u/.wh.gone" ]
 }
@@ -217,14 +221,14 @@ strip_native() {
 	local m=$1 u=$2
 	expect_ls "$u" d && expect_ls "$u/d" f &&
 		! getfattr -n trusted.overlay.opaque "$u/d" >/dev/null 2>&1 &&
-		expect_ls "$m" both d dir1 gone gone-dir keep opq opq2 wdir &&
+		expect_ls "$m" both d dir1 gone gone-dir keep opq opq2 redo wdir &&
 		expect_ls "$m/d" f
 }
 keep_native() {
 	local m=$1 u=$2
 	[ "$(stat -c '%F %t:%T' "$u/gone")" = "character special file 0:0" ] &&
 		[ "$(getfattr --only-values -n trusted.overlay.opaque "$u/d")" = y ] &&
-		expect_ls "$m" both d dir1 gone-dir keep opq opq2 wdir
+		expect_ls "$m" both d dir1 gone-dir keep opq opq2 redo wdir
 }
 if run_mkfs "native whiteouts" "${OPTS[@]}" --tar=f "$img" "$TEST_TMP/native.tar"; then
 	overlay_check "native whiteouts and opaque xattrs are kept" keep_native
