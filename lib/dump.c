@@ -18,6 +18,7 @@
 #include "erofs/walk.h"
 #include "erofs/xattr.h"
 #include "erofs/xattr_read.h"
+#include "erofs/zmap.h"
 
 void erofs_fputs_escaped(const char *s, size_t len, FILE *out)
 {
@@ -533,13 +534,34 @@ int erofs_dump_inode(struct erofs_image *img, erofs_nid_t nid,
 	return 0;
 }
 
+/* How a compressed extent is stored, for -e. */
+static const char *zfmt_name(unsigned int fmt)
+{
+	switch (fmt) {
+	case Z_EROFS_COMPRESSION_LZ4:
+		return "lz4";
+	case Z_EROFS_COMPRESSION_LZMA:
+		return "lzma";
+	case Z_EROFS_COMPRESSION_DEFLATE:
+		return "deflate";
+	case Z_EROFS_COMPRESSION_ZSTD:
+		return "zstd";
+	case EROFS_ZFMT_SHIFTED:
+		return "uncompressed";
+	case EROFS_ZFMT_INTERLACED:
+		return "uncompressed, interlaced";
+	default:
+		return "?";
+	}
+}
+
 int erofs_dump_extents(struct erofs_image *img, erofs_nid_t nid, FILE *out)
 {
 	static const char *const kinds[] = {
 		[EROFS_MAP_HOLE] = "hole",
 		[EROFS_MAP_MAPPED] = "data",
 		[EROFS_MAP_INLINE] = "inline",
-		[EROFS_MAP_ENCODED] = "compressed",
+		[EROFS_MAP_ENCODED] = "cluster",
 	};
 	struct erofs_rinode ri;
 	const char *why = "";
@@ -565,11 +587,23 @@ int erofs_dump_extents(struct erofs_image *img, erofs_nid_t nid, FILE *out)
 			 m.la + m.llen);
 		if (m.kind == EROFS_MAP_HOLE)
 			snprintf(pr, sizeof(pr), "-");
+		else if (m.kind == EROFS_MAP_ENCODED &&
+			 m.zwhere == EROFS_ZX_FRAGMENT)
+			snprintf(pr, sizeof(pr), "packed inode +%" PRIu64, m.pa);
+		else if (m.kind == EROFS_MAP_ENCODED)
+			snprintf(pr, sizeof(pr), "%" PRIu64 "..%" PRIu64, m.pa,
+				 m.pa + m.plen);
 		else
 			snprintf(pr, sizeof(pr), "%" PRIu64 "..%" PRIu64, m.pa,
 				 m.pa + m.llen);
-		fprintf(out, "%5" PRIu64 "  %-26s %12" PRIu64 "  %-26s %s\n", n,
+		fprintf(out, "%5" PRIu64 "  %-26s %12" PRIu64 "  %-26s %s", n,
 			lr, m.llen, pr, kinds[m.kind]);
+		if (m.kind == EROFS_MAP_ENCODED)
+			fprintf(out, " (%s%s)", zfmt_name(m.zfmt),
+				m.zwhere == EROFS_ZX_INLINE ? ", inline" :
+				m.zwhere == EROFS_ZX_FRAGMENT ? ", fragment" :
+								"");
+		fputc('\n', out);
 		pos = m.la + m.llen;
 		n++;
 	}

@@ -615,8 +615,15 @@ static int fsck_visit(void *arg, const struct erofs_walk_entry *e)
 			break;
 		}
 		if (!e->seen) {
+			u64 stored = ri->i.size;
+
+			/* compressed files count the blocks they occupy */
+			if (erofs_layout_is_compressed(ri->i.datalayout) &&
+			    erofs_data_physical_bytes(c->img, ri, &stored,
+						      &why))
+				stored = ri->i.size;
 			c->res->content_bytes += ri->i.size;
-			c->res->stored_bytes += ri->i.size;
+			c->res->stored_bytes += stored;
 		}
 		break;
 	default:
