@@ -303,6 +303,31 @@ def random_damage(work, images):
     print('exit statuses seen: %s' % dict(sorted(codes.items())))
 
 
+def erofs_utils_images(work, src):
+    """Images of other layouts (chunk indexes, 48-bit, compression) made
+    by the newest erofs-utils, when it is available."""
+    oracle = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          'oracle', 'erofs-utils-new.sh')
+    p = subprocess.run(['bash', oracle], capture_output=True, text=True)
+    if p.returncode:
+        print('SKIP: damaged erofs-utils images: %s' %
+              (p.stderr.strip().splitlines() or ['oracle unavailable'])[-1])
+        return []
+    out = []
+    for i, opts in enumerate((['-E48bit', '--chunksize=4096'],
+                              ['--xattr-inode-digest', '-b', '1024'],
+                              ['-zlz4hc', '-Eztailpacking'])):
+        img = os.path.join(work, 'eu%d.img' % i)
+        rc, msg = run([os.path.join(p.stdout.strip(), 'mkfs.erofs'),
+                       '--quiet'] + opts + [img, src])
+        if rc:
+            result(False, 'erofs-utils mkfs.erofs %s' % ' '.join(opts),
+                   msg[-200:])
+        else:
+            out.append(Image(img))
+    return out
+
+
 def main():
     work = tempfile.mkdtemp(prefix='erofs-corrupt.')
     try:
@@ -320,8 +345,9 @@ def main():
                 result(False, 'build test images', out[-300:])
                 return 1
         chosen_damage(work, img_plain, img_fp)
-        random_damage(work, [Image(img_fp), Image(img_plain),
-                             Image(img_small)])
+        images = [Image(img_fp), Image(img_plain), Image(img_small)]
+        images += erofs_utils_images(work, src)
+        random_damage(work, images)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 1 if failed else 0
