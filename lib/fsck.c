@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,6 +70,9 @@ struct fsck {
 	struct batch *filling; /* being filled by the walk */
 	unsigned int head, count;
 	bool stopping;
+	/* extraction: files open for data, bounded by the fd limit */
+	unsigned int open_fds, max_open_fds;
+	pthread_cond_t fd_room;
 	struct worker *workers;
 	unsigned int nworkers, started;
 	struct worker inline_worker; /* without threads */
@@ -285,6 +289,12 @@ static void process_job(struct worker *w, struct job *j)
 			w->verified++;
 		}
 	}
+	if (j->fd >= 0) {
+		pthread_mutex_lock(&c->lock);
+		c->open_fds--;
+		pthread_cond_signal(&c->fd_room);
+		pthread_mutex_unlock(&c->lock);
+	}
 	if (fd >= 0) {
 		if (ok) {
 			ret = erofs_extract_finish_file(c->x, fd, &j->ri, &why);
@@ -414,11 +424,32 @@ static int submit(struct fsck *c, struct job *j)
 	return 0;
 }
 
+/*
+ * Before a file is created for extraction: wait while too many wait for
+ * their data, handing the batch being filled to the workers first.
+ */
+static void wait_fd_room(struct fsck *c)
+{
+	if (c->open_fds < c->max_open_fds)
+		return;
+	submit_batch(c);
+	pthread_mutex_lock(&c->lock);
+	while (c->open_fds >= c->max_open_fds)
+		pthread_cond_wait(&c->fd_room, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
 static int queue_data(struct fsck *c, const struct erofs_rinode *ri,
 		      const char *path, int fd, const u8 *digest)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	int ret = -ENOMEM;
+
+	if (fd >= 0) {
+		pthread_mutex_lock(&c->lock);
+		c->open_fds++;
+		pthread_mutex_unlock(&c->lock);
+	}
 
 	if (!j || !(j->path = strdup(path)))
 		goto fail;
@@ -447,8 +478,12 @@ fail:
 		free(j->path);
 	}
 	free(j);
-	if (fd >= 0)
+	if (fd >= 0) {
 		close(fd);
+		pthread_mutex_lock(&c->lock);
+		c->open_fds--;
+		pthread_mutex_unlock(&c->lock);
+	}
 	return ret;
 }
 
@@ -631,6 +666,8 @@ static int fsck_visit(void *arg, const struct erofs_walk_entry *e)
 	}
 
 	if (extract) {
+		if (S_ISREG(ri->i.mode))
+			wait_fd_room(c);
 		ret = erofs_extract_entry(c->x, e, target, &fd, &why);
 		if (ret < 0)
 			extract_failed(c, e->path, nid, ret, why);
@@ -738,6 +775,7 @@ int erofs_fsck(struct erofs_image *img, const struct erofs_fsck_opts *opts,
 	pthread_mutex_init(&c.lock, NULL);
 	pthread_cond_init(&c.not_empty, NULL);
 	pthread_cond_init(&c.not_full, NULL);
+	pthread_cond_init(&c.fd_room, NULL);
 
 	if (opts->fingerprints == EROFS_FSCK_FP_REQUIRE || share_ready) {
 		c.fp_name = opts->fingerprint_name ? opts->fingerprint_name :
@@ -749,9 +787,16 @@ int erofs_fsck(struct erofs_image *img, const struct erofs_fsck_opts *opts,
 	}
 
 	if (opts->extract) {
+		struct rlimit rl;
+
 		ret = erofs_extract_open(&c.x, img, opts->extract);
 		if (ret)
 			goto out;
+		/* half the descriptors for files, the rest for directories */
+		c.max_open_fds = 512;
+		if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY)
+			c.max_open_fds = rl.rlim_cur / 2;
+		c.max_open_fds = min(max(c.max_open_fds, 8U), 4096U);
 	}
 	ret = start_workers(&c);
 	if (ret) {
@@ -772,6 +817,7 @@ out:
 	erofs_extract_close(c.x);
 	pthread_cond_destroy(&c.not_empty);
 	pthread_cond_destroy(&c.not_full);
+	pthread_cond_destroy(&c.fd_room);
 	pthread_mutex_destroy(&c.lock);
 	return ret;
 }
