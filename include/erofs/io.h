@@ -14,6 +14,7 @@ struct erofs_output {
 	int fd;
 	char *path; /* the destination */
 	char *tmppath; /* NULL when writing a block device in place */
+	u64 written; /* bytes handed to the kernel, for early writeback */
 };
 
 int erofs_output_open(struct erofs_output *out, const char *path);
