@@ -2,8 +2,8 @@
 # Compressed images: every algorithm, with and without ztailpacking,
 # fragments, dedupe, big physical clusters and full (legacy) indexes, at
 # 4096- and 512-byte blocks. Each image is mounted by the kernel and compared with its source,
-# the kernel log is checked, and the newest erofs-utils' fsck.erofs must
-# accept it and extract the same tree.
+# the kernel log is checked, and the newest erofs-utils' fsck.erofs and
+# ours must accept it and extract the same tree.
 . "$(dirname "$0")/lib.sh"
 
 src=$TEST_TMP/src
@@ -108,6 +108,17 @@ check_image() {
 			fi
 		fi
 	fi
+	if [ -x "$FSCK" ]; then
+		rm -rf "$TEST_TMP/ex"
+		if ! out=$("$FSCK" --extract="$TEST_TMP/ex" "$img" 2>&1); then
+			fail "$name: our fsck" "$(echo "$out" | grep -m1 -v '^No errors')"
+		elif ! out=$(diff -r --no-dereference "$src" "$TEST_TMP/ex" 2>&1)
+		then
+			fail "$name: our fsck extract" "$(echo "$out" | head -n 2)"
+		else
+			pass "$name: our fsck"
+		fi
+	fi
 	if [ -z "$EU_BIN" ]; then
 		skip "$name: fsck.erofs 1.9" "newest erofs-utils unavailable"
 		return
@@ -122,6 +133,14 @@ check_image() {
 		pass "$name: fsck.erofs 1.9"
 	fi
 	rm -rf "$TEST_TMP/ex"
+}
+
+# The on-disk algorithm a compressor writes, as dump -e names it.
+erofs_alg_name() {
+	case $1 in
+	lz4 | lz4hc) echo lz4 ;;
+	*) echo "$1" ;;
+	esac
 }
 
 algs=()
@@ -213,6 +232,52 @@ if [ -n "$EU_BIN" ] && [ -n "$a" ]; then
 		pass "layout class: incompressible flat, compressible compact"
 	else
 		fail "layout class" "rand/200001=$l1 text/200001=$l2 big=$l3"
+	fi
+fi
+
+# --compress-hints: per-path cluster size and alternative, 0 = plain;
+# --max-extent-bytes bounds every extent; both seen through our dump -e.
+alt=
+for x in "${algs[@]}"; do
+	case $x in lzma | zstd) alt=$x; break ;; esac
+done
+if [ -n "$alt" ] && [ -x "$DUMP" ]; then
+	printf '%s\n' '# comment' '0 ^tiny/' '16384 1 ^text/' >"$TEST_TMP/hints"
+	if "$MKFS" --quiet -z${algs[0]}:$alt -T1 --mkfs-time \
+		--compress-hints="$TEST_TMP/hints" --max-extent-bytes=65536 \
+		"$TEST_TMP/h.img" "$small" 2>"$TEST_TMP/h.err"; then
+		t=$("$DUMP" -e --path=/text/200001 "$TEST_TMP/h.img")
+		r=$("$DUMP" -e --path=/pattern/abc "$TEST_TMP/h.img")
+		n=$("$DUMP" --path=/tiny/t100 "$TEST_TMP/h.img")
+		want=$(erofs_alg_name "$alt")
+		if echo "$t" | grep -q "cluster ($want" &&
+			! echo "$r" | grep -q "cluster ($want" &&
+			echo "$n" | grep -q 'Layout:.*flat'; then
+			pass "compress hints choose algorithm and plain files"
+		else
+			fail "compress hints" "text: $(echo "$t" | sed -n 16p); tiny: $(echo "$n" | grep Layout)"
+		fi
+		big=$(echo "$r" | awk '$5 ~ /^cluster/ && $3 > 65536')
+		if [ -z "$big" ] && echo "$r" | grep -q cluster; then
+			pass "--max-extent-bytes bounds extents"
+		else
+			fail "--max-extent-bytes" "$(echo "$big" | head -n 1)"
+		fi
+		check_image "hints" "$TEST_TMP/h.img" "$small"
+	else
+		fail "compress hints" "mkfs: $(head -n 1 "$TEST_TMP/h.err")"
+	fi
+fi
+
+# Fingerprints are over the uncompressed content, for one-segment files
+# hashed by the workers and for longer ones by the committer.
+if [ -n "$a" ] && [ -x "$FSCK" ] &&
+	"$MKFS" --quiet -z$a -Eztailpacking --ishare -T1 "$TEST_TMP/fp.img" \
+		"$src" 2>/dev/null; then
+	if out=$("$FSCK" --xattr-inode-digest "$TEST_TMP/fp.img" 2>&1); then
+		pass "fingerprints of compressed files verify"
+	else
+		fail "fingerprints of compressed files" "$(echo "$out" | head -n 1)"
 	fi
 fi
 
