@@ -221,7 +221,8 @@ static int scan_dir(struct scan *s, struct erofs_node *dir, char *path,
 	closedir(d);
 	d = NULL;
 	/* a stable order makes the scan, and hardlink choice, reproducible */
-	qsort(names, n, sizeof(*names), name_cmp);
+	if (n > 1) /* an empty directory has no array at all */
+		qsort(names, n, sizeof(*names), name_cmp);
 	for (size_t i = 0; i < n && !ret; i++)
 		ret = add_entry(s, dir, path, len, cap, names[i]);
 out:

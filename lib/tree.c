@@ -330,8 +330,9 @@ int erofs_tree_finalize(struct erofs_tree *tree)
 		struct erofs_node *dir = order[head++];
 
 		dir->subdirs = 0;
-		qsort(dir->dents, dir->ndents, sizeof(*dir->dents),
-		      dentry_cmp);
+		if (dir->ndents > 1) /* dents is NULL while empty */
+			qsort(dir->dents, dir->ndents, sizeof(*dir->dents),
+			      dentry_cmp);
 		for (u32 i = 0; i < dir->ndents; i++) {
 			struct erofs_node *c = dir->dents[i].node;
 

@@ -470,7 +470,9 @@ int erofs_xattr_plan(struct erofs_xattr_table *t, struct erofs_tree *tree)
 		     it = it->next)
 			if (it->refcount && worth_sharing(t, it))
 				t->shared[t->nr_shared++] = it;
-	qsort(t->shared, t->nr_shared, sizeof(*t->shared), item_cmp);
+	if (t->nr_shared > 1) /* NULL when nothing is shared */
+		qsort(t->shared, t->nr_shared, sizeof(*t->shared),
+		      item_cmp);
 	for (u64 i = 0; i < t->nr_shared; i++) {
 		if (off / 4 > UINT32_MAX)
 			return erofs_fail(-EFBIG, "shared xattr area too large");
