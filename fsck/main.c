@@ -40,6 +40,7 @@ enum {
 	OPT_NO_PRESERVE_OWNER,
 	OPT_NO_PRESERVE_PERMS,
 	OPT_WORKERS,
+	OPT_OFFSET,
 };
 
 static const struct option long_options[] = {
@@ -61,6 +62,7 @@ static const struct option long_options[] = {
 	{ "no-preserve-owner", no_argument, NULL, OPT_NO_PRESERVE_OWNER },
 	{ "no-preserve-perms", no_argument, NULL, OPT_NO_PRESERVE_PERMS },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "offset", required_argument, NULL, OPT_OFFSET },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -88,6 +90,7 @@ static void usage(FILE *f)
 		" --nid=#                check or extract the subtree of inode #\n"
 		" --path=PATH            check or extract the subtree at PATH (wins over --nid)\n"
 		" --no-sbcrc             do not verify the superblock checksum\n"
+		" --offset=#             the image starts # bytes into IMAGE\n"
 		" --xattr-inode-digest[=NAME]\n"
 		"                        verify every file's content fingerprint, also in\n"
 		"                        images not marked share-ready; NAME overrides the\n"
@@ -217,6 +220,12 @@ static int parse_args(struct fsck_config *c, int argc, char **argv)
 		case OPT_NO_PRESERVE_PERMS:
 			c->extract.preserve_perms = opt == OPT_PRESERVE_PERMS;
 			c->extract_opts_given = true;
+			break;
+		case OPT_OFFSET:
+			if (!parse_u64(optarg, INT64_MAX, &v))
+				return usage_error("invalid --offset value '%s'",
+						   optarg);
+			c->image.offset = v;
 			break;
 		case OPT_WORKERS:
 			if (!parse_u64(optarg, 1024, &v) || !v)

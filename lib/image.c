@@ -58,7 +58,7 @@ int erofs_image_pread(const struct erofs_image *img, void *buf, size_t len,
 
 	if (!erofs_image_contains(img, pos, len))
 		return -EFSCORRUPTED;
-	ret = erofs_pread_full(img->fd, buf, len, pos);
+	ret = erofs_pread_full(img->fd, buf, len, img->offset + pos);
 	/* the file got shorter since it was opened */
 	return ret == -ENODATA ? -EFSCORRUPTED : ret;
 }
@@ -88,7 +88,8 @@ int erofs_image_read(struct erofs_image *img, void *buf, size_t len, u64 pos)
 			size_t fill = min_t(u64, img->blksz, img->size - start);
 
 			c->tags[slot] = 0;
-			ret = erofs_pread_full(img->fd, data, fill, start);
+			ret = erofs_pread_full(img->fd, data, fill,
+					       img->offset + start);
 			if (ret) {
 				if (ret == -ENODATA)
 					ret = -EFSCORRUPTED;
@@ -318,6 +319,14 @@ int erofs_image_open(struct erofs_image *img, const char *path,
 				 path);
 		goto err;
 	}
+	img->offset = opts ? opts->offset : 0;
+	if (img->offset > img->size) {
+		ret = erofs_fail(-EINVAL, "%s: offset %llu is past the end (%llu bytes)",
+				 path, (unsigned long long)img->offset,
+				 (unsigned long long)img->size);
+		goto err;
+	}
+	img->size -= img->offset;
 
 	if (img->size <= EROFS_SUPER_OFFSET) {
 		ret = open_fail(img, -EFSCORRUPTED,

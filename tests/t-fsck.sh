@@ -178,6 +178,9 @@ fi
 rc=$?
 [ "$rc" -eq 8 ] && pass "fsck --path to a missing path" ||
 	fail "fsck --path to a missing path" "exit $rc"
+{ head -c 12345 /dev/urandom; cat "$img"; } >"$TEST_TMP/embedded.img"
+fsck_ok "fsck --offset (an image inside a larger file)" \
+	"$TEST_TMP/embedded.img" --offset=12345
 "$FSCK" --bogus-option "$img" >/dev/null 2>&1
 rc=$?
 [ "$rc" -eq 16 ] && pass "fsck usage error exit status" ||

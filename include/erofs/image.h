@@ -33,7 +33,8 @@ struct erofs_mcache;
 struct erofs_image {
 	int fd;
 	char *path;
-	u64 size; /* bytes readable from the file or device */
+	u64 offset; /* where the image starts in the file (--offset) */
+	u64 size; /* bytes of the image: the file or device after offset */
 	struct erofs_sb_info sb;
 	u32 blksz;
 	unsigned int blkszbits;
@@ -48,6 +49,7 @@ struct erofs_image {
 
 struct erofs_image_opts {
 	bool no_sbcrc; /* skip the superblock checksum (--no-sbcrc) */
+	u64 offset; /* bytes before the image in the file (--offset) */
 };
 
 /*
