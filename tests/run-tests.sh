@@ -47,10 +47,10 @@ for t in "${tests[@]}"; do
 	*) "$t" >"$log" 2>&1 ;;
 	esac
 	rc=$?
-	p=$(grep -c '^PASS: ' "$log")
-	f=$(grep -c '^FAIL: ' "$log")
-	s=$(grep -c '^SKIP: ' "$log")
-	grep -E '^(PASS|FAIL|SKIP): ' "$log" | sed "s|^|  [$name] |"
+	p=$(grep -ac '^PASS: ' "$log")
+	f=$(grep -ac '^FAIL: ' "$log")
+	s=$(grep -ac '^SKIP: ' "$log")
+	grep -aE '^(PASS|FAIL|SKIP): ' "$log" | sed "s|^|  [$name] |"
 	# a test that died, or said nothing, must not look like a pass
 	if [ "$rc" -eq 77 ] && [ $((p + f + s)) -eq 0 ]; then
 		s=1
