@@ -494,6 +494,26 @@ static bool alg_usable(const struct erofs_image *img, unsigned int alg)
 	return alg == Z_EROFS_COMPRESSION_LZ4;
 }
 
+/* Checks every extent of a map gets, however it was encoded. */
+static int check_extents(const struct zcache *c, const char **why)
+{
+	for (u64 i = 0; i < c->nx; i++) {
+		const struct erofs_zx *x = &c->x[i];
+
+		if (x->llen > ZX_MAX_LLEN)
+			return bad(why, "extent longer than the kernel decodes");
+		if (x->where == EROFS_ZX_HOLE || x->where == EROFS_ZX_FRAGMENT)
+			continue;
+		if (x->fmt >= EROFS_ZFMT_SHIFTED) {
+			if (x->llen > x->plen)
+				return bad(why, "not enough uncompressed data stored");
+		} else if (!x->partial && x->llen < x->plen && i + 1 < c->nx) {
+			return bad(why, "too much compressed data");
+		}
+	}
+	return 0;
+}
+
 /* Turn the lcluster indexes into whole extents, checking as the kernel. */
 static int build_extents(struct erofs_image *img, const struct erofs_rinode *ri,
 			 const struct z_erofs_map_header *h, unsigned int lbits,
@@ -616,21 +636,125 @@ static int build_extents(struct erofs_image *img, const struct erofs_rinode *ri,
 		if (li[k].pblk >> 48 || !erofs_image_contains(img, x->pa, x->plen))
 			return bad(why, "physical cluster lies past the end of the image");
 	}
-	for (u64 i = 0; i < c->nx; i++) {
-		struct erofs_zx *x = &c->x[i];
+	return check_extents(c, why);
+}
 
-		if (x->llen > ZX_MAX_LLEN)
-			return bad(why, "extent longer than the kernel decodes");
-		if (x->where == EROFS_ZX_HOLE || x->where == EROFS_ZX_FRAGMENT)
-			continue;
-		if (x->fmt >= EROFS_ZFMT_SHIFTED) {
-			if (x->llen > x->plen)
-				return bad(why, "not enough uncompressed data stored");
-		} else if (!x->partial && x->llen < x->plen && i + 1 < c->nx) {
-			return bad(why, "too much compressed data");
-		}
+/* One encoded extent record (48-bit layout) into "x". */
+static int ext_record(struct erofs_image *img, u32 plen, u64 pa,
+		      bool interlaced, bool last_fragment, u32 recsz,
+		      struct erofs_zx *x, const char **why)
+{
+	if (last_fragment) {
+		x->where = EROFS_ZX_FRAGMENT;
+		x->pa = plen;
+		if (recsz > 4)
+			x->pa |= pa << 32;
+		return 0;
 	}
+	if (!(plen & Z_EROFS_EXTENT_PLEN_MASK)) {
+		x->where = EROFS_ZX_HOLE;
+		return 0;
+	}
+	x->where = EROFS_ZX_DISK;
+	x->partial = plen & Z_EROFS_EXTENT_PLEN_PARTIAL;
+	x->fmt = plen >> Z_EROFS_EXTENT_PLEN_FMT_BIT;
+	x->plen = plen & Z_EROFS_EXTENT_PLEN_MASK;
+	x->pa = pa;
+	if (x->fmt) {
+		x->fmt--;
+		if (x->fmt >= Z_EROFS_COMPRESSION_MAX) {
+			*why = "unknown compression algorithm";
+			return -EOPNOTSUPP;
+		}
+		if (!alg_usable(img, x->fmt))
+			return bad(why, "algorithm not in the superblock's list");
+	} else {
+		x->fmt = interlaced && !((pa | x->plen) & (img->blksz - 1)) ?
+				 EROFS_ZFMT_INTERLACED :
+				 EROFS_ZFMT_SHIFTED;
+	}
+	if (x->plen > Z_EROFS_PCLUSTER_MAX_SIZE)
+		return bad(why, "physical cluster larger than 1 MiB");
+	if (!erofs_image_contains(img, x->pa, x->plen))
+		return bad(why, "physical cluster lies past the end of the image");
 	return 0;
+}
+
+/* Encoded extents (FULL layout with the EXTENTS advise, erofs-utils -E48bit). */
+static int load_extents(struct erofs_image *img, const struct erofs_rinode *ri,
+			const struct z_erofs_map_header *h, unsigned int lbits,
+			struct zcache *c, const char **why)
+{
+	const u16 advise = le16_to_cpu(h->h_advise);
+	const u32 recsz = 4 << ((advise >> Z_EROFS_ADVISE_EXTRECSZ_BIT) &
+				Z_EROFS_ADVISE_EXTRECSZ_MASK);
+	const bool interlaced = advise & Z_EROFS_ADVISE_INTERLACED_PCLUSTER;
+	const bool frag = advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER;
+	const u64 size = ri->i.size;
+	u64 pos = round_up(round_up(ri->meta_end, 8) + 8, recsz), n, pa = 0;
+	u8 raw[8];
+	int ret;
+
+	if (frag && (!(img->sb.feature_incompat &
+		       EROFS_FEATURE_INCOMPAT_FRAGMENTS) ||
+		     !img->sb.packed_nid))
+		return bad(why, "fragment without a packed inode");
+	if (recsz <= 8) {
+		/* a record per lcluster, in order */
+		if (lbits > 30)
+			return bad(why, "lcluster size beyond 1 GiB");
+		n = DIV_ROUND_UP(size, 1ULL << lbits);
+		if (recsz == 4) {
+			__le64 start;
+
+			if (erofs_image_read(img, &start, 8, pos))
+				return bad(why, "extent records lie past the end of the image");
+			pa = le64_to_cpu(start);
+			pos += 8;
+		}
+	} else {
+		memcpy(raw, h, 8);
+		n = le32_to_cpu(h->h_extents_lo) |
+		    (u64)(raw[6] | raw[7] << 8) << 32;
+	}
+	if (!n || n > img->size / recsz ||
+	    !erofs_image_contains(img, pos, n * recsz))
+		return bad(why, "extent records lie past the end of the image");
+	c->x = calloc(n, sizeof(*c->x));
+	if (!c->x)
+		return -ENOMEM;
+	c->nx = n;
+	for (u64 i = 0; i < n; i++) {
+		struct z_erofs_extent e = { 0 };
+		struct erofs_zx *x = &c->x[i];
+		u64 rpa;
+
+		if (erofs_image_read(img, &e, recsz, pos + i * recsz))
+			return bad(why, "cannot read extent records");
+		if (recsz <= 8) {
+			x->la = i << lbits;
+			rpa = recsz == 4 ? pa : le32_to_cpu(e.pstart_lo);
+			pa += le32_to_cpu(e.plen) & Z_EROFS_EXTENT_PLEN_MASK;
+		} else {
+			x->la = le32_to_cpu(e.lstart_lo);
+			if (recsz > 16)
+				x->la |= (u64)le32_to_cpu(e.lstart_hi) << 32;
+			rpa = le32_to_cpu(e.pstart_lo) |
+			      (u64)le32_to_cpu(e.pstart_hi) << 32;
+			if (i ? x->la <= c->x[i - 1].la : x->la != 0)
+				return bad(why, "extent records out of order");
+		}
+		if (x->la >= size)
+			return bad(why, "an extent starts past the end of the file");
+		if (i)
+			c->x[i - 1].llen = x->la - c->x[i - 1].la;
+		x->llen = size - x->la;
+		ret = ext_record(img, le32_to_cpu(e.plen), rpa, interlaced,
+				 frag && i + 1 == n, recsz, x, why);
+		if (ret)
+			return ret;
+	}
+	return check_extents(c, why);
 }
 
 static int load_map(struct erofs_image *img, const struct erofs_rinode *ri,
@@ -668,8 +792,10 @@ static int load_map(struct erofs_image *img, const struct erofs_rinode *ri,
 	lbits = img->blkszbits + (h.h_clusterbits & 15);
 	if (ri->i.datalayout == EROFS_INODE_COMPRESSED_FULL &&
 	    (advise & Z_EROFS_ADVISE_EXTENTS)) {
-		*why = "encoded extents (48-bit layout) are not supported yet";
-		return -EOPNOTSUPP;
+		ret = load_extents(img, ri, &h, lbits, c, why);
+		if (ret)
+			return ret;
+		goto done;
 	}
 	if (lbits > 16)
 		return bad(why, "lcluster size beyond 64 KiB");

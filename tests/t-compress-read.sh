@@ -61,7 +61,8 @@ if [ -n "$EU_BIN" ]; then
 	for a in lz4 lz4hc lzma zstd; do
 		for v in "" "-Eztailpacking" "-Efragments" "-Ededupe" \
 			"-C65536 -Eall-fragments" "-Elegacy-compress -C16384" \
-			"-b512 -Eztailpacking"; do
+			"-b512 -Eztailpacking" "-E48bit" "-E48bit,fragments" \
+			"-E48bit --max-extent-bytes=-65536"; do
 			# one algorithm covers the options, the others the basics
 			[ "$a" != lz4hc ] && [ -n "$v" ] &&
 				[ "$v" != "-Eztailpacking" ] && continue
