@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Mapping and reading file data, one map function per data layout. */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include <stdlib.h>
 
 #include "erofs/data_read.h"
 #include "erofs/format.h"
@@ -139,12 +139,27 @@ static int map_compressed(struct erofs_image *img,
  * decode each extent once.
  */
 static __thread struct {
-	const struct erofs_image *img;
+	u64 img_id; /* erofs_image.id; 0: nothing cached */
 	erofs_nid_t nid;
 	u64 iloc, la, llen;
 	u8 *buf;
 	u64 cap;
 } zlast;
+
+static pthread_key_t zlast_key;
+static pthread_once_t zlast_once = PTHREAD_ONCE_INIT;
+
+/* A thread that ends (fsck's data workers) leaves no buffer behind. */
+static void zlast_release(void *unused)
+{
+	free(zlast.buf);
+	memset(&zlast, 0, sizeof(zlast));
+}
+
+static void zlast_key_create(void)
+{
+	pthread_key_create(&zlast_key, zlast_release);
+}
 
 static int read_encoded(struct erofs_image *img, const struct erofs_rinode *ri,
 			const struct erofs_map *m, u8 *out, u64 skip, u64 n,
@@ -156,7 +171,7 @@ static int read_encoded(struct erofs_image *img, const struct erofs_rinode *ri,
 	};
 	int ret;
 
-	if (zlast.img != img || zlast.nid != ri->nid ||
+	if (zlast.img_id != img->id || zlast.nid != ri->nid ||
 	    zlast.iloc != ri->iloc || zlast.la != m->la ||
 	    zlast.llen != m->llen) {
 		/* the partial flag is not in the map: look it up again */
@@ -172,7 +187,7 @@ static int read_encoded(struct erofs_image *img, const struct erofs_rinode *ri,
 
 		zlast.buf = NULL;
 		zlast.cap = 0;
-		zlast.img = NULL;
+		zlast.img_id = 0;
 		if (cap < x.llen) {
 			u8 *nb = realloc(buf, x.llen);
 
@@ -182,15 +197,17 @@ static int read_encoded(struct erofs_image *img, const struct erofs_rinode *ri,
 			}
 			buf = nb;
 			cap = x.llen;
+			pthread_once(&zlast_once, zlast_key_create);
+			pthread_setspecific(zlast_key, &zlast);
 		}
 		ret = erofs_zmap_read(img, ri, &x, buf, why);
 		free(zlast.buf);
 		zlast.buf = buf;
 		zlast.cap = cap;
-		zlast.img = NULL;
+		zlast.img_id = 0;
 		if (ret)
 			return ret;
-		zlast.img = img;
+		zlast.img_id = img->id;
 		zlast.nid = ri->nid;
 		zlast.iloc = ri->iloc;
 		zlast.la = x.la;

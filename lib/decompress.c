@@ -4,6 +4,7 @@
  * bytes the extent claims: a stream that ends early, runs long or fails to
  * decode is reported as damage, never padded or truncated silently.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +92,20 @@ static int decode_lzma(const u8 *in, u32 inlen, u8 *out, u32 outlen,
 #endif
 
 #ifdef HAVE_ZSTD
+static pthread_key_t dctx_key;
+static pthread_once_t dctx_once = PTHREAD_ONCE_INIT;
+
+/* A thread that ends (fsck's data workers) frees its context. */
+static void dctx_release(void *dctx)
+{
+	ZSTD_freeDCtx(dctx);
+}
+
+static void dctx_key_create(void)
+{
+	pthread_key_create(&dctx_key, dctx_release);
+}
+
 static int decode_zstd(const u8 *in, u32 inlen, u8 *out, u32 outlen,
 		       bool partial, const char **why)
 {
@@ -106,6 +121,8 @@ static int decode_zstd(const u8 *in, u32 inlen, u8 *out, u32 outlen,
 			*why = "cannot set up the zstd decoder";
 			return -ENOMEM;
 		}
+		pthread_once(&dctx_once, dctx_key_create);
+		pthread_setspecific(dctx_key, dctx);
 		/* a hostile window size must not allocate gigabytes */
 		ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 24);
 	}

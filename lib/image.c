@@ -292,7 +292,10 @@ int erofs_image_open(struct erofs_image *img, const char *path,
 	size_t avail;
 	int ret;
 
+	static u64 last_id;
+
 	memset(img, 0, sizeof(*img));
+	img->id = __atomic_add_fetch(&last_id, 1, __ATOMIC_RELAXED);
 	img->fd = -1;
 	img->path = strdup(path);
 	if (!img->path)

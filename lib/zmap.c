@@ -7,6 +7,7 @@
  * Compact packs drop the block addresses but one per pack: the kernel
  * counts the clusters of earlier heads in the pack to find the rest.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -362,7 +363,7 @@ struct rindex {
 
 /* The decoded map of one inode, kept per thread. */
 struct zcache {
-	const struct erofs_image *img;
+	u64 img_id; /* erofs_image.id; 0: nothing cached */
 	erofs_nid_t nid;
 	u64 iloc, size;
 	struct erofs_zx *x;
@@ -370,6 +371,20 @@ struct zcache {
 };
 
 static __thread struct zcache zc;
+static pthread_key_t zc_key;
+static pthread_once_t zc_once = PTHREAD_ONCE_INIT;
+
+/* A thread that ends (fsck's data workers) leaves no map behind. */
+static void zc_release(void *unused)
+{
+	free(zc.x);
+	memset(&zc, 0, sizeof(zc));
+}
+
+static void zc_key_create(void)
+{
+	pthread_key_create(&zc_key, zc_release);
+}
 
 static int bad(const char **why, const char *reason)
 {
@@ -840,7 +855,7 @@ static int load_map(struct erofs_image *img, const struct erofs_rinode *ri,
 	if (ret)
 		return ret;
 done:
-	c->img = img;
+	c->img_id = img->id;
 	c->nid = ri->nid;
 	c->iloc = ri->iloc;
 	c->size = ri->i.size;
@@ -853,8 +868,10 @@ int erofs_zmap_lookup(struct erofs_image *img, const struct erofs_rinode *ri,
 	u64 lo = 0, hi;
 	int ret;
 
-	if (zc.img != img || zc.nid != ri->nid || zc.iloc != ri->iloc ||
-	    zc.size != ri->i.size) {
+	if (zc.img_id != img->id || zc.nid != ri->nid ||
+	    zc.iloc != ri->iloc || zc.size != ri->i.size) {
+		pthread_once(&zc_once, zc_key_create);
+		pthread_setspecific(zc_key, &zc);
 		ret = load_map(img, ri, &zc, why);
 		if (ret) {
 			free(zc.x);

@@ -45,6 +45,11 @@ struct erofs_image {
 	/* full name of the content fingerprint xattr, NULL without one */
 	char *ishare_name;
 	struct erofs_mcache *cache;
+	/*
+	 * Unique per open in this process: per-thread caches of decoded
+	 * data key on it, as a new image may reuse an old one's address.
+	 */
+	u64 id;
 };
 
 struct erofs_image_opts {
