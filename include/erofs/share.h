@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Share reports: predict how much page cache Linux's EROFS page cache
+ * sharing (mount options inode_share,domain_id=NAME) saves across a set of
+ * images, and explain what does not share, from metadata and fingerprint
+ * xattrs alone.
+ *
+ * The kernel's rules, modelled exactly: a regular file joins a shared page
+ * cache copy when its image is share-ready (compat feature ishare_xattrs),
+ * it carries the fingerprint xattr the image's superblock names (the first
+ * entry with that full name, inline entries before shared ones) with a
+ * value of 1..block size bytes, and the copy keyed by that value (plus the
+ * domain, the same for the whole set) has the same i_size and the same
+ * layout class (compressed or not). The first inode instantiated with a
+ * value sets the size and class; images are taken in the order given and
+ * each in directory order, as reading them all does. Everything else gets a
+ * private copy.
+ *
+ * Counting follows the page cache: a file holds its size rounded up to
+ * whole pages, each inode once however many hard links name it, empty
+ * files nothing. Directories, which the kernel also caches, are counted
+ * apart. Compressed files may make the kernel also cache compressed
+ * blocks, and files with fragments the packed inode; that is not
+ * modelled.
+ *
+ * Two layers: an accumulator fed one file at a time (for any source, and
+ * for tests), and erofs_share_scan_image(), which feeds it from an image
+ * through the reader without touching file data unless "verify" is set.
+ */
+#ifndef EROFS_SHARE_H
+#define EROFS_SHARE_H
+
+#include <stdio.h>
+
+#include "erofs/image.h"
+
+#define EROFS_SHARE_PAGE_SIZE 4096
+
+struct erofs_share_opts {
+	u32 page_size;	  /* page cache granularity; 0: EROFS_SHARE_PAGE_SIZE */
+	unsigned int top; /* shared contents to list, by bytes saved */
+	/*
+	 * Read file data: confirm each sha256 fingerprint against the content
+	 * and key files without one by their content for the rebuild
+	 * estimate.
+	 */
+	bool verify;
+};
+
+/* Why a non-empty regular file has no usable fingerprint. */
+enum erofs_share_nofp {
+	EROFS_SHARE_FP_OK,
+	EROFS_SHARE_FP_NOT_READY,  /* the image is not share-ready */
+	EROFS_SHARE_FP_ABSENT,	   /* no xattr with the fingerprint's name */
+	EROFS_SHARE_FP_EMPTY,	   /* the value is empty */
+	EROFS_SHARE_FP_TOO_LONG,   /* the value is longer than a block */
+	EROFS_SHARE_FP_UNREADABLE, /* the xattrs are damaged */
+	EROFS_SHARE_FP_NR
+};
+
+/* One regular file inode, as the accumulator takes it. */
+struct erofs_share_file {
+	const char *path; /* the first name it was reached by */
+	u64 size;
+	bool compressed; /* layout class */
+	const u8 *fp;	 /* fingerprint value, NULL when none is usable */
+	u32 fp_len;
+	enum erofs_share_nofp nofp; /* why fp is NULL */
+	/* SHA-256 of the content when known (verify), else NULL */
+	const u8 *content_sha256;
+};
+
+/* Per image figures; bytes are page cache bytes unless said otherwise. */
+struct erofs_share_image {
+	char *name;
+	char *fp_name;	/* fingerprint xattr name, NULL: not share-ready */
+	u64 files;	/* regular file inodes */
+	u64 links;	/* names of regular files (hard links included) */
+	u64 bytes;	/* sum of their sizes */
+	u64 page_bytes; /* held without sharing */
+	/* held with sharing when the images are read in the order given */
+	u64 added_bytes;
+	/* of page_bytes, what shares a copy with another inode anywhere */
+	u64 shareable_bytes;
+	u64 fingerprinted; /* non-empty files with a usable fingerprint */
+	u64 nofp_files, nofp_bytes;  /* non-empty files without one */
+	u64 nofp[EROFS_SHARE_FP_NR]; /* files by reason */
+	u64 compressed_files;
+	u64 dir_bytes; /* directories' page cache */
+	u64 dirs;
+	/* verify */
+	u64 verified, mismatched, unverified;
+};
+
+/* A content held once for several inodes. */
+struct erofs_share_content {
+	u8 *fp;
+	u32 fp_len;
+	u64 size;
+	bool compressed;
+	u64 members;	  /* inodes holding this copy */
+	u64 saving_bytes; /* page bytes * (members - 1) */
+	u64 *per_image;	  /* members in each image */
+	char **sample;	  /* a path in each image, NULL where none */
+};
+
+/* Inodes whose fingerprint found a copy of another size or class. */
+struct erofs_share_conflict {
+	u8 *fp;
+	u32 fp_len;
+	bool size_differs;    /* else the layout class differs */
+	u64 size, other_size; /* the copy's and this inode's */
+	bool compressed, other_compressed;
+	unsigned int image, other_image; /* the copy's first inode, this one */
+	char *path, *other_path;
+};
+
+struct erofs_share_report {
+	u32 page_size;
+	unsigned int nr_images;
+	struct erofs_share_image *images;
+	u64 files;	   /* regular file inodes over all images */
+	u64 total_bytes;   /* sum of their sizes */
+	u64 noshare_bytes; /* page cache without sharing */
+	u64 shared_bytes;  /* page cache with sharing */
+	u64 saving_bytes;
+	double saving_percent; /* of noshare_bytes */
+	u64 shared_contents;   /* copies held for two inodes or more */
+	u64 dir_bytes;
+	/* the top contents by bytes saved */
+	struct erofs_share_content *top;
+	unsigned int nr_top;
+	/* what is lost */
+	u64 size_conflict_files, size_conflict_bytes;
+	u64 class_conflict_files, class_conflict_bytes;
+	struct erofs_share_conflict *conflicts; /* the first few */
+	unsigned int nr_conflicts;
+	u64 nofp_files, nofp_bytes;	    /* in share-ready images */
+	u64 notready_files, notready_bytes; /* in images that are not */
+	/*
+	 * Page cache with sharing if every image were rebuilt with
+	 * fingerprints and identical contents got the same layout class:
+	 * files without a fingerprint match by content when it was hashed
+	 * (verify), otherwise by path and size: an estimate that counts a
+	 * file changed in place as shared and a renamed one as not.
+	 */
+	u64 rebuild_shared_bytes;
+	u64 rebuild_guessed_files; /* files matched by path and size */
+	/* verify */
+	u64 verified, mismatched, unverified;
+};
+
+struct erofs_share;
+
+int erofs_share_new(struct erofs_share **s, const struct erofs_share_opts *o);
+void erofs_share_free(struct erofs_share *s);
+
+/* Start the next image; fp_name NULL when it is not share-ready. */
+int erofs_share_add_image(struct erofs_share *s, const char *name,
+			  const char *fp_name);
+/* A regular file inode of the current image, in reading order. */
+int erofs_share_add_file(struct erofs_share *s,
+			 const struct erofs_share_file *f);
+/* A hard link to a file already added (counted as a name only). */
+void erofs_share_add_link(struct erofs_share *s);
+/* A directory of the current image, of "size" bytes. */
+void erofs_share_add_dir(struct erofs_share *s, u64 size);
+/* A file whose content did (or did not) match its fingerprint (verify). */
+void erofs_share_add_verified(struct erofs_share *s, bool matched);
+void erofs_share_add_unverified(struct erofs_share *s);
+
+/*
+ * Add every inode of an open image by walking it from the root. Damage
+ * that stops the walk fails with a message recorded (erofs_fail()); damage
+ * in one inode's xattrs makes that file count as unshareable.
+ */
+int erofs_share_scan_image(struct erofs_share *s, struct erofs_image *img);
+
+/* Compute the figures; the report lives until erofs_share_free(). */
+int erofs_share_finish(struct erofs_share *s,
+		       const struct erofs_share_report **r);
+
+/*
+ * The whole report for image files "paths" (the same one may be given
+ * twice), printed to "out". Fails when an image cannot be read, and with
+ * -EBADMSG after printing when verify found fingerprints that do not match
+ * their files' content.
+ */
+int erofs_share_report_images(char *const *paths, unsigned int n,
+			      const struct erofs_share_opts *o, bool json,
+			      FILE *out);
+
+/* Print the report for people, or as one JSON object. */
+void erofs_share_print(const struct erofs_share_report *r, FILE *out);
+void erofs_share_print_json(const struct erofs_share_report *r, FILE *out);
+
+#endif

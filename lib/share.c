@@ -1,0 +1,990 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Share reports: a set of images' page cache with and without sharing. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "erofs/data_read.h"
+#include "erofs/dump.h"
+#include "erofs/error.h"
+#include "erofs/fingerprint.h"
+#include "erofs/format.h"
+#include "erofs/share.h"
+#include "erofs/walk.h"
+#include "erofs/xattr.h"
+#include "erofs/xattr_read.h"
+
+/* Conflicts kept with their paths for the report; the rest are counted. */
+#define SHARE_MAX_CONFLICTS 20
+
+/* Bytes that live as long as the accumulator: paths, fingerprint values. */
+struct arena_block {
+	struct arena_block *next;
+	size_t used, size;
+	char data[];
+};
+
+/* One regular file inode. */
+struct rec {
+	u64 size;
+	char *path;
+	u32 img;
+	int32_t group; /* fingerprint's copy, -1 without a fingerprint */
+	int32_t sha;   /* content digest (verify), -1 when unknown */
+	u32 parent;    /* union-find for the rebuild estimate */
+	bool compressed;
+	bool member; /* holds the group's copy, else private */
+	u8 nofp;
+};
+
+/* The one copy the kernel keeps per fingerprint value. */
+struct group {
+	u8 *fp;
+	u32 fp_len;
+	u64 size;	 /* of the first inode: the copy's i_size */
+	bool compressed; /* the copy's layout class */
+	u32 first;	 /* record that created it */
+	u64 members;
+	u64 hash;
+};
+
+/* Open-addressing set of indexes (stored + 1) with caller-given keys. */
+struct htab {
+	u32 *slot;
+	u64 cap, n;
+};
+
+struct erofs_share {
+	struct erofs_share_opts o;
+	struct arena_block *arena;
+	struct rec *recs;
+	u64 nr_recs, cap_recs;
+	struct group *groups;
+	u64 nr_groups, cap_groups;
+	struct htab fp_tab; /* value -> group */
+	u8 (*shas)[EROFS_SHA256_SIZE];
+	u64 nr_shas, cap_shas;
+	struct erofs_share_image *images;
+	unsigned int nr_images;
+	struct erofs_share_conflict conflicts[SHARE_MAX_CONFLICTS];
+	unsigned int nr_conflicts;
+	struct erofs_share_report r;
+	bool finished;
+};
+
+static void *arena_alloc(struct erofs_share *s, size_t len)
+{
+	struct arena_block *b = s->arena;
+
+	len = round_up(len, 8);
+	if (!b || b->size - b->used < len) {
+		size_t size = max_t(size_t, len, 1 << 20);
+
+		b = malloc(sizeof(*b) + size);
+		if (!b)
+			return NULL;
+		b->used = 0;
+		b->size = size;
+		b->next = s->arena;
+		s->arena = b;
+	}
+	b->used += len;
+	return b->data + b->used - len;
+}
+
+static char *arena_strdup(struct erofs_share *s, const char *str)
+{
+	size_t len = strlen(str) + 1;
+	char *p = arena_alloc(s, len);
+
+	if (p)
+		memcpy(p, str, len);
+	return p;
+}
+
+static u64 hash_bytes(const void *p, size_t len, u64 h)
+{
+	const u8 *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h;
+}
+
+#define HASH_SEED 1469598103934665603ULL
+
+/*
+ * Find the index whose key equals the probe's ("eq"), or the free slot to
+ * put it in: returns the slot number.
+ */
+static u64 htab_find(const struct htab *t, u64 hash,
+		     bool (*eq)(const void *ctx, u32 idx), const void *ctx)
+{
+	u64 i = hash & (t->cap - 1);
+
+	while (t->slot[i] && !eq(ctx, t->slot[i] - 1))
+		i = (i + 1) & (t->cap - 1);
+	return i;
+}
+
+static int htab_grow(struct htab *t, u64 (*hash_of)(const void *ctx, u32 idx),
+		     const void *ctx)
+{
+	u64 cap = t->cap ? t->cap * 2 : 1024;
+	u32 *slot = calloc(cap, sizeof(*slot));
+
+	if (!slot)
+		return -ENOMEM;
+	for (u64 i = 0; i < t->cap; i++) {
+		u64 j;
+
+		if (!t->slot[i])
+			continue;
+		j = hash_of(ctx, t->slot[i] - 1) & (cap - 1);
+		while (slot[j])
+			j = (j + 1) & (cap - 1);
+		slot[j] = t->slot[i];
+	}
+	free(t->slot);
+	t->slot = slot;
+	t->cap = cap;
+	return 0;
+}
+
+static int grow(void **arr, u64 *cap, u64 need, size_t elem)
+{
+	void *n;
+	u64 c;
+
+	if (need <= *cap)
+		return 0;
+	c = max_t(u64, *cap * 2, 1024);
+	n = realloc(*arr, c * elem);
+	if (!n)
+		return -ENOMEM;
+	*arr = n;
+	*cap = c;
+	return 0;
+}
+
+int erofs_share_new(struct erofs_share **sp, const struct erofs_share_opts *o)
+{
+	struct erofs_share *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->o = *o;
+	if (!s->o.page_size)
+		s->o.page_size = EROFS_SHARE_PAGE_SIZE;
+	*sp = s;
+	return 0;
+}
+
+void erofs_share_free(struct erofs_share *s)
+{
+	struct erofs_share_report *r;
+
+	if (!s)
+		return;
+	r = &s->r;
+	for (unsigned int i = 0; i < r->nr_top; i++) {
+		free(r->top[i].per_image);
+		free(r->top[i].sample);
+	}
+	free(r->top);
+	for (unsigned int i = 0; i < s->nr_images; i++) {
+		free(s->images[i].name);
+		free(s->images[i].fp_name);
+	}
+	free(s->images);
+	free(s->recs);
+	free(s->groups);
+	free(s->fp_tab.slot);
+	free(s->shas);
+	while (s->arena) {
+		struct arena_block *b = s->arena;
+
+		s->arena = b->next;
+		free(b);
+	}
+	free(s);
+}
+
+int erofs_share_add_image(struct erofs_share *s, const char *name,
+			  const char *fp_name)
+{
+	struct erofs_share_image *n, *im;
+
+	if (s->finished)
+		return -EINVAL;
+	n = realloc(s->images, (s->nr_images + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	s->images = n;
+	im = &n[s->nr_images];
+	memset(im, 0, sizeof(*im));
+	im->name = strdup(name);
+	im->fp_name = fp_name ? strdup(fp_name) : NULL;
+	if (!im->name || (fp_name && !im->fp_name)) {
+		free(im->name);
+		free(im->fp_name);
+		return -ENOMEM;
+	}
+	s->nr_images++;
+	return 0;
+}
+
+static u64 pages_of(const struct erofs_share *s, u64 size)
+{
+	return round_up(size, (u64)s->o.page_size);
+}
+
+struct fp_probe {
+	const struct erofs_share *s;
+	const u8 *fp;
+	u32 len;
+};
+
+static bool fp_eq(const void *ctx, u32 idx)
+{
+	const struct fp_probe *p = ctx;
+	const struct group *g = &p->s->groups[idx];
+
+	return g->fp_len == p->len && !memcmp(g->fp, p->fp, p->len);
+}
+
+static u64 group_hash(const void *ctx, u32 idx)
+{
+	return ((const struct erofs_share *)ctx)->groups[idx].hash;
+}
+
+static void note_conflict(struct erofs_share *s, const struct group *g,
+			  const struct rec *r)
+{
+	const struct rec *first = &s->recs[g->first];
+	struct erofs_share_conflict *c;
+
+	if (s->nr_conflicts >= SHARE_MAX_CONFLICTS)
+		return;
+	c = &s->conflicts[s->nr_conflicts++];
+	c->fp = g->fp;
+	c->fp_len = g->fp_len;
+	c->size_differs = g->size != r->size;
+	c->size = g->size;
+	c->other_size = r->size;
+	c->compressed = g->compressed;
+	c->other_compressed = r->compressed;
+	c->image = first->img;
+	c->other_image = r->img;
+	c->path = first->path;
+	c->other_path = r->path;
+}
+
+/* Join the copy of fingerprint f->fp, creating it for the first inode. */
+static int join_group(struct erofs_share *s, struct rec *r,
+		      const struct erofs_share_file *f)
+{
+	struct fp_probe probe = { s, f->fp, f->fp_len };
+	u64 h = hash_bytes(f->fp, f->fp_len, HASH_SEED), slot;
+	struct group *g;
+	int ret;
+
+	if ((s->nr_groups + 1) * 2 > s->fp_tab.cap) {
+		ret = htab_grow(&s->fp_tab, group_hash, s);
+		if (ret)
+			return ret;
+	}
+	slot = htab_find(&s->fp_tab, h, fp_eq, &probe);
+	if (s->fp_tab.slot[slot]) {
+		g = &s->groups[s->fp_tab.slot[slot] - 1];
+		r->group = g - s->groups;
+		/* the kernel's checks, in its order: class, then size */
+		if (g->compressed != r->compressed || g->size != r->size) {
+			if (g->compressed != r->compressed) {
+				s->r.class_conflict_files++;
+				s->r.class_conflict_bytes +=
+					pages_of(s, r->size);
+			} else {
+				s->r.size_conflict_files++;
+				s->r.size_conflict_bytes +=
+					pages_of(s, r->size);
+			}
+			note_conflict(s, g, r);
+			return 0;
+		}
+		r->member = true;
+		g->members++;
+		return 0;
+	}
+	ret = grow((void **)&s->groups, &s->cap_groups, s->nr_groups + 1,
+		   sizeof(*s->groups));
+	if (ret)
+		return ret;
+	g = &s->groups[s->nr_groups];
+	g->fp = arena_alloc(s, f->fp_len);
+	if (!g->fp)
+		return -ENOMEM;
+	memcpy(g->fp, f->fp, f->fp_len);
+	g->fp_len = f->fp_len;
+	g->size = r->size;
+	g->compressed = r->compressed;
+	g->first = r - s->recs;
+	g->members = 1;
+	g->hash = h;
+	s->fp_tab.slot[slot] = ++s->nr_groups;
+	r->group = s->nr_groups - 1;
+	r->member = true;
+	return 0;
+}
+
+int erofs_share_add_file(struct erofs_share *s,
+			 const struct erofs_share_file *f)
+{
+	struct erofs_share_image *im;
+	struct rec *r;
+	u64 pages = pages_of(s, f->size);
+	bool holds;
+	int ret;
+
+	if (!s->nr_images || s->finished)
+		return -EINVAL;
+	if (s->nr_recs >= UINT32_MAX - 1)
+		return -EFBIG;
+	im = &s->images[s->nr_images - 1];
+	ret = grow((void **)&s->recs, &s->cap_recs, s->nr_recs + 1,
+		   sizeof(*s->recs));
+	if (ret)
+		return ret;
+	r = &s->recs[s->nr_recs];
+	memset(r, 0, sizeof(*r));
+	r->size = f->size;
+	r->img = s->nr_images - 1;
+	r->group = -1;
+	r->sha = -1;
+	r->parent = s->nr_recs;
+	r->compressed = f->compressed;
+	if (!im->fp_name)
+		r->nofp = EROFS_SHARE_FP_NOT_READY;
+	else
+		r->nofp = f->fp ? EROFS_SHARE_FP_OK : f->nofp;
+	r->path = arena_strdup(s, f->path ? f->path : "");
+	if (!r->path)
+		return -ENOMEM;
+	if (f->content_sha256) {
+		ret = grow((void **)&s->shas, &s->cap_shas, s->nr_shas + 1,
+			   sizeof(*s->shas));
+		if (ret)
+			return ret;
+		memcpy(s->shas[s->nr_shas], f->content_sha256,
+		       EROFS_SHA256_SIZE);
+		r->sha = s->nr_shas++;
+	}
+	s->nr_recs++;
+
+	im->files++;
+	im->links++;
+	im->bytes += f->size;
+	im->page_bytes += pages;
+	im->compressed_files += f->compressed;
+	/* empty files hold nothing; fingerprints are not written for them */
+	if (f->fp && im->fp_name) {
+		ret = join_group(s, r, f);
+		if (ret)
+			return ret;
+		im->fingerprinted += f->size > 0;
+	} else if (f->size) {
+		im->nofp_files++;
+		im->nofp_bytes += pages;
+		im->nofp[r->nofp]++;
+	}
+	/* with sharing, a copy is held once: by its first member */
+	holds = !r->member || s->groups[r->group].first == s->nr_recs - 1;
+	if (holds)
+		im->added_bytes += pages;
+	return 0;
+}
+
+void erofs_share_add_link(struct erofs_share *s)
+{
+	if (s->nr_images)
+		s->images[s->nr_images - 1].links++;
+}
+
+void erofs_share_add_dir(struct erofs_share *s, u64 size)
+{
+	struct erofs_share_image *im;
+
+	if (!s->nr_images)
+		return;
+	im = &s->images[s->nr_images - 1];
+	im->dirs++;
+	im->dir_bytes += pages_of(s, size);
+}
+
+void erofs_share_add_verified(struct erofs_share *s, bool matched)
+{
+	if (!s->nr_images)
+		return;
+	if (matched)
+		s->images[s->nr_images - 1].verified++;
+	else
+		s->images[s->nr_images - 1].mismatched++;
+}
+
+void erofs_share_add_unverified(struct erofs_share *s)
+{
+	if (s->nr_images)
+		s->images[s->nr_images - 1].unverified++;
+}
+
+/* --- the rebuild estimate: union-find over records ------------------------ */
+
+static u32 uf_find(struct rec *recs, u32 i)
+{
+	while (recs[i].parent != i) {
+		recs[i].parent = recs[recs[i].parent].parent;
+		i = recs[i].parent;
+	}
+	return i;
+}
+
+static void uf_union(struct rec *recs, u32 a, u32 b)
+{
+	a = uf_find(recs, a);
+	b = uf_find(recs, b);
+	if (a != b)
+		recs[a > b ? a : b].parent = a > b ? b : a;
+}
+
+/* Keys for the union tables: what a rebuild would fingerprint alike. */
+struct key_probe {
+	const struct erofs_share *s;
+	int kind; /* 0: fingerprint + size, 1: content digest, 2: path + size */
+	const struct rec *r;
+};
+
+static bool key_eq_rec(const struct erofs_share *s, int kind,
+		       const struct rec *a, const struct rec *b)
+{
+	switch (kind) {
+	case 0:
+		return a->group == b->group && a->size == b->size;
+	case 1:
+		return !memcmp(s->shas[a->sha], s->shas[b->sha],
+			       EROFS_SHA256_SIZE);
+	default:
+		return a->size == b->size && !strcmp(a->path, b->path);
+	}
+}
+
+static u64 key_hash_rec(const struct erofs_share *s, int kind,
+			const struct rec *r)
+{
+	switch (kind) {
+	case 0:
+		return hash_bytes(&r->group, sizeof(r->group),
+				  hash_bytes(&r->size, 8, HASH_SEED));
+	case 1:
+		return hash_bytes(s->shas[r->sha], EROFS_SHA256_SIZE,
+				  HASH_SEED);
+	default:
+		return hash_bytes(r->path, strlen(r->path),
+				  hash_bytes(&r->size, 8, HASH_SEED));
+	}
+}
+
+static bool key_eq(const void *ctx, u32 idx)
+{
+	const struct key_probe *p = ctx;
+
+	return key_eq_rec(p->s, p->kind, &p->s->recs[idx], p->r);
+}
+
+static u64 key_hash(const void *ctx, u32 idx)
+{
+	const struct key_probe *p = ctx;
+
+	return key_hash_rec(p->s, p->kind, &p->s->recs[idx]);
+}
+
+/* Whether the rebuild would know the record's content exactly. */
+static bool rec_keyed(const struct erofs_share *s, const struct rec *r)
+{
+	return r->sha >= 0 || r->group >= 0;
+}
+
+/*
+ * Union records of one key kind; for path + size only files whose
+ * content is unknown join, and at most one file with a known content.
+ */
+static int union_by(struct erofs_share *s, int kind, u64 *guessed)
+{
+	struct htab t = { 0 };
+	struct key_probe p = { s, kind, NULL };
+	/* for paths: whether the anchor was bound to a keyed record */
+	u8 *bound = NULL;
+	int ret = 0;
+
+	if (kind == 2) {
+		bound = calloc(s->nr_recs ? s->nr_recs : 1, 1);
+		if (!bound)
+			return -ENOMEM;
+	}
+	for (u64 i = 0; i < s->nr_recs; i++) {
+		struct rec *r = &s->recs[i];
+		u64 slot;
+		u32 anchor;
+
+		if (!r->size)
+			continue;
+		if ((kind == 0 && r->group < 0) || (kind == 1 && r->sha < 0))
+			continue;
+		if ((t.n + 1) * 2 > t.cap) {
+			p.r = NULL;
+			ret = htab_grow(&t, key_hash, &p);
+			if (ret)
+				break;
+		}
+		p.r = r;
+		slot = htab_find(&t, key_hash_rec(s, kind, r), key_eq, &p);
+		if (!t.slot[slot]) {
+			t.slot[slot] = i + 1;
+			t.n++;
+			continue;
+		}
+		anchor = t.slot[slot] - 1;
+		if (kind < 2) {
+			uf_union(s->recs, anchor, i);
+		} else if (!rec_keyed(s, r)) {
+			uf_union(s->recs, anchor, i);
+			++*guessed;
+		} else if (!rec_keyed(s, &s->recs[anchor]) && !bound[anchor]) {
+			uf_union(s->recs, anchor, i);
+			bound[anchor] = 1;
+			++*guessed;
+		}
+	}
+	free(t.slot);
+	free(bound);
+	return ret;
+}
+
+static int rebuild_estimate(struct erofs_share *s)
+{
+	u64 guessed = 0;
+	int ret;
+
+	for (u64 i = 0; i < s->nr_recs; i++)
+		s->recs[i].parent = i;
+	ret = union_by(s, 0, &guessed);
+	if (!ret)
+		ret = union_by(s, 1, &guessed);
+	if (!ret)
+		ret = union_by(s, 2, &guessed);
+	if (ret)
+		return ret;
+	s->r.rebuild_guessed_files = guessed;
+	s->r.rebuild_shared_bytes = 0;
+	for (u64 i = 0; i < s->nr_recs; i++)
+		if (uf_find(s->recs, i) == i)
+			s->r.rebuild_shared_bytes +=
+				pages_of(s, s->recs[i].size);
+	return 0;
+}
+
+/* --- figures -------------------------------------------------------------- */
+
+struct top_key {
+	u64 saving, size;
+	u32 group;
+};
+
+/* Most saved first; ties by size, then fingerprint, for stable output. */
+static int top_cmp(const void *a, const void *b, void *arg)
+{
+	const struct top_key *x = a, *y = b;
+	const struct erofs_share *s = arg;
+	const struct group *gx = &s->groups[x->group];
+	const struct group *gy = &s->groups[y->group];
+
+	if (x->saving != y->saving)
+		return x->saving < y->saving ? 1 : -1;
+	if (x->size != y->size)
+		return x->size < y->size ? 1 : -1;
+	if (gx->fp_len != gy->fp_len)
+		return gx->fp_len < gy->fp_len ? -1 : 1;
+	return memcmp(gx->fp, gy->fp, gx->fp_len);
+}
+
+static int fill_top(struct erofs_share *s)
+{
+	struct erofs_share_report *r = &s->r;
+	struct top_key *keys;
+	int32_t *slot_of;
+	u64 n = 0;
+	int ret = -ENOMEM;
+
+	if (!s->o.top || !r->shared_contents)
+		return 0;
+	keys = malloc(r->shared_contents * sizeof(*keys));
+	slot_of = malloc(s->nr_groups * sizeof(*slot_of));
+	if (!keys || !slot_of)
+		goto out;
+	for (u64 i = 0; i < s->nr_groups; i++) {
+		const struct group *g = &s->groups[i];
+
+		slot_of[i] = -1;
+		if (g->members < 2)
+			continue;
+		keys[n].saving = pages_of(s, g->size) * (g->members - 1);
+		keys[n].size = g->size;
+		keys[n].group = i;
+		n++;
+	}
+	qsort_r(keys, n, sizeof(*keys), top_cmp, s);
+	r->nr_top = min_t(u64, n, s->o.top);
+	r->top = calloc(r->nr_top, sizeof(*r->top));
+	if (!r->top) {
+		r->nr_top = 0;
+		goto out;
+	}
+	for (unsigned int k = 0; k < r->nr_top; k++) {
+		struct erofs_share_content *c = &r->top[k];
+		const struct group *g = &s->groups[keys[k].group];
+
+		slot_of[keys[k].group] = k;
+		c->fp = g->fp;
+		c->fp_len = g->fp_len;
+		c->size = g->size;
+		c->compressed = g->compressed;
+		c->members = g->members;
+		c->saving_bytes = keys[k].saving;
+		c->per_image = calloc(s->nr_images, sizeof(*c->per_image));
+		c->sample = calloc(s->nr_images, sizeof(*c->sample));
+		if (!c->per_image || !c->sample)
+			goto out;
+	}
+	for (u64 i = 0; i < s->nr_recs; i++) {
+		const struct rec *rc = &s->recs[i];
+		struct erofs_share_content *c;
+
+		if (!rc->member || slot_of[rc->group] < 0)
+			continue;
+		c = &r->top[slot_of[rc->group]];
+		c->per_image[rc->img]++;
+		if (!c->sample[rc->img])
+			c->sample[rc->img] = rc->path;
+	}
+	ret = 0;
+out:
+	free(keys);
+	free(slot_of);
+	return ret;
+}
+
+int erofs_share_finish(struct erofs_share *s,
+		       const struct erofs_share_report **out)
+{
+	struct erofs_share_report *r = &s->r;
+	int ret;
+
+	if (s->finished) {
+		*out = r;
+		return 0;
+	}
+	r->page_size = s->o.page_size;
+	r->nr_images = s->nr_images;
+	r->images = s->images;
+	for (u64 i = 0; i < s->nr_recs; i++) {
+		struct rec *rc = &s->recs[i];
+
+		if (rc->member && s->groups[rc->group].members > 1)
+			s->images[rc->img].shareable_bytes +=
+				pages_of(s, rc->size);
+	}
+	for (unsigned int i = 0; i < s->nr_images; i++) {
+		struct erofs_share_image *im = &s->images[i];
+
+		r->files += im->files;
+		r->total_bytes += im->bytes;
+		r->noshare_bytes += im->page_bytes;
+		r->shared_bytes += im->added_bytes;
+		r->dir_bytes += im->dir_bytes;
+		if (im->fp_name) {
+			r->nofp_files += im->nofp_files;
+			r->nofp_bytes += im->nofp_bytes;
+		} else {
+			r->notready_files += im->nofp_files;
+			r->notready_bytes += im->nofp_bytes;
+		}
+		r->verified += im->verified;
+		r->mismatched += im->mismatched;
+		r->unverified += im->unverified;
+	}
+	r->saving_bytes = r->noshare_bytes - r->shared_bytes;
+	r->saving_percent = r->noshare_bytes
+				    ? 100.0 * r->saving_bytes / r->noshare_bytes
+				    : 0;
+	for (u64 i = 0; i < s->nr_groups; i++)
+		r->shared_contents += s->groups[i].members > 1;
+	r->conflicts = s->conflicts;
+	r->nr_conflicts = s->nr_conflicts;
+	ret = fill_top(s);
+	if (!ret)
+		ret = rebuild_estimate(s);
+	if (ret)
+		return ret;
+	s->finished = true;
+	*out = r;
+	return 0;
+}
+
+/* --- reading an image ----------------------------------------------------- */
+
+struct scan {
+	struct erofs_share *s;
+	struct erofs_image *img;
+	u8 fp_base; /* base index of the fingerprint's name */
+	u8 *fp;	    /* the value found, up to 65535 bytes */
+	int fp_len; /* -1: none found */
+	u8 *buf;    /* data for verify */
+	u64 problems;
+	int err;
+};
+
+#define VERIFY_CHUNK (1U << 20)
+
+/*
+ * Warn about "path" of the image being scanned with its control bytes
+ * escaped: names come from the image and must not drive a terminal.
+ */
+static void __printf(3, 4)
+	scan_warn(struct scan *sc, const char *path, const char *fmt, ...)
+{
+	char *img = NULL, *name = NULL, *msg = NULL;
+	size_t len;
+	va_list ap;
+	FILE *m;
+
+	m = open_memstream(&img, &len);
+	if (m) {
+		erofs_fputs_escaped(sc->img->path, strlen(sc->img->path), m);
+		fclose(m);
+	}
+	m = open_memstream(&name, &len);
+	if (m) {
+		erofs_fputs_escaped(path, strlen(path), m);
+		fclose(m);
+	}
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	erofs_warn("%s: %s: %s", img ? img : "?", name ? name : "?",
+		   msg ? msg : fmt);
+	free(img);
+	free(name);
+	free(msg);
+}
+
+/* The kernel's match: same short prefix, same full name; first wins. */
+static int find_fp(void *arg, const struct erofs_xattr_ref *x)
+{
+	struct scan *sc = arg;
+
+	if (x->base_index != sc->fp_base ||
+	    strcmp(x->name, sc->img->ishare_name))
+		return 0;
+	memcpy(sc->fp, x->value, x->value_len);
+	sc->fp_len = x->value_len;
+	return 1;
+}
+
+/* Hash the content; 0 with the digest, or 1 when it cannot be read. */
+static int hash_content(struct scan *sc, const struct erofs_rinode *ri,
+			u8 digest[EROFS_SHA256_SIZE])
+{
+	struct erofs_sha256 sha;
+	const char *why = NULL;
+	int ret;
+
+	if (!erofs_sha256_available() || !erofs_data_readable(ri))
+		return 1;
+	ret = erofs_sha256_init(&sha);
+	if (ret)
+		return ret;
+	for (u64 pos = 0; pos < ri->i.size; pos += VERIFY_CHUNK) {
+		size_t n = min_t(u64, VERIFY_CHUNK, ri->i.size - pos);
+
+		ret = erofs_read_data(sc->img, ri, sc->buf, n, pos, &why);
+		if (ret) {
+			erofs_sha256_free(&sha);
+			return 1;
+		}
+		erofs_sha256_update(&sha, sc->buf, n);
+	}
+	erofs_sha256_final(&sha, digest);
+	erofs_sha256_free(&sha);
+	return 0;
+}
+
+static int scan_file(struct scan *sc, const struct erofs_walk_entry *e)
+{
+	const struct erofs_rinode *ri = e->inode;
+	struct erofs_share_file f = {
+		.path = e->path,
+		.size = ri->i.size,
+		.compressed = erofs_layout_is_compressed(ri->i.datalayout),
+	};
+	u8 digest[EROFS_SHA256_SIZE], want[EROFS_SHA256_SIZE];
+	const char *why = NULL;
+	int ret;
+
+	if (sc->img->ishare_name) {
+		sc->fp_len = -1;
+		ret = erofs_xattr_foreach(sc->img, ri, find_fp, sc, &why);
+		if (ret < 0) {
+			/* the kernel may well fail the same lookup */
+			f.nofp = EROFS_SHARE_FP_UNREADABLE;
+			sc->problems++;
+			scan_warn(sc, e->path,
+				  "xattrs: %s; counted as not shared",
+				  why ? why : "");
+		} else if (sc->fp_len < 0) {
+			f.nofp = EROFS_SHARE_FP_ABSENT;
+		} else if (!sc->fp_len) {
+			f.nofp = EROFS_SHARE_FP_EMPTY;
+		} else if ((u32)sc->fp_len > sc->img->blksz) {
+			f.nofp = EROFS_SHARE_FP_TOO_LONG;
+		} else {
+			f.fp = sc->fp;
+			f.fp_len = sc->fp_len;
+		}
+	}
+	if (sc->s->o.verify && f.size) {
+		ret = hash_content(sc, ri, digest);
+		if (ret < 0)
+			return ret;
+		if (!ret)
+			f.content_sha256 = digest;
+		if (f.fp && !ret &&
+		    !erofs_fingerprint_parse(f.fp, f.fp_len, want)) {
+			bool ok = !memcmp(want, digest, sizeof(digest));
+
+			erofs_share_add_verified(sc->s, ok);
+			if (!ok)
+				scan_warn(
+					sc, e->path,
+					"content does not match its fingerprint");
+		} else if (f.fp) {
+			erofs_share_add_unverified(sc->s);
+		}
+	}
+	return erofs_share_add_file(sc->s, &f);
+}
+
+static int scan_visit(void *arg, const struct erofs_walk_entry *e)
+{
+	struct scan *sc = arg;
+	u32 mode = e->inode->i.mode;
+
+	if (S_ISDIR(mode)) {
+		erofs_share_add_dir(sc->s, e->inode->i.size);
+		return 0;
+	}
+	if (!S_ISREG(mode))
+		return 0;
+	if (e->seen) {
+		erofs_share_add_link(sc->s);
+		return 0;
+	}
+	return scan_file(sc, e);
+}
+
+static void scan_problem(void *arg, const char *path, erofs_nid_t nid, int err,
+			 const char *msg)
+{
+	struct scan *sc = arg;
+
+	if (!err)
+		return;
+	sc->problems++;
+	scan_warn(sc, path, "%s", msg);
+}
+
+int erofs_share_scan_image(struct erofs_share *s, struct erofs_image *img)
+{
+	static const struct erofs_walk_ops ops = {
+		.visit = scan_visit,
+		.problem = scan_problem,
+	};
+	struct scan sc = { .s = s, .img = img };
+	struct erofs_walk_stats st = { 0 };
+	int ret;
+
+	ret = erofs_share_add_image(s, img->path, img->ishare_name);
+	if (ret)
+		return ret;
+	if (img->ishare_name)
+		sc.fp_base = img->prefixes[img->sb.ishare_xattr_prefix_id]
+				     .base_index;
+	sc.fp = malloc(EROFS_XATTR_VALUE_MAX);
+	if (s->o.verify)
+		sc.buf = malloc(VERIFY_CHUNK);
+	if (!sc.fp || (s->o.verify && !sc.buf)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = erofs_walk(img, img->sb.root_nid, "/", &ops, &sc, &st);
+	if (ret)
+		erofs_fail(ret, "%s: cannot walk the image: %s", img->path,
+			   strerror(-ret));
+	else if (sc.problems)
+		erofs_warn(
+			"%s: %llu problems while reading; the figures leave the damaged parts out",
+			img->path, (unsigned long long)sc.problems);
+out:
+	free(sc.fp);
+	free(sc.buf);
+	return ret;
+}
+
+int erofs_share_report_images(char *const *paths, unsigned int n,
+			      const struct erofs_share_opts *o, bool json,
+			      FILE *out)
+{
+	const struct erofs_share_report *r;
+	struct erofs_share *s;
+	int ret;
+
+	ret = erofs_share_new(&s, o);
+	if (ret)
+		return ret;
+	for (unsigned int i = 0; i < n && !ret; i++) {
+		struct erofs_image img;
+		struct erofs_image_opts io = { 0 };
+
+		ret = erofs_image_open(&img, paths[i], &io);
+		if (ret)
+			break;
+		ret = erofs_share_scan_image(s, &img);
+		erofs_image_close(&img);
+	}
+	if (!ret)
+		ret = erofs_share_finish(s, &r);
+	if (!ret) {
+		if (json)
+			erofs_share_print_json(r, out);
+		else
+			erofs_share_print(r, out);
+		if (r->mismatched)
+			ret = erofs_fail(
+				-EBADMSG,
+				"%llu fingerprints do not match the content of their files",
+				(unsigned long long)r->mismatched);
+	}
+	erofs_share_free(s);
+	return ret;
+}
