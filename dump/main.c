@@ -10,6 +10,7 @@
 #include "erofs/dump.h"
 #include "erofs/error.h"
 #include "erofs/image.h"
+#include "erofs/share.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -20,6 +21,11 @@ enum {
 	OPT_CAT,
 	OPT_NID,
 	OPT_PATH,
+	OPT_SHARE_REPORT,
+	OPT_JSON,
+	OPT_TOP,
+	OPT_PAGE_SIZE,
+	OPT_VERIFY,
 };
 
 static const struct option long_options[] = {
@@ -29,6 +35,11 @@ static const struct option long_options[] = {
 	{ "cat", no_argument, NULL, OPT_CAT },
 	{ "nid", required_argument, NULL, OPT_NID },
 	{ "path", required_argument, NULL, OPT_PATH },
+	{ "share-report", no_argument, NULL, OPT_SHARE_REPORT },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "top", required_argument, NULL, OPT_TOP },
+	{ "page-size", required_argument, NULL, OPT_PAGE_SIZE },
+	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -38,13 +49,21 @@ struct dump_config {
 	erofs_nid_t nid;
 	const char *path;
 	const char *image;
+	/* --share-report over images[0..nr_images) */
+	bool share_report, json, share_opts;
+	struct erofs_share_opts share;
+	char **images;
+	int nr_images;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: dump.erofs [OPTIONS] IMAGE\n"
-		"Show what the EROFS image IMAGE holds.\n"
+		"       dump.erofs --share-report [--json] [--top=N] [--page-size=N]\n"
+		"                  [--verify] IMAGE IMAGE...\n"
+		"Show what the EROFS image IMAGE holds, or how much page cache\n"
+		"sharing saves across several images.\n"
 		"\n"
 		" -s              superblock: fields, features, fingerprints, the Linux\n"
 		"                 version needed (the default without other options)\n"
@@ -55,6 +74,12 @@ static void usage(FILE *f)
 		" --ls            list the directory (needs --nid or --path)\n"
 		" --cat           write the file's content to standard output\n"
 		"                 (needs --nid or --path)\n"
+		" --share-report  page cache with and without sharing (inode_share) across\n"
+		"                 the images, what shares and what does not\n"
+		" --json          print the share report as one JSON object\n"
+		" --top=N         list the N shared contents saving most (default 10)\n"
+		" --page-size=N   page size to count with (default 4096)\n"
+		" --verify        also read the files and check their fingerprints\n"
 		" -d#             message level, 0 (quiet) to 9 (debug)\n"
 		" -V, --version   print the version and exit\n"
 		" -h, --help      print this help and exit\n");
@@ -114,12 +139,51 @@ static int parse_args(struct dump_config *c, int argc, char **argv)
 		case OPT_PATH:
 			c->path = optarg;
 			break;
+		case OPT_SHARE_REPORT:
+			c->share_report = true;
+			break;
+		case OPT_JSON:
+			c->json = true;
+			c->share_opts = true;
+			break;
+		case OPT_TOP:
+		case OPT_PAGE_SIZE:
+			c->share_opts = true;
+			errno = 0;
+			v = strtoull(optarg, &end, 0);
+			if (errno || *end || end == optarg || *optarg == '-' ||
+			    v > (opt == OPT_TOP ? 1000000 : 1U << 30) ||
+			    (opt == OPT_PAGE_SIZE && (v < 512 || (v & (v - 1)))))
+				return usage_error(opt == OPT_TOP ?
+					"invalid --top value" :
+					"invalid --page-size value (a power of two from 512)");
+			if (opt == OPT_TOP)
+				c->share.top = v;
+			else
+				c->share.page_size = v;
+			break;
+		case OPT_VERIFY:
+			c->share.verify = true;
+			c->share_opts = true;
+			break;
 		default:
 			fprintf(stderr,
 				"Try 'dump.erofs --help' for more information.\n");
 			return 1;
 		}
 	}
+	if (c->share_report) {
+		if (c->superblock || c->stats || c->extents || c->ls ||
+		    c->cat || c->nid_given || c->path)
+			return usage_error("--share-report cannot be combined with other reports");
+		if (argc - optind < 2)
+			return usage_error("--share-report needs two IMAGEs or more (the same one twice is fine)");
+		c->images = argv + optind;
+		c->nr_images = argc - optind;
+		return 0;
+	}
+	if (c->share_opts)
+		return usage_error("--json, --top, --page-size and --verify go with --share-report");
 	if (optind != argc - 1)
 		return usage_error("exactly one IMAGE is needed");
 	c->image = argv[optind];
@@ -145,7 +209,7 @@ static int failed(int ret)
 int main(int argc, char **argv)
 {
 	struct erofs_image_opts opts = { 0 };
-	struct dump_config c = { 0 };
+	struct dump_config c = { .share = { .top = 10 } };
 	struct erofs_image img;
 	erofs_nid_t nid;
 	int ret;
@@ -154,6 +218,14 @@ int main(int argc, char **argv)
 	ret = parse_args(&c, argc, argv);
 	if (ret)
 		return ret;
+	if (c.share_report) {
+		ret = erofs_share_report_images(c.images, c.nr_images, &c.share,
+						c.json, stdout);
+		if (fflush(stdout) && !ret)
+			ret = erofs_fail(-errno, "standard output: %s",
+					 strerror(errno));
+		return ret ? failed(ret) : 0;
+	}
 	ret = erofs_image_open(&img, c.image, &opts);
 	if (ret == -EFSCORRUPTED) {
 		/* a bad checksum should not hide what the image holds */
