@@ -17,6 +17,8 @@ for tool in getfattr setfattr sha256sum python3; do
 		exit 0
 	fi
 done
+# the interpreter itself: a version manager's wrapper costs a second a call
+PY=$(python3 -c 'import sys; print(sys.executable)')
 
 # --- the source tree -------------------------------------------------------
 S=$W/src
@@ -123,7 +125,7 @@ if mount_check default "$W/default.img" "$W/m-default" --ishare; then
 		fail "$T: stale source fingerprint replaced" "$c entries named $NAME"
 	fi
 	# the superblock byte and the compat bit, straight from the image
-	read -r compat id < <(python3 - "$W/default.img" <<'EOF'
+	read -r compat id < <("$PY" - "$W/default.img" <<'EOF'
 import struct, sys
 b = open(sys.argv[1], 'rb').read(4096)
 print(struct.unpack_from('<I', b, 0x408)[0], b[0x469])
@@ -191,7 +193,7 @@ for img in default prefixed hidden; do
 done
 # damage IMAGE OUT PYTHON-SNIPPET: copy IMAGE with the bytes b changed
 damage() {
-	python3 - "$1" "$2" "$3" <<'EOF'
+	"$PY" - "$1" "$2" "$3" <<'EOF'
 import hashlib, sys
 src, dst, code = sys.argv[1:4]
 b = bytearray(open(src, 'rb').read())
@@ -268,7 +270,7 @@ done
 # the marked file's data and the same fsck must name a digest mismatch.
 if [ -f "$W/default.img" ]; then
 	cp "$W/default.img" "$W/flipped.img"
-	off=$(python3 - "$W/flipped.img" "MARKER-$$-" <<'EOF'
+	off=$("$PY" - "$W/flipped.img" "MARKER-$$-" <<'EOF'
 import sys
 p, m = sys.argv[1], sys.argv[2].encode()
 b = bytearray(open(p, 'rb').read())

@@ -48,6 +48,8 @@ for tool in qemu-system-x86_64 python3 setfattr truncate; do
 		exit 0
 	fi
 done
+# the interpreter itself: a version manager's wrapper costs a second a call
+PY=$(python3 -c 'import sys; print(sys.executable)')
 if ! KDIR=$("$TOP_SRCDIR/tests/oracle/qemu-ishare/kernel.sh" 2>"$W/k.err"); then
 	skip "$T" "no 7.x kernel: $(tail -n1 "$W/k.err")"
 	exit 0
@@ -79,13 +81,13 @@ ival() { sed -n "s/^$2=//p" "$W/$1" | head -n1; }
 ideal() {
 	local name=$1
 	shift
-	python3 "$IDEAL" "$@" >"$W/$name.ideal"
+	"$PY" "$IDEAL" "$@" >"$W/$name.ideal"
 }
 
 # meta_kb IMAGE TREE: KiB of IMAGE that are not full data blocks of the
 # tree's regular files (for sparse files, only the blocks they allocate).
 meta_kb() {
-	python3 - "$1" "$2" <<'EOF'
+	"$PY" - "$1" "$2" <<'EOF'
 import os, stat, sys
 img, tree = sys.argv[1], sys.argv[2]
 seen, data = set(), 0
@@ -102,7 +104,7 @@ EOF
 # zdata_kb IMAGE TREE CLASSES: KiB of IMAGE that are not full blocks of
 # files stored uncompressed: the compressed data and the metadata
 zdata_kb() {
-	python3 - "$1" "$2" "$3" <<'EOF'
+	"$PY" - "$1" "$2" "$3" <<'EOF'
 import os, stat, sys
 img, tree, cls = sys.argv[1:4]
 z = {l.split('\t')[0] for l in open(cls)}
@@ -160,68 +162,8 @@ layout() {
 }
 
 # --- (a) generated trees with known overlap ----------------------------------
-# content SIZE: random bytes, or with GEN_TEXT=1 word soup that compresses
-content() {
-	if [ "${GEN_TEXT:-0}" = 1 ]; then
-		python3 -c 'import random, sys
-n = int(sys.argv[1]); r = random.Random()
-w = "alpha beta gamma delta page cache share inode block erofs kernel".split()
-out = []; c = 0
-while c < n:
-	line = " ".join(r.choice(w) for _ in range(10)) + "\n"
-	out.append(line); c += len(line)
-sys.stdout.write("".join(out)[:n])' "$1"
-	else
-		head -c "$1" /dev/urandom
-	fi
-}
-
-# gen_pair DIR1 DIR2: two trees with every kind of overlap
-gen_pair() {
-	local A=$1 B=$2 s
-	mkdir -p "$A"/{same,x,dups,only,sparse,tails} "$B"/{same,y,dups,only,sparse,tails}
-	for s in 1 100 4095 4096 4097 12288 65537 1048699 3145728; do
-		content $s >"$A/same/f$s"
-		cp "$A/same/f$s" "$B/same/f$s"
-	done
-	# random whatever the mode: stored uncompressed even by -z
-	head -c 4194304 /dev/urandom >"$A/same/incompressible"
-	cp "$A/same/incompressible" "$B/same/incompressible"
-	# same content, other name and directory
-	content 204800 >"$A/x/alpha"
-	cp "$A/x/alpha" "$B/y/beta"
-	# same size, one byte apart: never shared
-	content 512000 >"$A/onebyte"
-	cp "$A/onebyte" "$B/onebyte"
-	printf 'Z' | dd of="$B/onebyte" bs=1 seek=123456 conv=notrunc status=none
-	cmp -s "$A/onebyte" "$B/onebyte" && printf 'Y' |
-		dd of="$B/onebyte" bs=1 seek=123456 conv=notrunc status=none
-	# equal prefix, different length: never shared
-	content 300000 >"$A/prefix"
-	{ cat "$A/prefix"; content 5000; } >"$B/prefix"
-	# empty files: nothing to hold
-	: >"$A/empty"
-	: >"$B/empty"
-	: >"$B/only/empty2"
-	# duplicates inside one image share too; hard links are one inode
-	content 262144 >"$A/dups/d1"
-	cp "$A/dups/d1" "$A/dups/d2"
-	cp "$A/dups/d1" "$B/dups/d1"
-	content 131072 >"$A/hl1"
-	ln "$A/hl1" "$A/hl2"
-	cp "$A/hl1" "$B/hl"
-	content 1048576 >"$A/only/a"
-	content 1048576 >"$B/only/b"
-	# a file with holes (chunk-based) against the same bytes stored densely
-	truncate -s 6M "$A/sparse/holes"
-	content 4096 | dd of="$A/sparse/holes" bs=4096 seek=700 conv=notrunc status=none
-	cp --sparse=never "$A/sparse/holes" "$B/sparse/dense"
-	# an inline tail against the same bytes with a plain last block: the
-	# copy in B carries an xattr too large to leave room for the tail
-	content 10000 >"$A/tails/t"
-	cp "$A/tails/t" "$B/tails/t"
-	setfattr -n user.pad -v "$(head -c 3000 /dev/zero | tr '\0' p)" "$B/tails/t"
-}
+# bench/share-trees.sh: gen_pair DIR1 DIR2, every kind of overlap
+. "$TOP_SRCDIR/bench/share-trees.sh"
 
 A=$W/A
 B=$W/B
@@ -305,9 +247,9 @@ if [ $zok = 1 ]; then
 	else
 		fail "$T: (d) most text files are stored compressed" "only $nz"
 	fi
-	python3 "$IDEAL" --classes "0:$W/C-z.classes" --classes "1:$W/D-z.classes" \
+	"$PY" "$IDEAL" --classes "0:$W/C-z.classes" --classes "1:$W/D-z.classes" \
 		"$C" "$D" >"$W/cd-z.ideal"
-	python3 "$IDEAL" --classes "1:$W/D-z.classes" "$C" "$D" >"$W/cd-mixed.ideal"
+	"$PY" "$IDEAL" --classes "1:$W/D-z.classes" "$C" "$D" >"$W/cd-mixed.ideal"
 	ideal_z=$(($(ival cd-z.ideal SAVING_BYTES) / 1024))
 	ideal_mixed=$(($(ival cd-mixed.ideal SAVING_BYTES) / 1024))
 	echo "# ideal: compressed pair ${ideal_z} KiB, uncompressed+compressed ${ideal_mixed} KiB"

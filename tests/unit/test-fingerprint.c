@@ -21,12 +21,17 @@
  * Digests from FIPS 180-2 and NIST's examples, checked independently with
  * coreutils' sha256sum, which shares no code with OpenSSL.
  */
-#define SHA_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define SHA_EMPTY \
+	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define SHA_A "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
-#define SHA_ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-#define SHA_448 "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
-#define SHA_ZERO_BLOCK "ad7facb2586fc6e966c004d7d1d16b024f5805ff7cb47c7a85dabd8b48892ca7"
-#define SHA_MILLION_A "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
+#define SHA_ABC \
+	"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+#define SHA_448 \
+	"248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+#define SHA_ZERO_BLOCK \
+	"ad7facb2586fc6e966c004d7d1d16b024f5805ff7cb47c7a85dabd8b48892ca7"
+#define SHA_MILLION_A \
+	"cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
 
 static void unhex(const char *hex, u8 *out, size_t n)
 {
@@ -76,10 +81,11 @@ static void test_sha256(void)
 	if (!buf)
 		return;
 	memset(buf, 0, 4096);
-	CHECK("sha256 of a zero block", digest_is(buf, 4096, 0, SHA_ZERO_BLOCK));
+	CHECK("sha256 of a zero block",
+	      digest_is(buf, 4096, 0, SHA_ZERO_BLOCK));
 	memset(buf, 'a', 1000000);
-	CHECK("sha256 of a million a", digest_is(buf, 1000000, 0,
-						  SHA_MILLION_A));
+	CHECK("sha256 of a million a",
+	      digest_is(buf, 1000000, 0, SHA_MILLION_A));
 	/* pieces that straddle the 64-byte SHA-256 block in every phase */
 	CHECK("sha256 of a million a, 4093-byte pieces",
 	      digest_is(buf, 1000000, 4093, SHA_MILLION_A));
@@ -146,12 +152,21 @@ static void test_prefix_table(void)
 	CHECK("prefix table size", size == 8 + 12 + 24);
 	memset(buf, 0xee, sizeof(buf));
 	erofs_xattr_encode_prefix_table(&t, buf);
-	CHECK("prefix 0 bytes",
-	      !memcmp(buf, "\x05\x00\x01" "foo." "\x00", 8));
-	CHECK("prefix 1 bytes",
-	      !memcmp(buf + 8, "\x09\x00\x04" "overlay." "\x00", 12));
+	CHECK("prefix 0 bytes", !memcmp(buf,
+					"\x05\x00\x01"
+					"foo."
+					"\x00",
+					8));
+	CHECK("prefix 1 bytes", !memcmp(buf + 8,
+					"\x09\x00\x04"
+					"overlay."
+					"\x00",
+					12));
 	CHECK("prefix 2 (hidden, base index 0) bytes",
-	      !memcmp(buf + 20, "\x15\x00\x00" "erofs.fingerprint.v1" "\x00",
+	      !memcmp(buf + 20,
+		      "\x15\x00\x00"
+		      "erofs.fingerprint.v1"
+		      "\x00",
 		      24));
 	CHECK("prefix table writes nothing past its size", buf[size] == 0xee);
 	/* an --xattr-prefix equal to the name reuses its slot */
@@ -274,7 +289,8 @@ static void test_image(void)
 	}
 	memcpy(&sb, image + EROFS_SUPER_OFFSET, sizeof(sb));
 	CHECK("image: compat ishare bit",
-	      le32_to_cpu(sb.feature_compat) & EROFS_FEATURE_COMPAT_ISHARE_XATTRS);
+	      le32_to_cpu(sb.feature_compat) &
+		      EROFS_FEATURE_COMPAT_ISHARE_XATTRS);
 	CHECK("image: incompat xattr prefixes bit",
 	      le32_to_cpu(sb.feature_incompat) &
 		      EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES);
@@ -285,12 +301,16 @@ static void test_image(void)
 	      start >= EROFS_SUPER_OFFSET + EROFS_SUPER_BASE_SIZE &&
 		      start + 40 <= 4096);
 	if (start + 40 <= 4096)
-		CHECK("image: prefix table bytes",
-		      !memcmp(image + start,
-			      "\x05\x00\x01" "foo." "\x00"
-			      "\x09\x00\x04" "overlay." "\x00"
-			      "\x12\x00\x04" "erofs.fingerprint",
-			      40));
+		CHECK("image: prefix table bytes", !memcmp(image + start,
+							   "\x05\x00\x01"
+							   "foo."
+							   "\x00"
+							   "\x09\x00\x04"
+							   "overlay."
+							   "\x00"
+							   "\x12\x00\x04"
+							   "erofs.fingerprint",
+							   40));
 
 	fingerprint_entry(2, SHA_A, entry);
 	CHECK("image: fingerprint entry of the 1-byte file",
