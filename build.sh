@@ -10,7 +10,7 @@ packages=(
 	# build
 	build-essential autoconf automake libtool pkg-config
 	liblz4-dev liblzma-dev libzstd-dev uuid-dev libselinux1-dev
-	libxxhash-dev libssl-dev libarchive-dev
+	libxxhash-dev libssl-dev libarchive-dev zlib1g-dev
 	# tests and oracles
 	python3 attr acl e2fsprogs util-linux kmod file tar gzip xz-utils zstd
 	erofs-utils qemu-system-x86 busybox-static cpio

@@ -254,6 +254,14 @@ static int process(struct data_worker *w, struct erofs_node *n)
 		ret = write_flat(w, n);
 	if (!ret && n->has_fingerprint)
 		erofs_sha256_final(&w->sha, n->fingerprint);
+	/*
+	 * Spooled data is read once: dropping it now keeps its pages from
+	 * being written back to disk, which would double the I/O of a build.
+	 */
+	if (!ret && n->data_kind == EROFS_DATA_SPOOL)
+		fallocate(w->pass->b->tree->spool_fd,
+			  FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, n->src.off,
+			  round_up(n->size, 4096));
 	return ret;
 }
 
