@@ -22,6 +22,7 @@
 
 struct erofs_mcache {
 	pthread_mutex_t lock;
+	unsigned int nslots; /* a power of two up to MCACHE_SLOTS */
 	u64 tags[MCACHE_SLOTS]; /* block number + 1; 0 is an empty slot */
 	u8 *data;
 };
@@ -32,7 +33,12 @@ static int mcache_create(struct erofs_image *img)
 
 	if (!c)
 		return -ENOMEM;
-	c->data = malloc((size_t)MCACHE_SLOTS << img->blkszbits);
+	/* a small image needs no more slots than it has blocks */
+	c->nslots = MCACHE_SLOTS;
+	while (c->nslots > 1 &&
+	       (u64)(c->nslots >> 1) << img->blkszbits >= img->size)
+		c->nslots >>= 1;
+	c->data = malloc((size_t)c->nslots << img->blkszbits);
 	if (!c->data) {
 		free(c);
 		return -ENOMEM;
@@ -80,7 +86,7 @@ int erofs_image_read(struct erofs_image *img, void *buf, size_t len, u64 pos)
 		u64 blk = pos >> img->blkszbits;
 		u32 off = pos & (img->blksz - 1);
 		size_t n = min_t(size_t, len, img->blksz - off);
-		unsigned int slot = blk % MCACHE_SLOTS;
+		unsigned int slot = blk & (c->nslots - 1);
 		u8 *data = c->data + ((size_t)slot << img->blkszbits);
 
 		if (c->tags[slot] != blk + 1) {
