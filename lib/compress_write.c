@@ -411,6 +411,18 @@ static int commit_flat(struct erofs_build *b, struct zjob *j)
 
 	erofs_layout_plan_flat(b, n);
 	body = n->size - L->inline_size;
+	/* the packed inode (fragments that did not compress) is in memory */
+	if (n->data_kind == EROFS_DATA_MEM) {
+		if (L->inline_size) {
+			L->tail = malloc(L->inline_size);
+			if (!L->tail)
+				return -ENOMEM;
+			memcpy(L->tail, n->src.mem + body, L->inline_size);
+		}
+		return body ? erofs_output_write(&b->out, n->src.mem, body,
+						 erofs_pos(b, L->blkaddr)) :
+			      0;
+	}
 	ret = erofs_src_open(b, n, &s);
 	if (ret)
 		return ret;
