@@ -200,6 +200,10 @@ static void process_job(struct worker *w, struct job *j)
 	struct erofs_image *img = c->img;
 	unsigned long long nid = j->ri.nid;
 	bool hashing = j->verify && w->sha_ready, ok = true;
+	bool hash_skipped = false;
+	const u64 hole_limit = c->opts->max_hole_hash ?:
+				       EROFS_FSCK_MAX_HOLE_HASH;
+	u64 hole_budget = hole_limit;
 	int fd = j->fd;
 	u64 pos = 0, size = j->ri.i.size;
 	const char *why = "";
@@ -223,8 +227,21 @@ static void process_job(struct worker *w, struct job *j)
 			u64 at = m.pa + (pos - m.la);
 
 			if (m.kind == EROFS_MAP_HOLE) {
-				if (hashing)
+				/* nothing to read or write: only the hash */
+				n = end - pos;
+				if (hashing && !hash_skipped &&
+				    n > hole_budget) {
+					hash_skipped = true;
+					report(c, EROFS_FSCK_UNCHECKED, j->path,
+					       nid,
+					       "nid %llu: fingerprint not verified: more than %llu bytes of holes",
+					       nid,
+					       (unsigned long long)hole_limit);
+				}
+				if (hashing && !hash_skipped) {
 					hash_zeros(&w->sha, n);
+					hole_budget -= n;
+				}
 				pos += n;
 				continue;
 			}
@@ -258,7 +275,7 @@ static void process_job(struct worker *w, struct job *j)
 				ok = false;
 				break;
 			}
-			if (hashing)
+			if (hashing && !hash_skipped)
 				erofs_sha256_update(&w->sha, w->buf, n);
 			if (fd >= 0) {
 				ret = write_full(fd, w->buf, n, pos);
@@ -277,7 +294,9 @@ static void process_job(struct worker *w, struct job *j)
 		u8 got[EROFS_SHA256_SIZE];
 
 		erofs_sha256_final(&w->sha, got);
-		if (ok && memcmp(got, j->digest, sizeof(got))) {
+		if (hash_skipped) {
+			/* reported above */
+		} else if (ok && memcmp(got, j->digest, sizeof(got))) {
 			char want_hex[65], got_hex[65];
 
 			hex(want_hex, j->digest, sizeof(got));
@@ -737,6 +756,12 @@ static void check_packed(struct fsck *c)
 	if (ret) {
 		report(c, level_of(ret), "<packed inode>", nid,
 		       "nid %llu: %s", nid, why);
+		return;
+	}
+	if (!S_ISREG(ri.i.mode)) {
+		report(c, EROFS_FSCK_CORRUPT, "<packed inode>", nid,
+		       "nid %llu: the packed inode is not a regular file (mode 0%o)",
+		       nid, ri.i.mode);
 		return;
 	}
 	if (!erofs_data_readable(&ri)) {

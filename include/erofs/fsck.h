@@ -38,7 +38,16 @@ struct erofs_fsck_opts {
 	unsigned int workers; /* data threads, 0: one per processor */
 	erofs_fsck_report_fn report; /* called with a lock held */
 	void *report_arg;
+	/*
+	 * Bytes of holes hashed per file to verify its fingerprint; past it
+	 * the fingerprint is reported as not checked. A hostile image can
+	 * claim exabytes of holes in a few bytes. 0: EROFS_FSCK_MAX_HOLE_HASH.
+	 */
+	u64 max_hole_hash;
 };
+
+/* About a minute of SHA-256 on one core: more than real sparse files hold. */
+#define EROFS_FSCK_MAX_HOLE_HASH (64ULL << 30)
 
 struct erofs_fsck_result {
 	u64 inodes, dirs, files, symlinks, specials;
