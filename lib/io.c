@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "erofs/error.h"
+#include "erofs/format.h"
 #include "erofs/io.h"
 
 static const char *volatile current_tmppath;
@@ -32,11 +33,21 @@ int erofs_output_open(struct erofs_output *out, const char *path)
 
 	/* a block device is written in place: it cannot be renamed onto */
 	if (!stat(path, &st) && S_ISBLK(st.st_mode)) {
+		/*
+		 * An old superblock over half-written data would still mount:
+		 * it is wiped first, and the new one is written last.
+		 */
+		static const u8 wipe[EROFS_SUPER_BASE_SIZE];
+
 		out->fd = open(path, O_WRONLY | O_CLOEXEC);
 		if (out->fd < 0)
 			return erofs_fail(-errno, "%s: %s", path,
 					  strerror(errno));
-		return 0;
+		ret = erofs_output_write(out, wipe, sizeof(wipe),
+					 EROFS_SUPER_OFFSET);
+		if (ret)
+			erofs_output_abort(out);
+		return ret;
 	}
 
 	dir = strdup(path);
