@@ -112,34 +112,101 @@ static int write_dirs(struct erofs_build *b)
 	return ret;
 }
 
+/* Records in the order they lie in the metadata area. */
+static int cmp_meta_pos(const void *a, const void *b)
+{
+	const struct erofs_node *x = *(struct erofs_node *const *)a;
+	const struct erofs_node *y = *(struct erofs_node *const *)b;
+
+	return x->L.meta_pos < y->L.meta_pos ? -1 :
+					       x->L.meta_pos > y->L.meta_pos;
+}
+
+static void encode_record(struct erofs_build *b, struct erofs_node *n, u8 *p)
+{
+	struct erofs_node_layout *L = &n->L;
+	struct erofs_inode_info ii;
+
+	fill_inode_info(n, &ii);
+	erofs_inode_encode(&ii, p);
+	p += L->inode_size;
+	if (L->xattr_size)
+		erofs_xattr_encode_ibody(b->xattrs, n, p);
+	p += L->xattr_size;
+	if (L->extra_size)
+		memcpy(p, L->extra, L->extra_size);
+	p += L->extra_size;
+	if (L->inline_size)
+		memcpy(p, L->tail, L->inline_size);
+}
+
+/*
+ * The metadata area is written front to back through a window of a few
+ * MiB, and each record's tail and maps are freed once encoded: a layer
+ * with many small files holds its inline tails once, not twice, and the
+ * area never has to fit in memory whole.
+ */
+#define META_WINDOW (4U << 20)
+
 static int write_meta(struct erofs_build *b)
 {
-	u8 *meta = calloc(1, b->meta_size);
-	int ret;
+	u64 nr = b->tree->nr_order, wstart = 0, base;
+	struct erofs_node **recs;
+	size_t cap = min_t(u64, META_WINDOW, b->meta_size);
+	u8 *win;
+	int ret = 0;
 
-	if (!meta && b->meta_size)
+	if (!nr || !cap)
+		return 0;
+	recs = malloc(nr * sizeof(*recs));
+	win = calloc(1, cap);
+	if (!recs || !win) {
+		free(recs);
+		free(win);
 		return -ENOMEM;
-	for (u64 i = 0; i < b->tree->nr_order; i++) {
-		struct erofs_node *n = b->tree->order[i];
-		struct erofs_node_layout *L = &n->L;
-		struct erofs_inode_info ii;
-		u8 *p = meta + L->meta_pos;
-
-		fill_inode_info(n, &ii);
-		erofs_inode_encode(&ii, p);
-		p += L->inode_size;
-		if (L->xattr_size)
-			erofs_xattr_encode_ibody(b->xattrs, n, p);
-		p += L->xattr_size;
-		if (L->extra_size)
-			memcpy(p, L->extra, L->extra_size);
-		p += L->extra_size;
-		if (L->inline_size)
-			memcpy(p, L->tail, L->inline_size);
 	}
-	ret = erofs_output_write(&b->out, meta, b->meta_size,
-				 erofs_pos(b, b->meta_blkaddr + 1));
-	free(meta);
+	memcpy(recs, b->tree->order, nr * sizeof(*recs));
+	qsort(recs, nr, sizeof(*recs), cmp_meta_pos);
+	base = erofs_pos(b, b->meta_blkaddr + 1);
+	for (u64 i = 0; i < nr && !ret; i++) {
+		struct erofs_node_layout *L = &recs[i]->L;
+		u64 end = round_up(L->meta_pos + erofs_layout_record_size(L),
+				   b->blksz);
+
+		if (end > wstart + cap) {
+			/* earlier records may share this record's block */
+			u64 keep = round_down(L->meta_pos, b->blksz);
+			size_t held = L->meta_pos - keep;
+
+			ret = erofs_output_write(&b->out, win, keep - wstart,
+						 base + wstart);
+			if (ret)
+				break;
+			memmove(win, win + (keep - wstart), held);
+			wstart = keep;
+			if (end - wstart > cap) {
+				u8 *nw = realloc(win, end - wstart);
+
+				if (!nw) {
+					ret = -ENOMEM;
+					break;
+				}
+				win = nw;
+				cap = end - wstart;
+			}
+			memset(win + held, 0, cap - held);
+		}
+		encode_record(b, recs[i], win + (L->meta_pos - wstart));
+		free(L->tail);
+		L->tail = NULL;
+		free(L->extra);
+		L->extra = NULL;
+	}
+	if (!ret && b->meta_size > wstart)
+		ret = erofs_output_write(&b->out, win, b->meta_size - wstart,
+					 base + wstart);
+	free(recs);
+	free(win);
 	return ret;
 }
 
