@@ -171,6 +171,16 @@ static int read_encoded(struct erofs_image *img, const struct erofs_rinode *ri,
 	};
 	int ret;
 
+	if (m->zwhere == EROFS_ZX_FRAGMENT) {
+		/*
+		 * Fragments lie uncompressed in the packed inode: read the
+		 * piece asked for, without a buffer of the extent's size
+		 * (a whole-file fragment is as long as the file claims).
+		 */
+		x.pa += skip;
+		x.llen = n;
+		return erofs_zmap_read(img, ri, &x, out, why);
+	}
 	if (zlast.img_id != img->id || zlast.nid != ri->nid ||
 	    zlast.iloc != ri->iloc || zlast.la != m->la ||
 	    zlast.llen != m->llen) {

@@ -907,6 +907,10 @@ static int read_packed(struct erofs_image *img, u8 *out, u64 len, u64 off,
 		return bad(why, "the packed inode is not a regular file");
 	if (off > packed.i.size || len > packed.i.size - off)
 		return bad(why, "fragment lies past the end of the packed inode");
+	/* mkfs stores fragments: a sparse packed inode is a zero bomb */
+	if (!erofs_layout_is_compressed(packed.i.datalayout) &&
+	    packed.i.size > img->size)
+		return bad(why, "the packed inode is larger than the image");
 	/* a packed inode made of fragments itself would never end */
 	if (erofs_layout_is_compressed(packed.i.datalayout)) {
 		struct z_erofs_map_header h;
