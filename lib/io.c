@@ -14,6 +14,9 @@
 
 static const char *volatile current_tmppath;
 
+static void flusher_start(struct erofs_output *out);
+static void flusher_stop(struct erofs_output *out);
+
 const char *erofs_output_tmppath(void)
 {
 	return current_tmppath;
@@ -47,6 +50,8 @@ int erofs_output_open(struct erofs_output *out, const char *path)
 					 EROFS_SUPER_OFFSET);
 		if (ret)
 			erofs_output_abort(out);
+		else
+			flusher_start(out);
 		return ret;
 	}
 
@@ -88,22 +93,76 @@ int erofs_output_open(struct erofs_output *out, const char *path)
 			return erofs_fail(ret, "%s: %s", path, strerror(-ret));
 		}
 	}
+	flusher_start(out);
 	return 0;
 }
 
 /*
  * The image is synced before it is renamed into place. Starting writeback
  * as data arrives lets the disk work while sources are still being read,
- * so the final fsync finds little left to do.
+ * so the final fsync finds little left to do. Starting writeback can block
+ * while the device queue is full, so a thread of its own does it: the
+ * workers that read, hash and compress go on meanwhile.
  */
-#define WRITEBACK_STEP (64ULL << 20)
+#define WRITEBACK_STEP (32ULL << 20)
+
+static void *flusher_main(void *arg)
+{
+	struct erofs_output *out = arg;
+
+	pthread_mutex_lock(&out->flush_lock);
+	for (;;) {
+		while (!out->flusher_stop &&
+		       out->flush_started == out->flush_requested)
+			pthread_cond_wait(&out->flush_cond, &out->flush_lock);
+		if (out->flusher_stop)
+			break;
+		out->flush_started = out->flush_requested;
+		pthread_mutex_unlock(&out->flush_lock);
+		sync_file_range(out->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		pthread_mutex_lock(&out->flush_lock);
+	}
+	pthread_mutex_unlock(&out->flush_lock);
+	return NULL;
+}
+
+static void flusher_start(struct erofs_output *out)
+{
+	pthread_mutex_init(&out->flush_lock, NULL);
+	pthread_cond_init(&out->flush_cond, NULL);
+	/* without the thread, writers start writeback themselves */
+	out->flusher_running =
+		!pthread_create(&out->flusher, NULL, flusher_main, out);
+}
+
+static void flusher_stop(struct erofs_output *out)
+{
+	if (!out->flusher_running)
+		return;
+	pthread_mutex_lock(&out->flush_lock);
+	out->flusher_stop = true;
+	pthread_cond_signal(&out->flush_cond);
+	pthread_mutex_unlock(&out->flush_lock);
+	pthread_join(out->flusher, NULL);
+	out->flusher_running = false;
+	pthread_mutex_destroy(&out->flush_lock);
+	pthread_cond_destroy(&out->flush_cond);
+}
 
 static void output_account(struct erofs_output *out, u64 len)
 {
 	u64 before = __atomic_fetch_add(&out->written, len, __ATOMIC_RELAXED);
 
-	if (before / WRITEBACK_STEP != (before + len) / WRITEBACK_STEP)
+	if (before / WRITEBACK_STEP == (before + len) / WRITEBACK_STEP)
+		return;
+	if (!out->flusher_running) {
 		sync_file_range(out->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		return;
+	}
+	pthread_mutex_lock(&out->flush_lock);
+	out->flush_requested++;
+	pthread_cond_signal(&out->flush_cond);
+	pthread_mutex_unlock(&out->flush_lock);
 }
 
 static int output_error(struct erofs_output *out, int err)
@@ -178,6 +237,7 @@ int erofs_output_copy(struct erofs_output *out, int srcfd, u64 srcpos,
 
 int erofs_output_commit(struct erofs_output *out, u64 size)
 {
+	flusher_stop(out);
 	if (out->tmppath && ftruncate(out->fd, size))
 		return output_error(out, -errno);
 	if (fsync(out->fd))
@@ -200,6 +260,7 @@ int erofs_output_commit(struct erofs_output *out, u64 size)
 
 void erofs_output_abort(struct erofs_output *out)
 {
+	flusher_stop(out);
 	if (out->fd >= 0)
 		close(out->fd);
 	out->fd = -1;

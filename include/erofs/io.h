@@ -8,6 +8,8 @@
 #ifndef EROFS_IO_H
 #define EROFS_IO_H
 
+#include <pthread.h>
+
 #include "erofs/defs.h"
 
 struct erofs_output {
@@ -15,6 +17,13 @@ struct erofs_output {
 	char *path; /* the destination */
 	char *tmppath; /* NULL when writing a block device in place */
 	u64 written; /* bytes handed to the kernel, for early writeback */
+	/* a thread that starts writeback, so that writers never wait for it */
+	pthread_t flusher;
+	bool flusher_running;
+	bool flusher_stop;
+	u64 flush_requested, flush_started;
+	pthread_mutex_t flush_lock;
+	pthread_cond_t flush_cond;
 };
 
 int erofs_output_open(struct erofs_output *out, const char *path);
