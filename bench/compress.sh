@@ -44,36 +44,7 @@ cache=${EROFS_TEST_CACHE:-$top/tests/.cache}
 if [ $# -ge 1 ]; then
 	tree=$1
 else
-	tree=$cache/bench-tree-$mb
-	if [ ! -f "$tree.done" ]; then
-		rm -rf "$tree"
-		echo "compress.sh: copying ${mb} MB of /usr/lib and /usr/share to $tree" >&2
-		python3 - "$tree" "$mb" <<'EOF'
-import os, shutil, sys
-dest, limit = sys.argv[1], int(sys.argv[2]) << 20
-total = 0
-def walk(top):
-    for d, dirs, files in os.walk(top):
-        dirs.sort()
-        for f in sorted(files):
-            yield os.path.join(d, f)
-for src in (p for top in ('/usr/lib', '/usr/share') for p in walk(top)):
-    if total >= limit:
-        break
-    dst = os.path.join(dest, src.lstrip('/'))
-    try:
-        st = os.lstat(src)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        if os.path.islink(src):
-            os.symlink(os.readlink(src), dst)
-        elif os.path.isfile(src):
-            shutil.copy2(src, dst)
-            total += st.st_size
-    except OSError:
-        pass
-EOF
-		touch "$tree.done"
-	fi
+	tree=$(bench_tree "$cache" "$mb")
 fi
 
 tmp=$(mktemp -d)

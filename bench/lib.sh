@@ -14,6 +14,11 @@
 #   bench_table
 #       Prints the recorded rows side by side with ours/base ratios
 #       (below 1.00 means ours is faster or smaller).
+#   bench_tree CACHE MB
+#       Prints the path of a tree of real files: the regular files and
+#       symlinks of /usr/lib and /usr/share taken in sorted path order
+#       until MB megabytes, copied once into CACHE/bench-tree-MB and
+#       reused by every script.
 #
 # Environment:
 #   BENCH_BEFORE  shell snippet eval'ed before every run, untimed (e.g.
@@ -118,4 +123,38 @@ bench_table() {
 				$1, $2, $3, ratio($3, $2), $4, $5, ratio($5, $4),
 				$6, $7, ratio($7, $6)
 		}'
+}
+
+bench_tree() {
+	local tree=$1/bench-tree-$2
+	if [ ! -f "$tree.done" ]; then
+		rm -rf "$tree"
+		echo "bench: copying $2 MB of /usr/lib and /usr/share to $tree" >&2
+		python3 - "$tree" "$2" <<'EOF' || return
+import os, shutil, sys
+dest, limit = sys.argv[1], int(sys.argv[2]) << 20
+total = 0
+def walk(top):
+    for d, dirs, files in os.walk(top):
+        dirs.sort()
+        for f in sorted(files):
+            yield os.path.join(d, f)
+for src in (p for top in ('/usr/lib', '/usr/share') for p in walk(top)):
+    if total >= limit:
+        break
+    dst = os.path.join(dest, src.lstrip('/'))
+    try:
+        st = os.lstat(src)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        if os.path.islink(src):
+            os.symlink(os.readlink(src), dst)
+        elif os.path.isfile(src):
+            shutil.copy2(src, dst)
+            total += st.st_size
+    except OSError:
+        pass
+EOF
+		touch "$tree.done"
+	fi
+	echo "$tree"
 }

@@ -1,0 +1,167 @@
+#!/bin/bash
+# run-all.sh: the whole speed comparison in one run: the same trees built by
+# our mkfs.erofs and by erofs-utils' (the newest, tests/oracle/
+# erofs-utils-new.sh) without compression, with content fingerprints and
+# with each compressor; every image then checked by each tool's fsck.erofs
+# reading all file data; and our images compared byte for byte across
+# worker counts.
+#
+# Usage: bench/run-all.sh [-n RUNS] [-s MB] [-c "CASES"] [-t "TREES"]
+#   -n RUNS   timed runs per tool and row (default 3; medians, alternating)
+#   -s MB     size of the /usr tree (default 1024)
+#   -c CASES  among: none ishare lz4 lz4hc lzma zstd (default: all)
+#   -t TREES  among: usr (files of /usr/lib and /usr/share up to MB, see
+#             bench_tree in bench/lib.sh) and container (postgresql's
+#             container-like tree from Debian packages, bench/debian-pairs.sh)
+#             (default: both)
+#
+# Rows, for each tree and case:
+#   "T CASE mkfs"        both builds with -T0 and default thread counts; the
+#                        fingerprint case is ours --ishare against
+#                        erofs-utils --xattr-inode-digest
+#   "T CASE mkfs+sync"   (uncompressed cases) the baseline followed by
+#                        sync(1) of its image: ours fsync()s the image
+#                        before renaming it into place, erofs-utils leaves it
+#                        in the page cache, so this row compares durable
+#                        images and the row above compares what each tool
+#                        does by default
+#   "T CASE fsck"        ours: plain check (reads and decodes all data,
+#                        verifies fingerprints); base: --extract without a
+#                        directory (its plain check reads no data), with
+#                        --xattr-inode-digest for the fingerprint case
+# then the image sizes with their ratio, fsck throughput in GB/s of file
+# data, and one line per case saying whether our image is byte-identical
+# with --workers=1, 2 and 4.
+#
+# Caches are warm (one untimed build reads the tree first). A full run with
+# the defaults takes about half an hour on two processors (lzma dominates).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/.." && pwd)
+. "$here/lib.sh"
+
+runs=3 mb=1024 cases="none ishare lz4 lz4hc lzma zstd" trees="usr container"
+while getopts "n:s:c:t:" o; do
+	case $o in
+	n) runs=$OPTARG ;;
+	s) mb=$OPTARG ;;
+	c) cases=$OPTARG ;;
+	t) trees=$OPTARG ;;
+	*) sed -n '2,36p' "$0" >&2; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+
+build=${TOP_BUILDDIR:-$top}
+MKFS=${MKFS:-$build/mkfs/mkfs.erofs}
+FSCK=${FSCK:-$build/fsck/fsck.erofs}
+for t in "$MKFS" "$FSCK"; do
+	[ -x "$t" ] || { echo "run-all.sh: $t not built" >&2; exit 1; }
+done
+EU_BIN=$(bash "$top/tests/oracle/erofs-utils-new.sh") || exit 77
+cache=${EROFS_TEST_CACHE:-$top/tests/.cache}
+mkdir -p "$cache"
+uuid=6d9b6ffd-3f2c-4c8e-9a55-0123456789ab
+
+tmp=$(mktemp -d "$cache/run-all.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+echo "ours: $("$MKFS" -V 2>&1 | head -n1) ($MKFS)"
+echo "base: $("$EU_BIN/mkfs.erofs" -V 2>&1 | head -n1) ($EU_BIN)"
+echo "runs: $runs per tool and row, $(nproc) processors, warm cache"
+
+sizes=() rates=() same=()
+
+# case_opts CASE -> "BASE OPTIONS|OUR OPTIONS"
+case_opts() {
+	case $1 in
+	none) echo "|" ;;
+	ishare) echo "--xattr-inode-digest|--ishare" ;;
+	lz4 | lz4hc | lzma | zstd) echo "-z$1|-z$1" ;;
+	*) echo "run-all.sh: unknown case $1" >&2; return 1 ;;
+	esac
+}
+
+run_tree() {
+	local tname=$1 tree=$2 c opts bopts oopts bs os mb_data w ref
+	local bimg=$tmp/base.img oimg=$tmp/ours.img
+	mb_data=$(du -sm --apparent-size "$tree" | cut -f1)
+	echo "tree $tname: $tree ($mb_data MB, $(find "$tree" | wc -l) entries)"
+	"$MKFS" --quiet -T0 "$oimg" "$tree" # reads the tree into the cache
+	for c in $cases; do
+		opts=$(case_opts "$c")
+		bopts=${opts%%|*} oopts=${opts#*|}
+		# shellcheck disable=SC2206
+		local base=("$EU_BIN/mkfs.erofs" --quiet -T0 $bopts "$bimg" "$tree")
+		# shellcheck disable=SC2206
+		local ours=("$MKFS" --quiet -T0 $oopts "$oimg" "$tree")
+		# both tools replace the image they are given
+		bench_compare "$tname $c mkfs" "$runs" base ours
+		if [ "$c" = none ] || [ "$c" = ishare ]; then
+			# shellcheck disable=SC2206
+			local bsync=(sh -c "\"\$0\" \"\$@\" && sync '$bimg'" \
+				"$EU_BIN/mkfs.erofs" --quiet -T0 $bopts "$bimg" "$tree")
+			bench_compare "$tname $c mkfs+sync" "$runs" bsync ours
+		fi
+		bs=$(stat -c %s "$bimg") os=$(stat -c %s "$oimg")
+		sizes+=("$(printf '%-22s %14d %14d %8.4f' "$tname $c" "$bs" "$os" \
+			"$(echo "$os / $bs" | bc -l)")")
+
+		local bf=("$EU_BIN/fsck.erofs" --extract "$bimg")
+		[ "$c" = ishare ] && bf=("$EU_BIN/fsck.erofs" --extract \
+			--xattr-inode-digest "$bimg")
+		local of=("$FSCK" "$oimg")
+		"${of[@]}" >/dev/null # both images clean, and in the cache
+		"${bf[@]}" >/dev/null
+		bench_compare "$tname $c fsck" "$runs" bf of
+		rates+=("$(printf '%s\t%s' "$tname $c fsck" "$mb_data")")
+
+		# the same bytes whatever the worker count (-U: no random UUID)
+		ref=$tmp/ref.img
+		w="identical for --workers=1,2,4"
+		for n in 1 2 4; do
+			"$MKFS" --quiet -T0 -U "$uuid" $oopts --workers=$n \
+				"$oimg" "$tree"
+			if [ "$n" = 1 ]; then
+				mv "$oimg" "$ref"
+			elif ! cmp -s "$oimg" "$ref"; then
+				w="DIFFERS with --workers=$n from --workers=1"
+				break
+			fi
+		done
+		same+=("$(printf '%-22s %s' "$tname $c" "$w")")
+		rm -f "$bimg" "$oimg" "$ref"
+	done
+}
+
+for t in $trees; do
+	case $t in
+	usr) run_tree usr "$(bench_tree "$cache" "$mb")" ;;
+	container)
+		pair=$(bash "$here/debian-pairs.sh" postgresql) || {
+			echo "run-all.sh: no container tree (Debian's archive unreachable?)" >&2
+			continue
+		}
+		run_tree container "${pair##* }"
+		;;
+	*) echo "run-all.sh: unknown tree $t" >&2; exit 2 ;;
+	esac
+done
+
+echo
+bench_table
+printf '\n%-22s %14s %14s %8s\n' "image size" "base bytes" "ours bytes" "ratio"
+printf '%s\n' "${sizes[@]}"
+echo
+# fsck throughput: file data read per second of wall time
+for r in "${rates[@]}"; do
+	name=${r%%$'\t'*} mbd=${r#*$'\t'}
+	printf '%s\n' "${BENCH_ROWS[@]}" | awk -F '\t' -v n="$name" -v mb="$mbd" '
+		$1 == n {
+			printf "%-22s ours %6.2f GB/s   base %6.2f GB/s\n",
+				n, mb / 1024 / $3, mb / 1024 / $2
+		}'
+done
+echo
+printf '%s\n' "${same[@]}"
