@@ -26,6 +26,7 @@ enum {
 	OPT_TOP,
 	OPT_PAGE_SIZE,
 	OPT_VERIFY,
+	OPT_OFFSET,
 };
 
 static const struct option long_options[] = {
@@ -40,6 +41,7 @@ static const struct option long_options[] = {
 	{ "top", required_argument, NULL, OPT_TOP },
 	{ "page-size", required_argument, NULL, OPT_PAGE_SIZE },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "offset", required_argument, NULL, OPT_OFFSET },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -49,6 +51,7 @@ struct dump_config {
 	erofs_nid_t nid;
 	const char *path;
 	const char *image;
+	struct erofs_image_opts image_opts; /* --offset */
 	/* --share-report over images[0..nr_images) */
 	bool share_report, json, share_opts;
 	struct erofs_share_opts share;
@@ -80,6 +83,7 @@ static void usage(FILE *f)
 		" --top=N         list the N shared contents saving most (default 10)\n"
 		" --page-size=N   page size to count with (default 4096)\n"
 		" --verify        also read the files and check their fingerprints\n"
+		" --offset=#      the image starts # bytes into IMAGE\n"
 		" -d#             message level, 0 (quiet) to 9 (debug)\n"
 		" -V, --version   print the version and exit\n"
 		" -h, --help      print this help and exit\n");
@@ -166,6 +170,14 @@ static int parse_args(struct dump_config *c, int argc, char **argv)
 			c->share.verify = true;
 			c->share_opts = true;
 			break;
+		case OPT_OFFSET:
+			errno = 0;
+			v = strtoull(optarg, &end, 0);
+			if (errno || *end || end == optarg || *optarg == '-' ||
+			    v > INT64_MAX)
+				return usage_error("invalid --offset value");
+			c->image_opts.offset = v;
+			break;
 		default:
 			fprintf(stderr,
 				"Try 'dump.erofs --help' for more information.\n");
@@ -176,6 +188,8 @@ static int parse_args(struct dump_config *c, int argc, char **argv)
 		if (c->superblock || c->stats || c->extents || c->ls ||
 		    c->cat || c->nid_given || c->path)
 			return usage_error("--share-report cannot be combined with other reports");
+		if (c->image_opts.offset)
+			return usage_error("--offset cannot be combined with --share-report");
 		if (argc - optind < 2)
 			return usage_error("--share-report needs two IMAGEs or more (the same one twice is fine)");
 		c->images = argv + optind;
@@ -208,7 +222,6 @@ static int failed(int ret)
 
 int main(int argc, char **argv)
 {
-	struct erofs_image_opts opts = { 0 };
 	struct dump_config c = { .share = { .top = 10 } };
 	struct erofs_image img;
 	erofs_nid_t nid;
@@ -226,15 +239,15 @@ int main(int argc, char **argv)
 					 strerror(errno));
 		return ret ? failed(ret) : 0;
 	}
-	ret = erofs_image_open(&img, c.image, &opts);
+	ret = erofs_image_open(&img, c.image, &c.image_opts);
 	if (ret == -EFSCORRUPTED) {
 		/* a bad checksum should not hide what the image holds */
 		char *msg = strdup(erofs_last_error() ? erofs_last_error() :
 							"corrupted");
 
-		opts.no_sbcrc = true;
+		c.image_opts.no_sbcrc = true;
 		erofs_clear_error();
-		if (msg && !erofs_image_open(&img, c.image, &opts)) {
+		if (msg && !erofs_image_open(&img, c.image, &c.image_opts)) {
 			erofs_warn("%s; showing the image anyway", msg);
 			ret = 0;
 		} else {

@@ -22,18 +22,19 @@ const char *erofs_output_tmppath(void)
 	return current_tmppath;
 }
 
-int erofs_output_open(struct erofs_output *out, const char *path)
+static int output_open(struct erofs_output *out, const char *path)
 {
 	struct stat st;
 	char *dir, *base;
 	int ret;
 
-	memset(out, 0, sizeof(*out));
-	out->fd = -1;
 	out->path = strdup(path);
 	if (!out->path)
 		return -ENOMEM;
 
+	/* found now rather than by the rename, after all the work */
+	if (!stat(path, &st) && S_ISDIR(st.st_mode))
+		return erofs_fail(-EISDIR, "%s: %s", path, strerror(EISDIR));
 	/* a block device is written in place: it cannot be renamed onto */
 	if (!stat(path, &st) && S_ISBLK(st.st_mode)) {
 		/*
@@ -48,9 +49,7 @@ int erofs_output_open(struct erofs_output *out, const char *path)
 					  strerror(errno));
 		ret = erofs_output_write(out, wipe, sizeof(wipe),
 					 EROFS_SUPER_OFFSET);
-		if (ret)
-			erofs_output_abort(out);
-		else
+		if (!ret)
 			flusher_start(out);
 		return ret;
 	}
@@ -89,12 +88,24 @@ int erofs_output_open(struct erofs_output *out, const char *path)
 		umask(mask);
 		if (fchmod(out->fd, 0666 & ~mask)) {
 			ret = -errno;
-			erofs_output_abort(out);
 			return erofs_fail(ret, "%s: %s", path, strerror(-ret));
 		}
 	}
 	flusher_start(out);
 	return 0;
+}
+
+/* On failure nothing is left behind: no file, no descriptor, no memory. */
+int erofs_output_open(struct erofs_output *out, const char *path)
+{
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	out->fd = -1;
+	ret = output_open(out, path);
+	if (ret)
+		erofs_output_abort(out);
+	return ret;
 }
 
 /*

@@ -390,16 +390,15 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 				c->tar_opts.dump_path = optarg;
 			break;
 		default:
-			usage(stderr);
-			return -EINVAL;
+			/* getopt named the option */
+			return erofs_fail(-EINVAL, "try 'mkfs.erofs --help' for more information");
 		}
 	}
 	if (c->tar ? argc - optind < 1 || argc - optind > 2 :
-		     argc - optind != 2) {
-		usage(stderr);
-		return erofs_fail(-EINVAL, c->tar ? "expected IMAGE [TARBALL]" :
-						    "expected IMAGE and SOURCE");
-	}
+		     argc - optind != 2)
+		return erofs_fail(-EINVAL, c->tar ?
+			"expected IMAGE [TARBALL]; try 'mkfs.erofs --help'" :
+			"expected IMAGE and SOURCE; try 'mkfs.erofs --help'");
 	c->image = argv[optind];
 	c->source_path = optind + 1 < argc ? argv[optind + 1] : NULL;
 	if (c->tar_opts.dump_path && !c->tar)
@@ -479,13 +478,12 @@ static int run(struct mkfs_config *c)
 	}
 	if (!ret && c->tar_opts.ovlfs_strip)
 		ret = erofs_ovlfs_strip(&tree, &c->xattrs);
-	if (!ret) {
-		erofs_apply_overrides(&tree, &c->overrides);
-		if (c->file_contexts)
-			ret = erofs_apply_file_contexts(&tree, &c->xattrs,
-							c->file_contexts,
-							c->mount_point);
-	}
+	if (!ret)
+		ret = erofs_apply_overrides(&tree, &c->overrides);
+	if (!ret && c->file_contexts)
+		ret = erofs_apply_file_contexts(&tree, &c->xattrs,
+						c->file_contexts,
+						c->mount_point);
 	if (!ret)
 		ret = erofs_build_image(&tree, &c->xattrs, &c->build, c->image);
 	if (!ret && !c->quiet) {

@@ -187,6 +187,29 @@ eu_compare() {
 	fi
 }
 
+# --offset: the same reports for the image inside a larger file
+emb=$TEST_TMP/embedded.img
+{ head -c 12345 /dev/urandom; cat "$img"; } >"$emb"
+"$DUMP" -s -S "$img" | grep -v '^Image:' >"$TEST_TMP/plain.out"
+"$DUMP" -s -S --offset=12345 "$emb" | grep -v '^Image:' >"$TEST_TMP/emb.out"
+if [ -s "$TEST_TMP/plain.out" ] && cmp -s "$TEST_TMP/plain.out" "$TEST_TMP/emb.out"; then
+	pass "dump --offset: -s and -S as for the image alone"
+else
+	fail "dump --offset: -s and -S as for the image alone" \
+		"$(diff "$TEST_TMP/plain.out" "$TEST_TMP/emb.out" | head -n 4)"
+fi
+f=$(cd "$SRC" && find . -type f -size +1k | sort | head -n 1)
+if "$DUMP" --offset=12345 --path="${f#.}" --cat "$emb" | cmp -s - "$SRC/$f"; then
+	pass "dump --offset --cat"
+else
+	fail "dump --offset --cat" "content of $f differs"
+fi
+if "$DUMP" -s --offset=12344 "$emb" >/dev/null 2>&1; then
+	fail "dump: a wrong --offset is refused" "exit 0"
+else
+	pass "dump: a wrong --offset is refused"
+fi
+
 if [ -x /usr/bin/dump.erofs ] && [ -x /usr/bin/mkfs.erofs ]; then
 	cp -a "$SRC" "$TEST_TMP/src15"
 	rm -f "$TEST_TMP/src15/$(printf 'n%.0s' $(seq 255))"

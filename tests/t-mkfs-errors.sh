@@ -76,6 +76,39 @@ for args in "-b 8192" "-b 1000" "-b x" "-x abc" "-T -5" "-T soon" \
 	# shellcheck disable=SC2086
 	expect_fail "bad option $args" "." "$W/img" -- mk $args "$W/img" "$W/src"
 done
+# an unknown option is named, with a pointer to --help and no errno text
+expect_fail "unknown option: named, then --help" \
+	"unrecognized option '--no-such-option'" "$W/img" -- \
+	mk --no-such-option "$W/img" "$W/src"
+if grep -q "Invalid argument" "$W/out"; then
+	fail "unknown option: no errno text" "$(cat "$W/out")"
+elif ! grep -q -- "--help" "$W/out"; then
+	fail "unknown option: no errno text" "no pointer to --help: $(cat "$W/out")"
+else
+	pass "unknown option: no errno text"
+fi
+expect_fail "missing SOURCE" "expected IMAGE and SOURCE" "$W/img" -- mk "$W/img"
+
+# --- id offsets past 2^32 - 1 ---------------------------------------------
+mkdir -p "$W/ids"
+echo x >"$W/ids/f"
+if [ "$is_root" = 1 ]; then
+	chown 1000:1000 "$W/ids/f"
+	expect_fail "--uid-offset carrying a uid past 2^32-1" \
+		"/f: uid 1000 plus the offset 4294967295" "$W/img" -- \
+		mk --uid-offset=4294967295 "$W/img" "$W/ids"
+else
+	skip "--uid-offset carrying a uid past 2^32-1" "chown needs root"
+fi
+expect_fail "--gid-offset carrying a gid past 2^32-1" \
+	"/f: gid 9 plus the offset 4294967290" "$W/img" -- \
+	mk --force-gid=9 --gid-offset=4294967290 "$W/img" "$W/ids"
+if mk --force-uid=5 --uid-offset=4294967290 "$W/ids.img" "$W/ids" &&
+	[ "$("$DUMP" --path=/f "$W/ids.img" | sed -n 's/^Owner: *uid \([0-9]*\),.*/\1/p')" = 4294967295 ]; then
+	pass "--uid-offset up to 2^32-1 is kept"
+else
+	fail "--uid-offset up to 2^32-1 is kept" "$("$DUMP" --path=/f "$W/ids.img" 2>&1 | grep -i owner)"
+fi
 
 # --- unreadable source files -----------------------------------------------
 mkdir -p "$W/unr/src/d" "$W/unr/out"

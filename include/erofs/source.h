@@ -47,9 +47,12 @@ struct erofs_overrides {
 	u32 time_nsec;
 };
 
-/* Apply ownership and time overrides to every node of the tree. */
-void erofs_apply_overrides(struct erofs_tree *tree,
-			   const struct erofs_overrides *o);
+/*
+ * Apply ownership and time overrides to every node of the tree; an id
+ * offset that would carry an id past 2^32 - 1 is an error naming the file.
+ */
+int erofs_apply_overrides(struct erofs_tree *tree,
+			  const struct erofs_overrides *o);
 
 /*
  * Label every node with security.selinux from the file contexts "file",
