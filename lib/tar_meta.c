@@ -144,19 +144,6 @@ static int encode_acl(const struct erofs_tar_meta *m, struct archive_entry *e,
 	return sizeof(*h) + n * sizeof(*ent);
 }
 
-static const char *xattr_errstr(int err)
-{
-	switch (err) {
-	case -E2BIG:
-		return "value larger than 65535 bytes";
-	case -ERANGE:
-		return "name too long";
-	case -ENOSPC:
-		return "too many xattrs";
-	}
-	return strerror(-err);
-}
-
 static int set_xattr(const struct erofs_tar_meta *m, struct erofs_node *n,
 		     const char *name, const void *value, size_t len)
 {
@@ -164,7 +151,7 @@ static int set_xattr(const struct erofs_tar_meta *m, struct erofs_node *n,
 
 	if (ret)
 		return erofs_fail(ret, "%s: xattr %s: %s", m->what, name,
-				  xattr_errstr(ret));
+				  erofs_xattr_strerror(ret));
 	return 0;
 }
 

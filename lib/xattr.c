@@ -323,7 +323,7 @@ int erofs_xattr_set(struct erofs_xattr_table *t, struct erofs_node *node,
 	return 0;
 }
 
-static const char *xattr_errstr(int err)
+const char *erofs_xattr_strerror(int err)
 {
 	switch (err) {
 	case -E2BIG:
@@ -378,7 +378,7 @@ int erofs_xattr_read_file(struct erofs_xattr_table *t, struct erofs_node *node,
 		}
 		if ((size_t)vlen > EROFS_XATTR_VALUE_MAX) {
 			ret = erofs_fail(-E2BIG, "%s: xattr %s: %s", path, n,
-					 xattr_errstr(-E2BIG));
+					 erofs_xattr_strerror(-E2BIG));
 			goto out;
 		}
 		if ((size_t)vlen + 1 > valcap) {
@@ -400,7 +400,7 @@ int erofs_xattr_read_file(struct erofs_xattr_table *t, struct erofs_node *node,
 		ret = erofs_xattr_set(t, node, n, value, vlen);
 		if (ret) {
 			erofs_fail(ret, "%s: xattr %s: %s", path, n,
-				   xattr_errstr(ret));
+				   erofs_xattr_strerror(ret));
 			goto out;
 		}
 	}

@@ -17,6 +17,28 @@ import sys
 
 SB = 1024  # superblock offset
 
+# ---- what the test programs share --------------------------------------
+TOP = os.environ.get('TOP_BUILDDIR', '.')
+MKFS = os.environ.get('MKFS', os.path.join(TOP, 'mkfs/mkfs.erofs'))
+FSCK = os.environ.get('FSCK', os.path.join(TOP, 'fsck/fsck.erofs'))
+DUMP = os.environ.get('DUMP', os.path.join(TOP, 'dump/dump.erofs'))
+_failures = 0
+
+
+def result(ok, name, why=''):
+    """Print the PASS or FAIL line of a check; exit_status() counts them."""
+    global _failures
+    if ok:
+        print('PASS: ' + name)
+    else:
+        _failures += 1
+        print('FAIL: %s: %s' % (name, why))
+
+
+def exit_status():
+    """1 when any check failed, else 0."""
+    return 1 if _failures else 0
+
 # ---- CRC32C, as the superblock checksum uses it ------------------------
 _CRC_TABLE = []
 for _i in range(256):

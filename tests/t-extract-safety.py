@@ -17,23 +17,10 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fsck_util import Image, nid_of  # noqa: E402
+from fsck_util import (DUMP, FSCK, MKFS, Image, exit_status,  # noqa: E402
+                       nid_of, result)
 
-TOP = os.environ.get('TOP_BUILDDIR', '.')
-MKFS = os.environ.get('MKFS', os.path.join(TOP, 'mkfs/mkfs.erofs'))
-FSCK = os.environ.get('FSCK', os.path.join(TOP, 'fsck/fsck.erofs'))
-DUMP = os.environ.get('DUMP', os.path.join(TOP, 'dump/dump.erofs'))
-failed = False
 FT_REG, FT_DIR, FT_SYMLINK = 1, 2, 7
-
-
-def result(ok, name, why=''):
-    global failed
-    if ok:
-        print('PASS: ' + name)
-    else:
-        failed = True
-        print('FAIL: %s: %s' % (name, why))
 
 
 def snapshot(top, skip):
@@ -251,7 +238,7 @@ def main():
                'exit %d' % p.returncode)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return 1 if failed else 0
+    return exit_status()
 
 
 if __name__ == '__main__':

@@ -15,23 +15,10 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fsck_util import Image, nid_of  # noqa: E402
+from fsck_util import (DUMP, FSCK, MKFS, Image, exit_status,  # noqa: E402
+                       nid_of, result)
 
-TOP = os.environ.get('TOP_BUILDDIR', '.')
-MKFS = os.environ.get('MKFS', os.path.join(TOP, 'mkfs/mkfs.erofs'))
-FSCK = os.environ.get('FSCK', os.path.join(TOP, 'fsck/fsck.erofs'))
-DUMP = os.environ.get('DUMP', os.path.join(TOP, 'dump/dump.erofs'))
 FT_REG = 1
-failed = False
-
-
-def result(ok, name, why=''):
-    global failed
-    if ok:
-        print('PASS: ' + name)
-    else:
-        failed = True
-        print('FAIL: %s: %s' % (name, why))
 
 
 def extract(img, xdir, *extra):
@@ -71,7 +58,7 @@ def main():
         run_cases(work)
     finally:
         subprocess.run(['rm', '-rf', work])
-    return 1 if failed else 0
+    return exit_status()
 
 
 def run_cases(work):

@@ -21,24 +21,11 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fsck_util import Image, nid_of  # noqa: E402
+from fsck_util import (DUMP, FSCK, MKFS, Image, exit_status,  # noqa: E402
+                       nid_of, result)
 
-TOP = os.environ.get('TOP_BUILDDIR', '.')
-MKFS = os.environ.get('MKFS', os.path.join(TOP, 'mkfs/mkfs.erofs'))
-FSCK = os.environ.get('FSCK', os.path.join(TOP, 'fsck/fsck.erofs'))
-DUMP = os.environ.get('DUMP', os.path.join(TOP, 'dump/dump.erofs'))
 COUNT = int(os.environ.get('FSCK_FUZZ_COUNT', '300'))
 ALLOWED = {0, 4, 8, 12}
-failed = False
-
-
-def result(ok, name, why=''):
-    global failed
-    if ok:
-        print('PASS: ' + name)
-    else:
-        failed = True
-        print('FAIL: %s: %s' % (name, why))
 
 
 def run(args, timeout=120):
@@ -350,7 +337,7 @@ def main():
         random_damage(work, images)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return 1 if failed else 0
+    return exit_status()
 
 
 if __name__ == '__main__':

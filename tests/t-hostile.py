@@ -21,25 +21,12 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fsck_util import Image, nid_of  # noqa: E402
+from fsck_util import (DUMP, FSCK, MKFS, Image, exit_status,  # noqa: E402
+                       nid_of, result)
 
-TOP = os.environ.get('TOP_BUILDDIR', '.')
-MKFS = os.environ.get('MKFS', os.path.join(TOP, 'mkfs/mkfs.erofs'))
-FSCK = os.environ.get('FSCK', os.path.join(TOP, 'fsck/fsck.erofs'))
-DUMP = os.environ.get('DUMP', os.path.join(TOP, 'dump/dump.erofs'))
 TIME_LIMIT = 60  # seconds per tool run; sanitized builds need most of it
 MEM_LIMIT = 2 << 30  # address space of unsanitized tools
 FT_REG, FT_DIR = 1, 2
-failed = False
-
-
-def result(ok, name, why=''):
-    global failed
-    if ok:
-        print('PASS: ' + name)
-    else:
-        failed = True
-        print('FAIL: %s: %s' % (name, why))
 
 
 def sanitized(path):
@@ -426,7 +413,7 @@ def main():
         cases(work)
     finally:
         rmtree(work)
-    return 1 if failed else 0
+    return exit_status()
 
 
 if __name__ == '__main__':

@@ -22,19 +22,8 @@ import tempfile
 import threading
 import time
 
-TOP = os.environ.get('TOP_BUILDDIR', '.')
-MKFS = os.environ.get('MKFS', os.path.join(TOP, 'mkfs/mkfs.erofs'))
-FSCK = os.environ.get('FSCK', os.path.join(TOP, 'fsck/fsck.erofs'))
-failed = False
-
-
-def result(ok, name, why=''):
-    global failed
-    if ok:
-        print('PASS: ' + name)
-    else:
-        failed = True
-        print('FAIL: %s: %s' % (name, why))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fsck_util import MKFS, exit_status, result  # noqa: E402
 
 
 def sh(*cmd):
@@ -224,7 +213,7 @@ def main():
         half_written_device(work, src, old)
     finally:
         subprocess.run(['rm', '-rf', work])
-    return 1 if failed else 0
+    return exit_status()
 
 
 if __name__ == '__main__':

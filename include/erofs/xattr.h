@@ -64,7 +64,10 @@ int erofs_xattr_add_long_prefix(struct erofs_xattr_table *t,
 /* Register the fingerprint name (--ishare=NAME) as a long prefix. */
 int erofs_xattr_set_ishare_name(struct erofs_xattr_table *t, const char *name);
 
-/* Set (or replace) xattr "name" on "node". */
+/*
+ * Set (or replace) xattr "name" on "node". -E2BIG: value over 65535 bytes,
+ * -ERANGE: name too long, -ENOSPC: too many xattrs on the node.
+ */
 int erofs_xattr_set(struct erofs_xattr_table *t, struct erofs_node *node,
 		    const char *name, const void *value, size_t len);
 /* Remove xattr "name" from "node"; 0 whether or not it was there. */
@@ -73,6 +76,8 @@ void erofs_xattr_remove(struct erofs_xattr_table *t, struct erofs_node *node,
 /* Read every supported xattr of the file at "path" (no symlink following). */
 int erofs_xattr_read_file(struct erofs_xattr_table *t, struct erofs_node *node,
 			  const char *path);
+/* What an error of erofs_xattr_set() means, for messages. */
+const char *erofs_xattr_strerror(int err);
 /* Whether the writer can store an xattr with this name. */
 bool erofs_xattr_name_supported(const char *name);
 
