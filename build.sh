@@ -40,6 +40,7 @@ install_missing() {
 build() {
 	if [ ! -x configure ] || [ configure.ac -nt configure ] ||
 		[ Makefile.am -nt Makefile.in ]; then
+		mkdir -p m4 # libtool puts its macros there
 		autoreconf -fi
 	fi
 	[ -f Makefile ] && [ config.status -nt configure ] || ./configure
