@@ -119,6 +119,17 @@ int erofs_image_pread(const struct erofs_image *img, void *buf, size_t len,
 	return ret == -ENODATA ? -EFSCORRUPTED : ret;
 }
 
+/*
+ * Way-major storage: the first way of every set comes first, so the blocks
+ * of a small metadata area land side by side and touch few (huge) pages
+ * instead of a page in every eighth of the cache.
+ */
+static u8 *mcache_data(const struct erofs_image *img,
+		       const struct erofs_mcache *c, size_t set, unsigned int w)
+{
+	return c->data + (((size_t)w * c->nsets + set) << img->blkszbits);
+}
+
 /* The cached copy of block "blk", or NULL. */
 static u8 *mcache_lookup(const struct erofs_image *img, struct erofs_mcache *c,
 			 u64 blk)
@@ -129,8 +140,7 @@ static u8 *mcache_lookup(const struct erofs_image *img, struct erofs_mcache *c,
 	for (unsigned int w = 0; w < MCACHE_WAYS; w++) {
 		if (ways[w].tag == blk + 1) {
 			ways[w].used = ++c->clock;
-			return c->data + ((set * MCACHE_WAYS + w)
-					  << img->blkszbits);
+			return mcache_data(img, c, set, w);
 		}
 	}
 	return NULL;
@@ -152,8 +162,7 @@ static void mcache_insert(const struct erofs_image *img,
 	}
 	ways[victim].tag = blk + 1;
 	ways[victim].used = ++c->clock;
-	memcpy(c->data + ((set * MCACHE_WAYS + victim) << img->blkszbits), src,
-	       img->blksz);
+	memcpy(mcache_data(img, c, set, victim), src, img->blksz);
 }
 
 /*
