@@ -36,8 +36,7 @@ while getopts "n:s:a:o:" o; do
 done
 shift $((OPTIND - 1))
 
-MKFS=${MKFS:-${TOP_BUILDDIR:-$top}/mkfs/mkfs.erofs}
-[ -x "$MKFS" ] || { echo "compress.sh: $MKFS not built" >&2; exit 1; }
+bench_tools compress.sh mkfs
 EU_BIN=$(bash "$top/tests/oracle/erofs-utils-new.sh") || exit 77
 cache=${EROFS_TEST_CACHE:-$top/tests/.cache}
 

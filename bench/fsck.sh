@@ -41,12 +41,7 @@ while getopts "n:s:c" o; do
 done
 shift $((OPTIND - 1))
 
-build=${TOP_BUILDDIR:-$top}
-MKFS=${MKFS:-$build/mkfs/mkfs.erofs}
-FSCK=${FSCK:-$build/fsck/fsck.erofs}
-for t in "$MKFS" "$FSCK"; do
-	[ -x "$t" ] || { echo "fsck.sh: $t not built" >&2; exit 1; }
-done
+bench_tools fsck.sh mkfs fsck
 cache=${EROFS_TEST_CACHE:-$top/tests/.cache}
 mkdir -p "$cache"
 

@@ -14,6 +14,11 @@
 #   bench_table
 #       Prints the recorded rows side by side with ours/base ratios
 #       (below 1.00 means ours is faster or smaller).
+#   bench_tools SCRIPT TOOL...
+#       Sets MKFS, FSCK and DUMP (unless set in the environment) to the
+#       tools of the build in $TOP_BUILDDIR (default: the source tree) and
+#       exits, naming SCRIPT, when one of the TOOLs (mkfs, fsck, dump) is
+#       not built.
 #   bench_tree CACHE MB
 #       Prints the path of a tree of real files: the regular files and
 #       symlinks of /usr/lib and /usr/share taken in sorted path order
@@ -157,4 +162,17 @@ EOF
 		touch "$tree.done"
 	fi
 	echo "$tree"
+}
+
+bench_tools() {
+	local script=$1 build t var
+	build=${TOP_BUILDDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+	MKFS=${MKFS:-$build/mkfs/mkfs.erofs}
+	FSCK=${FSCK:-$build/fsck/fsck.erofs}
+	DUMP=${DUMP:-$build/dump/dump.erofs}
+	shift
+	for t in "$@"; do
+		var=${t^^}
+		[ -x "${!var}" ] || { echo "$script: ${!var} not built" >&2; exit 1; }
+	done
 }

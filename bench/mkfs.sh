@@ -42,8 +42,7 @@ while getopts "n:s:w" o; do
 done
 shift $((OPTIND - 1))
 
-MKFS=${MKFS:-${TOP_BUILDDIR:-$top}/mkfs/mkfs.erofs}
-[ -x "$MKFS" ] || { echo "mkfs.sh: $MKFS not built" >&2; exit 1; }
+bench_tools mkfs.sh mkfs
 cache=${EROFS_TEST_CACHE:-$top/tests/.cache}
 mkdir -p "$cache"
 

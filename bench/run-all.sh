@@ -53,12 +53,7 @@ while getopts "n:s:c:t:" o; do
 done
 shift $((OPTIND - 1))
 
-build=${TOP_BUILDDIR:-$top}
-MKFS=${MKFS:-$build/mkfs/mkfs.erofs}
-FSCK=${FSCK:-$build/fsck/fsck.erofs}
-for t in "$MKFS" "$FSCK"; do
-	[ -x "$t" ] || { echo "run-all.sh: $t not built" >&2; exit 1; }
-done
+bench_tools run-all.sh mkfs fsck
 EU_BIN=$(bash "$top/tests/oracle/erofs-utils-new.sh") || exit 77
 cache=${EROFS_TEST_CACHE:-$top/tests/.cache}
 mkdir -p "$cache"

@@ -41,8 +41,7 @@ while getopts "n:s:o:" o; do
 done
 shift $((OPTIND - 1))
 
-MKFS=${MKFS:-${TOP_BUILDDIR:-$top}/mkfs/mkfs.erofs}
-[ -x "$MKFS" ] || { echo "tar.sh: $MKFS not built" >&2; exit 1; }
+bench_tools tar.sh mkfs
 cache=${EROFS_TEST_CACHE:-$top/tests/.cache}
 mkdir -p "$cache"
 
