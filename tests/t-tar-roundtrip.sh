@@ -230,7 +230,23 @@ same_as_dir "-b 1024" -b 1024
 same_as_dir "-b 512 --ishare" -b 512 --ishare
 same_as_dir "-x -1" -x -1
 same_as_dir "-x 1" -x 1
-same_as_dir "--uid-offset --gid-offset" --uid-offset=100 --gid-offset=7
+# the tree holds ids 4294967294: an offset of 1 takes them to the last id
+same_as_dir "--uid-offset --gid-offset" --uid-offset=1 --gid-offset=1
+# and a larger one is refused, from either source, naming the file
+for from in dir tar; do
+	if [ $from = dir ]; then in=("$src"); else in=(--tar=f "$pax"); fi
+	if "$MKFS" --quiet "${OPTS[@]}" --uid-offset=100 "$TEST_TMP/o-big.img" \
+		"${in[@]}" >"$TEST_TMP/big.out" 2>&1; then
+		fail "--uid-offset past 2^32-1 ($from)" "accepted"
+	elif ! grep -q 'f-4294967294-4294967294: uid 4294967294 plus the offset 100' \
+		"$TEST_TMP/big.out"; then
+		fail "--uid-offset past 2^32-1 ($from)" "$(head -c 300 "$TEST_TMP/big.out")"
+	elif [ -e "$TEST_TMP/o-big.img" ]; then
+		fail "--uid-offset past 2^32-1 ($from)" "an image was left"
+	else
+		pass "--uid-offset past 2^32-1 ($from): refused, naming the file"
+	fi
+done
 same_as_dir "--force-uid --force-gid" --force-uid=5 --force-gid=6
 same_as_dir "--ignore-mtime" --ignore-mtime
 if have LZ4; then same_as_dir "-zlz4hc" -zlz4hc; else skip "-zlz4hc" "built without lz4"; fi
