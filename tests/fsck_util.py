@@ -7,6 +7,10 @@ damaged ones (superblock fields, checksums, inodes, directory entries).
 Usage as a program:
   fsck_util.py make-tree DEST        build the test tree (prints skips)
   fsck_util.py fix-checksum IMAGE    recompute the superblock checksum
+  fsck_util.py forge-fingerprint SRC DST A B
+                                     copy image SRC to DST with the one
+                                     sha256: fingerprint of file B's content
+                                     replaced by that of file A's
 """
 import os
 import socket
@@ -275,12 +279,25 @@ def make_tree(dest):
     os.utime(p('dir'), ns=(1, 1400000000000000000))
 
 
+def forge_fingerprint(src, dst, a, b):
+    import hashlib
+    img = bytearray(open(src, 'rb').read())
+    va = b'sha256:' + hashlib.sha256(open(a, 'rb').read()).digest()
+    vb = b'sha256:' + hashlib.sha256(open(b, 'rb').read()).digest()
+    i = img.find(vb)
+    assert i > 0 and img.find(vb, i + 1) < 0
+    img[i:i + len(vb)] = va
+    open(dst, 'wb').write(img)
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == 'make-tree':
         make_tree(sys.argv[2])
     elif len(sys.argv) == 3 and sys.argv[1] == 'fix-checksum':
         img = Image(sys.argv[2])
         img.save()
+    elif len(sys.argv) == 6 and sys.argv[1] == 'forge-fingerprint':
+        forge_fingerprint(*sys.argv[2:6])
     else:
         sys.exit(__doc__)
 

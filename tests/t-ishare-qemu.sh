@@ -38,43 +38,11 @@ RUN=$TOP_SRCDIR/tests/oracle/qemu-ishare/run.sh
 IDEAL=$TOP_SRCDIR/bench/share-ideal.py
 PAIRS=${EROFS_ISHARE_PAIRS:-redis}
 
-if [ "$(id -u)" -ne 0 ]; then
-	skip "$T" "needs root (qemu harness, dpkg-deb ownership)"
-	exit 0
-fi
-for tool in qemu-system-x86_64 python3 setfattr truncate; do
-	if ! command -v $tool >/dev/null; then
-		skip "$T" "missing $tool"
-		exit 0
-	fi
-done
-# the interpreter itself: a version manager's wrapper costs a second a call
-PY=$(python3 -c 'import sys; print(sys.executable)')
-if ! KDIR=$("$TOP_SRCDIR/tests/oracle/qemu-ishare/kernel.sh" 2>"$W/k.err"); then
-	skip "$T" "no 7.x kernel: $(tail -n1 "$W/k.err")"
-	exit 0
-fi
-if ! grep -qx 'PAGE_CACHE_SHARE=y' "$KDIR/info"; then
-	skip "$T" "kernel $(sed -n 's/^KREL=//p' "$KDIR/info") lacks EROFS page cache sharing"
-	exit 0
-fi
+. "$TOP_SRCDIR/tests/qemu_share_lib.sh"
+qemu_share_ready || exit 0
 EU_BIN=$("$TOP_SRCDIR/tests/oracle/erofs-utils-new.sh" 2>"$W/eu.err") || EU_BIN=
 
 # --- helpers ---------------------------------------------------------------
-# measure NAME RUN-ARGS...: run the harness, output in $W/NAME.out
-measure() {
-	local name=$1 rc=0
-	shift
-	"$RUN" "$@" >"$W/$name.out" 2>"$W/$name.err" || rc=$?
-	if [ $rc -eq 77 ]; then
-		skip "$T: $name" "$(tail -n1 "$W/$name.err")"
-		return 1
-	elif [ $rc -ne 0 ] || ! grep -qx 'RESULT=ok' "$W/$name.out"; then
-		fail "$T: $name" "harness exit $rc: $(grep -m1 '^ERROR=' "$W/$name.out" || tail -n1 "$W/$name.err")"
-		return 1
-	fi
-}
-val() { sed -n "s/^$2=//p" "$W/$1.out" | head -n1; }
 ival() { sed -n "s/^$2=//p" "$W/$1" | head -n1; }
 
 # ideal NAME TREE...: ground truth in $W/NAME.ideal

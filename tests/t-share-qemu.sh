@@ -30,40 +30,10 @@ RUN=$TOP_SRCDIR/tests/oracle/qemu-ishare/run.sh
 IDEAL=$TOP_SRCDIR/bench/share-ideal.py
 PAIRS=${EROFS_SHARE_PAIRS:-redis}
 
-if [ "$(id -u)" -ne 0 ]; then
-	skip "$T" "needs root (qemu harness, dpkg-deb ownership)"
-	exit 0
-fi
-for tool in qemu-system-x86_64 python3 setfattr truncate; do
-	if ! command -v $tool >/dev/null; then
-		skip "$T" "missing $tool"
-		exit 0
-	fi
-done
-PY=$(python3 -c 'import sys; print(sys.executable)')
-if ! KDIR=$("$TOP_SRCDIR/tests/oracle/qemu-ishare/kernel.sh" 2>"$W/k.err"); then
-	skip "$T" "no 7.x kernel: $(tail -n1 "$W/k.err")"
-	exit 0
-fi
-if ! grep -qx 'PAGE_CACHE_SHARE=y' "$KDIR/info"; then
-	skip "$T" "kernel lacks EROFS page cache sharing"
-	exit 0
-fi
+. "$TOP_SRCDIR/tests/qemu_share_lib.sh"
+qemu_share_ready || exit 0
 . "$TOP_SRCDIR/bench/share-trees.sh"
 
-measure() { # NAME RUN-ARGS...
-	local name=$1 rc=0
-	shift
-	"$RUN" "$@" >"$W/$name.out" 2>"$W/$name.err" || rc=$?
-	if [ $rc -eq 77 ]; then
-		skip "$T: $name" "$(tail -n1 "$W/$name.err")"
-		return 1
-	elif [ $rc -ne 0 ] || ! grep -qx 'RESULT=ok' "$W/$name.out"; then
-		fail "$T: $name" "harness exit $rc: $(tail -n1 "$W/$name.err")"
-		return 1
-	fi
-}
-val() { sed -n "s/^$2=//p" "$W/$1.out" | head -n1; }
 report() { # NAME IMAGES...
 	local name=$1
 	shift
@@ -108,17 +78,7 @@ A=$W/A
 B=$W/B
 gen_pair "$A" "$B"
 mk A "$A" --ishare && mk B "$B" --ishare || exit 0
-"$PY" - "$W/B.img" "$W/Bx.img" "$A/prefix" "$B/prefix" <<'EOF'
-import hashlib, sys
-src, dst, a, b = sys.argv[1:5]
-img = bytearray(open(src, 'rb').read())
-va = b'sha256:' + hashlib.sha256(open(a, 'rb').read()).digest()
-vb = b'sha256:' + hashlib.sha256(open(b, 'rb').read()).digest()
-i = img.find(vb)
-assert i > 0 and img.find(vb, i + 1) < 0
-img[i:i + len(vb)] = va
-open(dst, 'wb').write(img)
-EOF
+"$PY" "$TOP_SRCDIR/tests/fsck_util.py" forge-fingerprint "$W/B.img" "$W/Bx.img" "$A/prefix" "$B/prefix"
 report gen "$W/A.img" "$W/Bx.img" || exit 0
 if [ "$(jv gen "r['lost']['size_conflict_files']")" != 1 ]; then
 	fail "$T: forged image" "the report sees no size conflict"

@@ -206,17 +206,7 @@ fi
 # --- a forged fingerprint: same value, other size -------------------------------
 # B's /prefix gets the fingerprint of A's /prefix (300000 bytes; B's has
 # 305000): the kernel warns about the size and keeps it private.
-"$PY" - "$W/B.img" "$W/B-forged.img" "$A/prefix" "$B/prefix" <<'EOF'
-import hashlib, sys
-src, dst, a, b = sys.argv[1:5]
-img = bytearray(open(src, 'rb').read())
-va = b'sha256:' + hashlib.sha256(open(a, 'rb').read()).digest()
-vb = b'sha256:' + hashlib.sha256(open(b, 'rb').read()).digest()
-i = img.find(vb)
-assert i > 0 and img.find(vb, i + 1) < 0
-img[i:i + len(vb)] = va
-open(dst, 'wb').write(img)
-EOF
+"$PY" "$TOP_SRCDIR/tests/fsck_util.py" forge-fingerprint "$W/B.img" "$W/B-forged.img" "$A/prefix" "$B/prefix"
 if report forged "$W/A.img" "$W/B-forged.img"; then
 	same "forged: one size conflict of the 305000-byte file" \
 		"$(js forged "r['lost']['size_conflict_files'], r['lost']['size_conflict_bytes'], r['lost']['conflicts'][0]['path'], r['lost']['conflicts'][0]['size'], r['lost']['conflicts'][0]['copy_size']")" \
