@@ -33,8 +33,10 @@
 # data, and one line per case saying whether our image is byte-identical
 # with --workers=1, 2 and 4.
 #
-# Caches are warm (one untimed build reads the tree first). A full run with
-# the defaults takes about half an hour on two processors (lzma dominates).
+# Caches are warm (one untimed build reads the tree first); before each
+# timed build both images are removed and sync(1) runs, untimed. A full
+# run with the defaults takes about half an hour on two processors (lzma
+# dominates).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -48,7 +50,7 @@ while getopts "n:s:c:t:" o; do
 	s) mb=$OPTARG ;;
 	c) cases=$OPTARG ;;
 	t) trees=$OPTARG ;;
-	*) sed -n '2,36p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,39p' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -91,7 +93,10 @@ run_tree() {
 		local base=("$EU_BIN/mkfs.erofs" --quiet -T0 $bopts "$bimg" "$tree")
 		# shellcheck disable=SC2206
 		local ours=("$MKFS" --quiet -T0 $oopts "$oimg" "$tree")
-		# both tools replace the image they are given
+		# Each build starts without an image and with nothing left to
+		# write back: how long freeing an old image takes (a discard on
+		# some disks) varies from run to run and is no tool's work.
+		BENCH_BEFORE="rm -f '$bimg' '$oimg'; sync"
 		bench_compare "$tname $c mkfs" "$runs" base ours
 		if [ "$c" = none ] || [ "$c" = ishare ]; then
 			# shellcheck disable=SC2206
@@ -99,6 +104,8 @@ run_tree() {
 				"$EU_BIN/mkfs.erofs" --quiet -T0 $bopts "$bimg" "$tree")
 			bench_compare "$tname $c mkfs+sync" "$runs" bsync ours
 		fi
+		BENCH_BEFORE=
+
 		bs=$(stat -c %s "$bimg") os=$(stat -c %s "$oimg")
 		sizes+=("$(printf '%-22s %14d %14d %8.4f' "$tname $c" "$bs" "$os" \
 			"$(echo "$os / $bs" | bc -l)")")

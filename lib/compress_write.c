@@ -812,6 +812,10 @@ static int run_pass(struct erofs_build *b, struct zpacked *pk,
 			       j->n->size >> 20);
 		ret = commit_job(&p, j, &f, &sha);
 		release_job(j);
+		/* clusters are placed in order: all below the next are final */
+		if (!ret)
+			erofs_output_settled(&b->out,
+					     erofs_pos(b, b->next_blkaddr));
 		pthread_mutex_lock(&p.lock);
 		p.committed = c + 1;
 		p.inflight -= j->len;

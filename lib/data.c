@@ -23,9 +23,11 @@
 struct data_pass {
 	struct erofs_build *b;
 	struct erofs_node **jobs;
+	bool *finished; /* per job */
 	u64 njobs;
 	u64 next; /* next job to take */
 	u64 done;
+	u64 settled; /* jobs before this one are all finished */
 	u64 total_bytes;
 	u64 done_bytes;
 	int error;
@@ -265,6 +267,28 @@ static int process(struct data_worker *w, struct erofs_node *n)
 	return ret;
 }
 
+/*
+ * Jobs are in layout order, so their data lies in ascending order too: what
+ * is below the first unfinished job's data will not be written again.
+ */
+static void settle(struct data_pass *p)
+{
+	struct erofs_build *b = p->b;
+	struct erofs_node *n;
+	u64 s = p->settled;
+
+	while (s < p->njobs && p->finished[s])
+		s++;
+	if (s == p->settled)
+		return;
+	p->settled = s;
+	if (s == p->njobs)
+		return; /* the commit syncs the rest */
+	n = p->jobs[s];
+	if (n->L.datalayout != EROFS_INODE_CHUNK_BASED && n->L.nblocks)
+		erofs_output_settled(&b->out, erofs_pos(b, n->L.blkaddr));
+}
+
 static void *worker_main(void *arg)
 {
 	struct data_worker *w = arg;
@@ -272,6 +296,7 @@ static void *worker_main(void *arg)
 
 	for (;;) {
 		struct erofs_node *n;
+		u64 i;
 		int ret;
 
 		pthread_mutex_lock(&p->lock);
@@ -279,7 +304,8 @@ static void *worker_main(void *arg)
 			pthread_mutex_unlock(&p->lock);
 			break;
 		}
-		n = p->jobs[p->next++];
+		i = p->next++;
+		n = p->jobs[i];
 		pthread_mutex_unlock(&p->lock);
 
 		ret = process(w, n);
@@ -287,6 +313,8 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&p->lock);
 		if (ret && !p->error)
 			p->error = ret;
+		p->finished[i] = true;
+		settle(p);
 		p->done++;
 		p->done_bytes += n->size;
 		pthread_cond_signal(&p->progress);
@@ -318,8 +346,12 @@ int erofs_write_data(struct erofs_build *b)
 	int ret = 0;
 
 	p.jobs = malloc(t->nr_order * sizeof(*p.jobs));
-	if (!p.jobs)
+	p.finished = calloc(t->nr_order, sizeof(*p.finished));
+	if (!p.jobs || !p.finished) {
+		free(p.jobs);
+		free(p.finished);
 		return -ENOMEM;
+	}
 	for (u64 i = 0; i < t->nr_order; i++) {
 		struct erofs_node *n = t->order[i];
 
@@ -389,6 +421,7 @@ out:
 	free(w);
 	free(th);
 	free(p.jobs);
+	free(p.finished);
 	pthread_mutex_destroy(&p.lock);
 	pthread_cond_destroy(&p.progress);
 	if (!ret && b->zi)

@@ -110,10 +110,12 @@ int erofs_output_open(struct erofs_output *out, const char *path)
 
 /*
  * The image is synced before it is renamed into place. Starting writeback
- * as data arrives lets the disk work while sources are still being read,
- * so the final fsync finds little left to do. Starting writeback can block
- * while the device queue is full, so a thread of its own does it: the
- * workers that read, hash and compress go on meanwhile.
+ * of what the writers are done with lets the disk work while sources are
+ * still being read, so the final fsync finds little left to do. Only
+ * settled ranges are written back: a folio still being filled that went
+ * under writeback would make the next write into it wait for the disk.
+ * Starting writeback can block while the device queue is full, so a thread
+ * of its own does it: the workers that read, hash and compress go on.
  */
 #define WRITEBACK_STEP (32ULL << 20)
 
@@ -123,14 +125,17 @@ static void *flusher_main(void *arg)
 
 	pthread_mutex_lock(&out->flush_lock);
 	for (;;) {
-		while (!out->flusher_stop &&
-		       out->flush_started == out->flush_requested)
+		u64 from = out->flush_started, to;
+
+		while (!out->flusher_stop && out->flush_requested == from)
 			pthread_cond_wait(&out->flush_cond, &out->flush_lock);
 		if (out->flusher_stop)
 			break;
-		out->flush_started = out->flush_requested;
+		to = out->flush_requested;
+		out->flush_started = to;
 		pthread_mutex_unlock(&out->flush_lock);
-		sync_file_range(out->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		sync_file_range(out->fd, from, to - from,
+				SYNC_FILE_RANGE_WRITE);
 		pthread_mutex_lock(&out->flush_lock);
 	}
 	pthread_mutex_unlock(&out->flush_lock);
@@ -141,7 +146,6 @@ static void flusher_start(struct erofs_output *out)
 {
 	pthread_mutex_init(&out->flush_lock, NULL);
 	pthread_cond_init(&out->flush_cond, NULL);
-	/* without the thread, writers start writeback themselves */
 	out->flusher_running =
 		!pthread_create(&out->flusher, NULL, flusher_main, out);
 }
@@ -160,19 +164,16 @@ static void flusher_stop(struct erofs_output *out)
 	pthread_cond_destroy(&out->flush_cond);
 }
 
-static void output_account(struct erofs_output *out, u64 len)
+void erofs_output_settled(struct erofs_output *out, u64 pos)
 {
-	u64 before = __atomic_fetch_add(&out->written, len, __ATOMIC_RELAXED);
-
-	if (before / WRITEBACK_STEP == (before + len) / WRITEBACK_STEP)
+	/* without the thread, the fsync at the end does all the work */
+	if (!out->flusher_running)
 		return;
-	if (!out->flusher_running) {
-		sync_file_range(out->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-		return;
-	}
 	pthread_mutex_lock(&out->flush_lock);
-	out->flush_requested++;
-	pthread_cond_signal(&out->flush_cond);
+	if (pos >= out->flush_requested + WRITEBACK_STEP) {
+		out->flush_requested = pos;
+		pthread_cond_signal(&out->flush_cond);
+	}
 	pthread_mutex_unlock(&out->flush_lock);
 }
 
@@ -187,7 +188,6 @@ int erofs_output_write(struct erofs_output *out, const void *buf, size_t len,
 {
 	const char *p = buf;
 
-	output_account(out, len);
 	while (len) {
 		ssize_t n = pwrite(out->fd, p, len, pos);
 
@@ -216,7 +216,6 @@ int erofs_output_copy(struct erofs_output *out, int srcfd, u64 srcpos,
 		ssize_t n = copy_file_range(srcfd, &in, out->fd, &o, len, 0);
 
 		if (n > 0) {
-			output_account(out, n);
 			srcpos += n;
 			pos += n;
 			len -= n;

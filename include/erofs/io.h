@@ -16,11 +16,11 @@ struct erofs_output {
 	int fd;
 	char *path; /* the destination */
 	char *tmppath; /* NULL when writing a block device in place */
-	u64 written; /* bytes handed to the kernel, for early writeback */
 	/* a thread that starts writeback, so that writers never wait for it */
 	pthread_t flusher;
 	bool flusher_running;
 	bool flusher_stop;
+	/* writeback is wanted below the first, was started below the second */
 	u64 flush_requested, flush_started;
 	pthread_mutex_t flush_lock;
 	pthread_cond_t flush_cond;
@@ -32,6 +32,11 @@ int erofs_output_write(struct erofs_output *out, const void *buf, size_t len,
 /* Copy "len" bytes of "srcfd" at "srcpos" to "pos" without a user buffer. */
 int erofs_output_copy(struct erofs_output *out, int srcfd, u64 srcpos,
 		      size_t len, u64 pos);
+/*
+ * Nothing below "pos" will be written again before the commit: its
+ * writeback may start now (a hint, never needed for correctness).
+ */
+void erofs_output_settled(struct erofs_output *out, u64 pos);
 /* Set the final size, sync, and move the image into place. */
 int erofs_output_commit(struct erofs_output *out, u64 size);
 /* Remove the temporary file; safe to call after commit or twice. */
