@@ -6,7 +6,11 @@
 # reading all file data; and our images compared byte for byte across
 # worker counts.
 #
-# Usage: bench/run-all.sh [-n RUNS] [-s MB] [-c "CASES"] [-t "TREES"]
+# Usage: bench/run-all.sh [-l] [-n RUNS] [-s MB] [-c "CASES"] [-t "TREES"]
+#   -l        run our tools on the shared libraries erofs-utils runs on
+#             (Debian unstable's liblz4, libzstd, liblzma, libcrypto, in
+#             its unpacked root) so that both compress with the same
+#             library versions; by default ours use this system's
 #   -n RUNS   timed runs per tool and row (default 3; medians, alternating)
 #   -s MB     size of the /usr tree (default 1024)
 #   -c CASES  among: none ishare lz4 lz4hc lzma zstd (default: all)
@@ -44,13 +48,15 @@ top=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
 
 runs=3 mb=1024 cases="none ishare lz4 lz4hc lzma zstd" trees="usr container"
-while getopts "n:s:c:t:" o; do
+same_libs=
+while getopts "ln:s:c:t:" o; do
 	case $o in
+	l) same_libs=1 ;;
 	n) runs=$OPTARG ;;
 	s) mb=$OPTARG ;;
 	c) cases=$OPTARG ;;
 	t) trees=$OPTARG ;;
-	*) sed -n '2,39p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,43p' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -63,6 +69,20 @@ uuid=6d9b6ffd-3f2c-4c8e-9a55-0123456789ab
 
 tmp=$(mktemp -d "$cache/run-all.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+
+if [ -n "$same_libs" ]; then
+	# the loader and libraries of erofs-utils' root, as its wrappers use
+	eu_root=$(cd "$EU_BIN/../root" && pwd)
+	lib=$eu_root/usr/lib/x86_64-linux-gnu
+	for t in MKFS FSCK; do
+		printf '#!/bin/sh\nOPENSSL_CONF=/dev/null exec "%s" --library-path "%s" "%s" "$@"\n' \
+			"$lib/ld-linux-x86-64.so.2" "$lib:$eu_root/lib/x86_64-linux-gnu" \
+			"${!t}" >"$tmp/$t"
+		chmod +x "$tmp/$t"
+		printf -v "$t" %s "$tmp/$t"
+	done
+	echo "ours run on erofs-utils' libraries: $lib"
+fi
 
 echo "ours: $("$MKFS" -V 2>&1 | head -n1) ($MKFS)"
 echo "base: $("$EU_BIN/mkfs.erofs" -V 2>&1 | head -n1) ($EU_BIN)"
@@ -93,10 +113,12 @@ run_tree() {
 		local base=("$EU_BIN/mkfs.erofs" --quiet -T0 $bopts "$bimg" "$tree")
 		# shellcheck disable=SC2206
 		local ours=("$MKFS" --quiet -T0 $oopts "$oimg" "$tree")
-		# Each build starts without an image and with nothing left to
-		# write back: how long freeing an old image takes (a discard on
-		# some disks) varies from run to run and is no tool's work.
-		BENCH_BEFORE="rm -f '$bimg' '$oimg'; sync"
+		# Each build starts without its image (IMAGE comes before the
+		# tree in both commands) and with nothing left to write back:
+		# how long freeing an old image takes (a discard on some disks)
+		# varies from run to run and is no tool's work.
+		# shellcheck disable=SC2016
+		BENCH_BEFORE='rm -f -- "${@: -2:1}"; sync'
 		bench_compare "$tname $c mkfs" "$runs" base ours
 		if [ "$c" = none ] || [ "$c" = ishare ]; then
 			# shellcheck disable=SC2206
