@@ -38,8 +38,8 @@
 # with --workers=1, 2 and 4.
 #
 # Caches are warm (one untimed build reads the tree first); before each
-# timed build both images are removed and sync(1) runs, untimed. A full
-# run with the defaults takes about half an hour on two processors (lzma
+# timed build its image is removed and sync(1) runs, untimed. A full run
+# with the defaults takes about half an hour on two processors (lzma
 # dominates).
 set -euo pipefail
 
