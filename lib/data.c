@@ -97,6 +97,23 @@ int erofs_src_read(struct erofs_data_src *s, void *buf, size_t len, u64 pos)
 	return 0;
 }
 
+int erofs_src_read_hashed(struct erofs_data_src *s, void *buf, size_t len,
+			  u64 pos, struct erofs_sha256 *sha)
+{
+	for (size_t done = 0; done < len;) {
+		size_t piece = min_t(size_t, len - done, DATA_BUFSZ);
+		int ret = erofs_src_read(s, (u8 *)buf + done, piece,
+					 pos + done);
+
+		if (ret)
+			return ret;
+		if (sha)
+			erofs_sha256_update(sha, (u8 *)buf + done, piece);
+		done += piece;
+	}
+	return 0;
+}
+
 /* A source file must end where it ended when it was scanned. */
 int erofs_src_check_end(struct erofs_data_src *s, u64 size)
 {

@@ -80,6 +80,10 @@ struct erofs_data_src {
 int erofs_src_open(struct erofs_build *b, struct erofs_node *n,
 		   struct erofs_data_src *s);
 int erofs_src_read(struct erofs_data_src *s, void *buf, size_t len, u64 pos);
+struct erofs_sha256;
+/* The same, hashing (when "sha" is set) each piece while it is in cache. */
+int erofs_src_read_hashed(struct erofs_data_src *s, void *buf, size_t len,
+			  u64 pos, struct erofs_sha256 *sha);
 /* A source file must end where it ended when it was scanned. */
 int erofs_src_check_end(struct erofs_data_src *s, u64 size);
 void erofs_src_close(struct erofs_data_src *s);
