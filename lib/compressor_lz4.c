@@ -42,8 +42,15 @@ static int lz4hc_destsize(struct erofs_compressor *c, const void *src,
 			  u32 *srclen, void *dst, u32 dstcap)
 {
 	int in = min_t(u32, *srclen, LZ4_MAX_INPUT_SIZE);
-	int ret = LZ4_compress_HC_destSize(c->priv, src, dst, &in, dstcap,
-					   c->level);
+	int ret;
+
+	/*
+	 * Each cluster is compressed on its own. A fast reset leaves the old
+	 * tables in place, out of the new block's reach, where a full one
+	 * (what LZ4_compress_HC_destSize does) would clear 256 KiB per call.
+	 */
+	LZ4_resetStreamHC_fast(c->priv, c->level);
+	ret = LZ4_compress_HC_continue_destSize(c->priv, src, dst, &in, dstcap);
 
 	if (ret <= 0)
 		return -EIO;
