@@ -14,7 +14,8 @@ packages=(
 	liblz4-dev liblzma-dev libzstd-dev uuid-dev libselinux1-dev
 	libxxhash-dev libssl-dev libarchive-dev zlib1g-dev
 	# tests and oracles
-	python3 attr acl e2fsprogs util-linux kmod file tar gzip xz-utils zstd
+	python3 attr acl e2fsprogs xfsprogs util-linux kmod file tar gzip
+	xz-utils zstd
 	erofs-utils qemu-system-x86 busybox-static cpio
 	clang libclang-rt-14-dev time
 )

@@ -130,8 +130,10 @@ static void take_spare(struct zpass *p, struct zbuf *b)
 
 static void put_spare(struct zpass *p, struct zbuf *b)
 {
+	if (!b->p)
+		return;
 	pthread_mutex_lock(&p->lock);
-	if (b->p && p->nspare < ZSPARE_MAX)
+	if (p->nspare < ZSPARE_MAX)
 		p->spare[p->nspare++] = *b;
 	else
 		free(b->p);
@@ -478,7 +480,7 @@ static int commit_flat(struct erofs_build *b, struct zjob *j)
 	}
 	if (!ret && body) {
 		ret = erofs_output_copy(&b->out, s.fd, s.base, body,
-					erofs_pos(b, L->blkaddr));
+					erofs_pos(b, L->blkaddr), NULL, 0);
 		if (ret == -ENODATA)
 			ret = erofs_fail(-EAGAIN,
 					 "%s: file shrank while being read",

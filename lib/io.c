@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "erofs/error.h"
@@ -20,6 +22,18 @@ static void flusher_stop(struct erofs_output *out);
 const char *erofs_output_tmppath(void)
 {
 	return current_tmppath;
+}
+
+/* Whether files on fd's filesystem can share blocks; its device in "dev". */
+static bool fs_clones(int fd, dev_t *dev)
+{
+	struct statfs sfs;
+	struct stat st;
+
+	if (fstatfs(fd, &sfs) || fstat(fd, &st))
+		return false;
+	*dev = st.st_dev;
+	return sfs.f_type == BTRFS_SUPER_MAGIC || sfs.f_type == XFS_SUPER_MAGIC;
 }
 
 static int output_open(struct erofs_output *out, const char *path)
@@ -91,6 +105,7 @@ static int output_open(struct erofs_output *out, const char *path)
 			return erofs_fail(ret, "%s: %s", path, strerror(-ret));
 		}
 	}
+	out->clones = fs_clones(out->fd, &out->dev);
 	flusher_start(out);
 	return 0;
 }
@@ -109,19 +124,24 @@ int erofs_output_open(struct erofs_output *out, const char *path)
 }
 
 /*
- * The image is synced before it is renamed into place. Starting writeback
- * of what the writers are done with lets the disk work while sources are
- * still being read, so the final fsync finds little left to do. Only
- * settled ranges are written back: a folio still being filled that went
- * under writeback would make the next write into it wait for the disk.
- * Starting writeback can block while the device queue is full, so a thread
- * of its own does it: the workers that read, hash and compress go on.
+ * The image is synced before it is renamed into place. Every step, a
+ * thread of its own starts writeback of what the writers are done with and
+ * then makes the file durable so far (fdatasync): the disk works while
+ * sources are still being read, a virtual disk's host drains its cache as
+ * the build goes on, and the final fsync finds little left to do (without
+ * the fdatasync it took 0.4 s of a 1 GB build's 1 s here). Writeback is
+ * started for settled ranges only: a folio still being filled that went
+ * under writeback would make the next write into it wait for the disk
+ * (fdatasync catches those few pages too, once a step). Both calls can
+ * block for long, hence the thread: the workers that read, hash and
+ * compress go on.
  */
 #define WRITEBACK_STEP (32ULL << 20)
 
 static void *flusher_main(void *arg)
 {
 	struct erofs_output *out = arg;
+	int err;
 
 	pthread_mutex_lock(&out->flush_lock);
 	for (;;) {
@@ -136,7 +156,11 @@ static void *flusher_main(void *arg)
 		pthread_mutex_unlock(&out->flush_lock);
 		sync_file_range(out->fd, from, to - from,
 				SYNC_FILE_RANGE_WRITE);
+		/* its failure is the commit's: a later fsync won't see it */
+		err = fdatasync(out->fd) ? -errno : 0;
 		pthread_mutex_lock(&out->flush_lock);
+		if (err && !out->flush_err)
+			out->flush_err = err;
 	}
 	pthread_mutex_unlock(&out->flush_lock);
 	return NULL;
@@ -205,13 +229,26 @@ int erofs_output_write(struct erofs_output *out, const void *buf, size_t len,
 	return 0;
 }
 
-int erofs_output_copy(struct erofs_output *out, int srcfd, u64 srcpos,
-		      size_t len, u64 pos)
+/*
+ * Whether "srcfd" lies on the image's filesystem and that one shares blocks
+ * between files: copy_file_range() then clones instead of copying. Where it
+ * copies (ext4, tmpfs), it moves 64 KiB per round through a pipe and took
+ * 0.94 s where reading and writing 256 KiB pieces took 0.72 s for 1 GB.
+ */
+static bool clones_from(const struct erofs_output *out, int srcfd)
 {
-	char buf[65536];
+	struct stat st;
 
-	while (len) {
+	return out->clones && !fstat(srcfd, &st) && st.st_dev == out->dev;
+}
+
+int erofs_output_copy(struct erofs_output *out, int srcfd, u64 srcpos,
+		      size_t len, u64 pos, void *buf, size_t bufsz)
+{
+	char small[65536];
+
 #ifdef HAVE_COPY_FILE_RANGE
+	while (len && clones_from(out, srcfd)) {
 		loff_t in = srcpos, o = pos;
 		ssize_t n = copy_file_range(srcfd, &in, out->fd, &o, len, 0);
 
@@ -228,9 +265,15 @@ int erofs_output_copy(struct erofs_output *out, int srcfd, u64 srcpos,
 		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
 		    errno != EOPNOTSUPP)
 			return output_error(out, -errno);
+		break; /* copy it ourselves */
+	}
 #endif
-		/* fall back to a plain buffered copy */
-		size_t chunk = min_t(size_t, len, sizeof(buf));
+	if (!buf) {
+		buf = small;
+		bufsz = sizeof(small);
+	}
+	while (len) {
+		size_t chunk = min_t(size_t, len, bufsz);
 		int ret = erofs_pread_full(srcfd, buf, chunk, srcpos);
 
 		if (ret)
@@ -248,6 +291,8 @@ int erofs_output_copy(struct erofs_output *out, int srcfd, u64 srcpos,
 int erofs_output_commit(struct erofs_output *out, u64 size)
 {
 	flusher_stop(out);
+	if (out->flush_err)
+		return output_error(out, out->flush_err);
 	if (out->tmppath && ftruncate(out->fd, size))
 		return output_error(out, -errno);
 	if (fsync(out->fd))

@@ -9,6 +9,7 @@
 #define EROFS_IO_H
 
 #include <pthread.h>
+#include <sys/types.h>
 
 #include "erofs/defs.h"
 
@@ -22,6 +23,10 @@ struct erofs_output {
 	bool flusher_stop;
 	/* writeback is wanted below the first, was started below the second */
 	u64 flush_requested, flush_started;
+	int flush_err; /* a failed fdatasync of the thread */
+	/* the image's device, whose filesystem shares blocks between files */
+	bool clones;
+	dev_t dev;
 	pthread_mutex_t flush_lock;
 	pthread_cond_t flush_cond;
 };
@@ -29,9 +34,13 @@ struct erofs_output {
 int erofs_output_open(struct erofs_output *out, const char *path);
 int erofs_output_write(struct erofs_output *out, const void *buf, size_t len,
 		       u64 pos);
-/* Copy "len" bytes of "srcfd" at "srcpos" to "pos" without a user buffer. */
+/*
+ * Copy "len" bytes of "srcfd" at "srcpos" to "pos": by copy_file_range()
+ * where the image's filesystem can share the blocks with the source, else
+ * through "buf" of "bufsz" bytes (NULL: a small one on the stack).
+ */
 int erofs_output_copy(struct erofs_output *out, int srcfd, u64 srcpos,
-		      size_t len, u64 pos);
+		      size_t len, u64 pos, void *buf, size_t bufsz);
 /*
  * Nothing below "pos" will be written again before the commit: its
  * writeback may start now (a hint, never needed for correctness).
