@@ -248,7 +248,9 @@ int erofs_output_copy(struct erofs_output *out, int srcfd, u64 srcpos,
 	char small[65536];
 
 #ifdef HAVE_COPY_FILE_RANGE
-	while (len && clones_from(out, srcfd)) {
+	bool clone = clones_from(out, srcfd);
+
+	while (clone && len) {
 		loff_t in = srcpos, o = pos;
 		ssize_t n = copy_file_range(srcfd, &in, out->fd, &o, len, 0);
 
