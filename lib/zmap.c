@@ -357,7 +357,13 @@ out:
 struct rindex {
 	u8 type;
 	bool partial, hole;
-	u16 lo; /* clusterofs (heads), delta[0] with CBLKCNT (nonheads) */
+	/*
+	 * Nonheads: whether delta[0] on disk carried D0_CBLKCNT, apart from
+	 * "lo": a delta[0] derived in a pack's last slot may reach 2048, the
+	 * flag's own bit, and is still a distance to the kernel.
+	 */
+	bool cblk;
+	u16 lo; /* clusterofs (heads), delta[0] or the block count (nonheads) */
 	u64 pblk; /* heads */
 };
 
@@ -411,7 +417,10 @@ static int read_full(struct erofs_image *img, u64 pos, u64 total,
 			adv = le16_to_cpu(di.di_advise);
 			ri[k].type = adv & Z_EROFS_LI_LCLUSTER_TYPE_MASK;
 			if (ri[k].type == Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
-				ri[k].lo = le16_to_cpu(di.di_u.delta[0]);
+				u16 d0 = le16_to_cpu(di.di_u.delta[0]);
+
+				ri[k].cblk = d0 & Z_EROFS_LI_D0_CBLKCNT;
+				ri[k].lo = d0 & ~Z_EROFS_LI_D0_CBLKCNT;
 				continue;
 			}
 			ri[k].partial = adv & Z_EROFS_LI_PARTIAL_REF;
@@ -452,7 +461,10 @@ static void decode_pack(const u8 *pack, u32 vcnt, u32 avail, u32 lobits,
 	for (u32 i = 0; i < avail; i++) {
 		ri[i] = (struct rindex){ .type = type[i], .lo = lo[i] };
 		if (type[i] == Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
-			if (i + 1 == vcnt && !(lo[i] & Z_EROFS_LI_D0_CBLKCNT)) {
+			if (lo[i] & Z_EROFS_LI_D0_CBLKCNT) {
+				ri[i].cblk = true;
+				ri[i].lo = lo[i] & ~Z_EROFS_LI_D0_CBLKCNT;
+			} else if (i + 1 == vcnt) {
 				/* the last slot holds delta[1]: derive d0 */
 				u16 prev = 0;
 
@@ -556,9 +568,9 @@ static int build_extents(struct erofs_image *img, const struct erofs_rinode *ri,
 		return bad(why, "the first lcluster does not start an extent");
 	for (u64 k = 0; k < total; k++) {
 		if (li[k].type == Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
-			u64 d0 = li[k].lo & Z_EROFS_LI_D0_CBLKCNT ? 1 : li[k].lo;
+			u64 d0 = li[k].cblk ? 1 : li[k].lo;
 
-			if (li[k].lo & Z_EROFS_LI_D0_CBLKCNT && k != head + 1)
+			if (li[k].cblk && k != head + 1)
 				return bad(why, "CBLKCNT away from its head");
 			/* the kernel looks back by d0: it must reach the head */
 			if (!d0 || d0 > k || k - d0 < head ||
@@ -634,9 +646,9 @@ static int build_extents(struct erofs_image *img, const struct erofs_rinode *ri,
 			const struct rindex *n = &li[k + 1];
 
 			if (n->type == Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
-				if (!(n->lo & Z_EROFS_LI_D0_CBLKCNT))
+				if (!n->cblk)
 					return bad(why, "bogus CBLKCNT");
-				x->plen = n->lo & ~Z_EROFS_LI_D0_CBLKCNT;
+				x->plen = n->lo;
 			}
 		}
 		if (!x->plen) {

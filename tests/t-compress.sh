@@ -43,6 +43,7 @@ put('zero/4097', bytes(4097))
 put('pattern/abc', b'abcdefgh' * 40000 + b'tail')
 put('mixed/blocks', b''.join(rand(4096) if i % 3 else text(4096)
                              for i in range(300)) + b'end')
+put('mixed/rand-text', rand(256 << 10) + text(256 << 10))
 put('text/3m', text(3 << 20))
 put('big/segments', text(9 << 20) + rand(3 << 20) + bytes(5 << 20) + b'x')
 # duplicates and shared tails, for dedupe and fragments
