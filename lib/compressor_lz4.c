@@ -19,6 +19,14 @@ static int lz4_destsize(struct erofs_compressor *c, const void *src,
 	return ret;
 }
 
+bool erofs_lz4_fits_no_more(const void *src, u32 len, void *dst, u32 dstcap)
+{
+	int in = min_t(u32, len, LZ4_MAX_INPUT_SIZE);
+
+	return LZ4_compress_destSize(src, dst, &in, dstcap) > 0 &&
+	       (u32)in <= dstcap;
+}
+
 const struct erofs_compressor_ops erofs_lz4_ops = {
 	.name = "lz4",
 	.disk_alg = Z_EROFS_COMPRESSION_LZ4,
@@ -66,4 +74,5 @@ const struct erofs_compressor_ops erofs_lz4hc_ops = {
 	.init = lz4hc_init,
 	.exit = lz4hc_exit,
 	.compress_destsize = lz4hc_destsize,
+	.probe = EROFS_ZPROBE_MATCHES,
 };

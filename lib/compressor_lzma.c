@@ -68,4 +68,5 @@ const struct erofs_compressor_ops erofs_lzma_ops = {
 	.init = lzma_init,
 	.exit = lzma_exit,
 	.compress_destsize = lzma_destsize,
+	.probe = EROFS_ZPROBE_ENTROPY,
 };

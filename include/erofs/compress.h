@@ -97,6 +97,16 @@ struct erofs_compressor {
 	u32 dictsize;
 };
 
+/*
+ * What a quick look at a cluster that follows one that did not compress
+ * must see for it to be stored as it is, unsearched (lib/compress.c).
+ */
+enum erofs_zprobe {
+	EROFS_ZPROBE_NONE, /* never skip the compressor */
+	EROFS_ZPROBE_MATCHES, /* fast lz4 finds nothing to shrink */
+	EROFS_ZPROBE_ENTROPY, /* that, and bytes spread like random ones */
+};
+
 struct erofs_compressor_ops {
 	const char *name;
 	u8 disk_alg;
@@ -116,11 +126,18 @@ struct erofs_compressor_ops {
 	 * that a segment compresses the same whatever its worker did before.
 	 */
 	void (*reset)(struct erofs_compressor *c);
+	enum erofs_zprobe probe;
 };
 
 int erofs_compressor_init(struct erofs_compressor *c,
 			  const struct erofs_zparam *p, u32 dictsize);
 void erofs_compressor_exit(struct erofs_compressor *c);
+
+/*
+ * Whether fast lz4 fits at most "dstcap" of "len" input bytes into "dstcap"
+ * bytes ("dst" is scratch): nothing it could shrink. Built with lz4 only.
+ */
+bool erofs_lz4_fits_no_more(const void *src, u32 len, void *dst, u32 dstcap);
 
 extern const struct erofs_compressor_ops erofs_lz4_ops, erofs_lz4hc_ops,
 	erofs_lzma_ops, erofs_zstd_ops;
