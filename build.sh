@@ -17,7 +17,7 @@ packages=(
 	python3 attr acl e2fsprogs xfsprogs util-linux kmod file tar gzip
 	xz-utils zstd
 	erofs-utils qemu-system-x86 busybox-static cpio
-	clang libclang-rt-14-dev time
+	clang libclang-rt-14-dev time strace
 )
 
 install_missing() {

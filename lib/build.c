@@ -386,7 +386,7 @@ int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
 		return ret;
 	plan_head(&b);
 
-	ret = erofs_output_open(&b.out, path);
+	ret = erofs_output_open(&b.out, path, !opts->no_fsync);
 	if (ret)
 		return ret;
 	ret = build(&b);

@@ -63,7 +63,7 @@ static int output_open(struct erofs_output *out, const char *path)
 					  strerror(errno));
 		ret = erofs_output_write(out, wipe, sizeof(wipe),
 					 EROFS_SUPER_OFFSET);
-		if (!ret)
+		if (!ret && out->durable)
 			flusher_start(out);
 		return ret;
 	}
@@ -106,17 +106,20 @@ static int output_open(struct erofs_output *out, const char *path)
 		}
 	}
 	out->clones = fs_clones(out->fd, &out->dev);
-	flusher_start(out);
+	if (out->durable)
+		flusher_start(out);
 	return 0;
 }
 
 /* On failure nothing is left behind: no file, no descriptor, no memory. */
-int erofs_output_open(struct erofs_output *out, const char *path)
+int erofs_output_open(struct erofs_output *out, const char *path,
+		      bool durable)
 {
 	int ret;
 
 	memset(out, 0, sizeof(*out));
 	out->fd = -1;
+	out->durable = durable;
 	ret = output_open(out, path);
 	if (ret)
 		erofs_output_abort(out);
@@ -297,7 +300,7 @@ int erofs_output_commit(struct erofs_output *out, u64 size)
 		return output_error(out, out->flush_err);
 	if (out->tmppath && ftruncate(out->fd, size))
 		return output_error(out, -errno);
-	if (fsync(out->fd))
+	if (out->durable && fsync(out->fd))
 		return output_error(out, -errno);
 	if (close(out->fd)) {
 		out->fd = -1;

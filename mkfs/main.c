@@ -48,6 +48,7 @@ enum {
 	OPT_UNXZ,
 	OPT_MAX_EXTENT_BYTES,
 	OPT_COMPRESS_HINTS,
+	OPT_NO_FSYNC,
 };
 
 static const struct option long_options[] = {
@@ -80,6 +81,7 @@ static const struct option long_options[] = {
 	{ "unlzma", optional_argument, NULL, OPT_UNXZ },
 	{ "max-extent-bytes", required_argument, NULL, OPT_MAX_EXTENT_BYTES },
 	{ "compress-hints", required_argument, NULL, OPT_COMPRESS_HINTS },
+	{ "no-fsync", no_argument, NULL, OPT_NO_FSYNC },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -142,6 +144,7 @@ static void usage(FILE *f)
 		" --xattr-inode-digest[=NAME]  the same, as erofs-utils spells it\n"
 		" --mkfs-time            apply -T to the build time only\n"
 		" --mount-point=PATH     prefix of in-image paths for --file-contexts\n"
+		" --no-fsync             do not sync the image before renaming it into place\n"
 		" --preserve-mtime       keep per-file mtimes (default)\n"
 		" --quiet                print nothing but errors\n"
 		" --workers=#            data threads (default: available processors)\n"
@@ -361,6 +364,9 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 			if (parse_u64(optarg, 1024, &v) || !v)
 				return bad_value("--workers", optarg);
 			c->build.workers = v;
+			break;
+		case OPT_NO_FSYNC:
+			c->build.no_fsync = true;
 			break;
 		case OPT_TAR:
 			if (optarg && (!strcmp(optarg, "i") ||

@@ -37,6 +37,27 @@ same "same bytes with -b 512 and -x 0" "$fixed --mkfs-time -b 512 -x 0" \
 same "same bytes with --xattr-prefix" \
 	"$fixed --mkfs-time --xattr-prefix=trusted.overlay. --xattr-prefix=user.attr" \
 	"$fixed --mkfs-time --xattr-prefix=trusted.overlay. --xattr-prefix=user.attr"
+same "same bytes with --no-fsync" "$fixed --mkfs-time --ishare" \
+	"$fixed --mkfs-time --ishare --no-fsync"
+
+# The image is synced before the rename, unless --no-fsync: strace sees
+# the build's sync calls (the flusher thread's and the last one) or none.
+if ! command -v strace >/dev/null; then
+	skip "--no-fsync skips the syncs" "strace is not installed"
+else
+	syncs() {
+		strace -f -qq -e trace=fsync,fdatasync,sync_file_range \
+			-o "$TEST_TMP/strace" "$MKFS" --quiet $fixed "$@" "$a" \
+			"$src" >/dev/null 2>&1 || { echo failed; return; }
+		grep -c -E 'fsync|fdatasync|sync_file_range' "$TEST_TMP/strace"
+	}
+	with=$(syncs) without=$(syncs --no-fsync)
+	if [ "$with" != failed ] && [ "$with" -gt 0 ] && [ "$without" = 0 ]; then
+		pass "--no-fsync skips the syncs (default: $with)"
+	else
+		fail "--no-fsync skips the syncs" "$with calls by default, $without with --no-fsync"
+	fi
+fi
 export SOURCE_DATE_EPOCH=$BT
 same "SOURCE_DATE_EPOCH gives the same bytes" "-U $FIXED_UUID" "-U $FIXED_UUID"
 unset SOURCE_DATE_EPOCH

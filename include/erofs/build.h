@@ -26,6 +26,7 @@ struct erofs_build_opts {
 	u32 build_time_nsec;
 	bool ishare; /* write content fingerprints */
 	unsigned int workers; /* data threads; 0 = available processors */
+	bool no_fsync; /* rename the image into place unsynced */
 	const struct erofs_compress_opts *compress; /* NULL: none */
 };
 

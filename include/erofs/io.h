@@ -17,6 +17,7 @@ struct erofs_output {
 	int fd;
 	char *path; /* the destination */
 	char *tmppath; /* NULL when writing a block device in place */
+	bool durable; /* synced before the rename */
 	/* a thread that starts writeback, so that writers never wait for it */
 	pthread_t flusher;
 	bool flusher_running;
@@ -31,7 +32,13 @@ struct erofs_output {
 	pthread_cond_t flush_cond;
 };
 
-int erofs_output_open(struct erofs_output *out, const char *path);
+/*
+ * Without "durable" the image is renamed into place unsynced: a failed
+ * build still leaves nothing behind, but a system crash soon after may
+ * leave it incomplete.
+ */
+int erofs_output_open(struct erofs_output *out, const char *path,
+		      bool durable);
 int erofs_output_write(struct erofs_output *out, const void *buf, size_t len,
 		       u64 pos);
 /*
@@ -46,7 +53,7 @@ int erofs_output_copy(struct erofs_output *out, int srcfd, u64 srcpos,
  * writeback may start now (a hint, never needed for correctness).
  */
 void erofs_output_settled(struct erofs_output *out, u64 pos);
-/* Set the final size, sync, and move the image into place. */
+/* Set the final size, sync if durable, and move the image into place. */
 int erofs_output_commit(struct erofs_output *out, u64 size);
 /* Remove the temporary file; safe to call after commit or twice. */
 void erofs_output_abort(struct erofs_output *out);
