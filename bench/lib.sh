@@ -19,11 +19,13 @@
 #       tools of the build in $TOP_BUILDDIR (default: the source tree) and
 #       exits, naming SCRIPT, when one of the TOOLs (mkfs, fsck, dump) is
 #       not built.
-#   bench_tree CACHE MB
+#   bench_tree CACHE MB [packed]
 #       Prints the path of a tree of real files: the regular files and
 #       symlinks of /usr/lib and /usr/share taken in sorted path order
 #       until MB megabytes, copied once into CACHE/bench-tree-MB and
-#       reused by every script.
+#       reused by every script. With "packed", only files that hold data
+#       compressed already (.gz .xz .bz2 .zst .zip .jar .png .jpg .woff2),
+#       in CACHE/bench-packed-MB.
 #
 # Environment:
 #   BENCH_BEFORE  shell snippet eval'ed before every run, untimed (e.g.
@@ -131,13 +133,15 @@ bench_table() {
 }
 
 bench_tree() {
-	local tree=$1/bench-tree-$2
+	local tree=$1/bench-tree-$2 kind=${3:-all}
+	[ "$kind" = packed ] && tree=$1/bench-packed-$2
 	if [ ! -f "$tree.done" ]; then
 		rm -rf "$tree"
 		echo "bench: copying $2 MB of /usr/lib and /usr/share to $tree" >&2
-		python3 - "$tree" "$2" <<'EOF' || return
-import os, shutil, sys
+		python3 - "$tree" "$2" "$kind" <<'EOF' || return
+import os, re, shutil, sys
 dest, limit = sys.argv[1], int(sys.argv[2]) << 20
+packed = re.compile(r'\.(gz|xz|bz2|zst|zip|jar|png|jpe?g|woff2)$')
 total = 0
 def walk(top):
     for d, dirs, files in os.walk(top):
@@ -147,6 +151,8 @@ def walk(top):
 for src in (p for top in ('/usr/lib', '/usr/share') for p in walk(top)):
     if total >= limit:
         break
+    if sys.argv[3] == 'packed' and not packed.search(src):
+        continue
     dst = os.path.join(dest, src.lstrip('/'))
     try:
         st = os.lstat(src)

@@ -15,9 +15,11 @@
 #   -s MB     size of the /usr tree (default 1024)
 #   -c CASES  among: none ishare lz4 lz4hc lzma zstd (default: all)
 #   -t TREES  among: usr (files of /usr/lib and /usr/share up to MB, see
-#             bench_tree in bench/lib.sh) and container (postgresql's
+#             bench_tree in bench/lib.sh), container (postgresql's
 #             container-like tree from Debian packages, bench/debian-pairs.sh)
-#             (default: both)
+#             and packed (256 MB of files there that hold compressed data
+#             already: jars, zips, images; "bench_tree ... packed")
+#             (default: all three)
 #
 # Rows, for each tree and case:
 #   "T CASE mkfs"        both builds with -T0 and default thread counts; the
@@ -41,15 +43,15 @@
 #
 # Caches are warm (one untimed build reads the tree first); before each
 # timed build its image is removed and sync(1) runs, untimed. A full run
-# with the defaults takes about half an hour on two processors (lzma
-# dominates).
+# with the defaults takes over an hour on two processors (lzma
+# dominates; -c without lzma takes about 25 minutes).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
 
-runs=3 mb=1024 cases="none ishare lz4 lz4hc lzma zstd" trees="usr container"
+runs=3 mb=1024 cases="none ishare lz4 lz4hc lzma zstd" trees="usr container packed"
 same_libs=
 while getopts "ln:s:c:t:" o; do
 	case $o in
@@ -58,7 +60,7 @@ while getopts "ln:s:c:t:" o; do
 	s) mb=$OPTARG ;;
 	c) cases=$OPTARG ;;
 	t) trees=$OPTARG ;;
-	*) sed -n '2,45p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,47p' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -168,6 +170,7 @@ run_tree() {
 for t in $trees; do
 	case $t in
 	usr) run_tree usr "$(bench_tree "$cache" "$mb")" ;;
+	packed) run_tree packed "$(bench_tree "$cache" 256 packed)" ;;
 	container)
 		pair=$(bash "$here/debian-pairs.sh" postgresql) || {
 			echo "run-all.sh: no container tree (Debian's archive unreachable?)" >&2
