@@ -63,7 +63,7 @@ static int output_open(struct erofs_output *out, const char *path)
 					  strerror(errno));
 		ret = erofs_output_write(out, wipe, sizeof(wipe),
 					 EROFS_SUPER_OFFSET);
-		if (!ret && out->durable)
+		if (!ret)
 			flusher_start(out);
 		return ret;
 	}
@@ -106,8 +106,7 @@ static int output_open(struct erofs_output *out, const char *path)
 		}
 	}
 	out->clones = fs_clones(out->fd, &out->dev);
-	if (out->durable)
-		flusher_start(out);
+	flusher_start(out);
 	return 0;
 }
 
@@ -171,6 +170,9 @@ static void *flusher_main(void *arg)
 
 static void flusher_start(struct erofs_output *out)
 {
+	/* early writeback only serves the final sync */
+	if (!out->durable)
+		return;
 	pthread_mutex_init(&out->flush_lock, NULL);
 	pthread_cond_init(&out->flush_cond, NULL);
 	out->flusher_running =
