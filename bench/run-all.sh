@@ -13,7 +13,9 @@
 #             library versions; by default ours use this system's
 #   -n RUNS   timed runs per tool and row (default 3; medians, alternating)
 #   -s MB     size of the /usr tree (default 1024)
-#   -c CASES  among: none ishare lz4 lz4hc lzma zstd (default: all)
+#   -c CASES  among: none ishare lz4 lz4hc lzma zstd (default: all), and
+#             lz4hc:N, ours -zlz4hc,N against erofs-utils' -zlz4hc (its
+#             level 9): what a lower search level buys and costs
 #   -t TREES  among: usr (files of /usr/lib and /usr/share up to MB, see
 #             bench_tree in bench/lib.sh), container (postgresql's
 #             container-like tree from Debian packages, bench/debian-pairs.sh)
@@ -60,7 +62,7 @@ while getopts "ln:s:c:t:" o; do
 	s) mb=$OPTARG ;;
 	c) cases=$OPTARG ;;
 	t) trees=$OPTARG ;;
-	*) sed -n '2,47p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,49p' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -100,6 +102,7 @@ case_opts() {
 	none) echo "|" ;;
 	ishare) echo "--xattr-inode-digest|--ishare" ;;
 	lz4 | lz4hc | lzma | zstd) echo "-z$1|-z$1" ;;
+	lz4hc:[0-9]*) echo "-zlz4hc|-zlz4hc,${1#lz4hc:}" ;;
 	*) echo "run-all.sh: unknown case $1" >&2; return 1 ;;
 	esac
 }
