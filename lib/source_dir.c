@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Directory source: scan a directory tree into the in-memory tree. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,12 +112,20 @@ static int fill_node(struct scan *s, struct erofs_node *n, const char *path,
 static int scan_dir(struct scan *s, struct erofs_node *dir, char *path,
 		    size_t len, size_t cap);
 
+/* A directory entry with what fstatat() said of it (0 or an errno). */
+struct entry {
+	char *name;
+	int err;
+	struct stat st;
+};
+
 static int add_entry(struct scan *s, struct erofs_node *dir, char *path,
-		     size_t len, size_t cap, const char *name)
+		     size_t len, size_t cap, const struct entry *e)
 {
+	const char *name = e->name;
 	size_t nlen = strlen(name);
 	struct erofs_node *n, **linked = NULL;
-	struct stat st;
+	const struct stat *st = &e->st;
 	int ret;
 
 	if (len + 1 + nlen + 1 > cap)
@@ -128,12 +137,12 @@ static int add_entry(struct scan *s, struct erofs_node *dir, char *path,
 	if (s->o->exclude && erofs_exclude_match(s->o->exclude,
 						 path + s->srclen))
 		goto out;
-	if (lstat(path, &st)) {
-		ret = erofs_fail(-errno, "%s: %s", path, strerror(errno));
+	if (e->err) {
+		ret = erofs_fail(-e->err, "%s: %s", path, strerror(e->err));
 		goto fail;
 	}
-	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
-		linked = link_find(s, st.st_dev, st.st_ino);
+	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
+		linked = link_find(s, st->st_dev, st->st_ino);
 		if (!linked) {
 			ret = -ENOMEM;
 			goto fail;
@@ -143,14 +152,14 @@ static int add_entry(struct scan *s, struct erofs_node *dir, char *path,
 			goto done;
 		}
 	}
-	n = erofs_node_new(s->tree, st.st_mode);
+	n = erofs_node_new(s->tree, st->st_mode);
 	if (!n) {
 		ret = -ENOMEM;
 		goto fail;
 	}
 	if (linked)
 		*linked = n;
-	ret = fill_node(s, n, path, &st);
+	ret = fill_node(s, n, path, st);
 	if (ret)
 		goto fail;
 	ret = erofs_dir_add(s->tree, dir, name, nlen, n);
@@ -158,7 +167,7 @@ static int add_entry(struct scan *s, struct erofs_node *dir, char *path,
 		goto done;
 	if ((++s->scanned & 1023) == 0)
 		erofs_progress("scanning files", s->scanned, s->scanned);
-	if (S_ISDIR(st.st_mode))
+	if (S_ISDIR(st->st_mode))
 		ret = scan_dir(s, n, path, len + 1 + nlen, cap);
 done:
 	if (ret && !erofs_last_error())
@@ -171,21 +180,21 @@ out:
 	return 0;
 }
 
-static int name_cmp(const void *a, const void *b)
+static int entry_cmp(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const struct entry *)a)->name,
+		      ((const struct entry *)b)->name);
 }
 
 static int scan_dir(struct scan *s, struct erofs_node *dir, char *path,
 		    size_t len, size_t cap)
 {
-	char **names = NULL;
+	struct entry *ents = NULL;
 	size_t n = 0, ncap = 0;
 	struct dirent *de;
 	DIR *d;
 	int ret = 0;
 
-	/* read the whole directory first: no descriptor stays open below */
 	d = opendir(path);
 	if (!d)
 		return erofs_fail(-errno, "%s: cannot open directory: %s", path,
@@ -195,18 +204,18 @@ static int scan_dir(struct scan *s, struct erofs_node *dir, char *path,
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if (n == ncap) {
-			char **nn;
+			struct entry *ne;
 
 			ncap = ncap ? ncap * 2 : 32;
-			nn = realloc(names, ncap * sizeof(*nn));
-			if (!nn) {
+			ne = realloc(ents, ncap * sizeof(*ne));
+			if (!ne) {
 				ret = -ENOMEM;
 				goto out;
 			}
-			names = nn;
+			ents = ne;
 		}
-		names[n] = strdup(de->d_name);
-		if (!names[n]) {
+		ents[n].name = strdup(de->d_name);
+		if (!ents[n].name) {
 			ret = -ENOMEM;
 			goto out;
 		}
@@ -218,19 +227,30 @@ static int scan_dir(struct scan *s, struct erofs_node *dir, char *path,
 				 strerror(errno));
 		goto out;
 	}
+	/*
+	 * Each entry is looked up from its directory rather than along its
+	 * whole path, and all of them before the descent: no descriptor
+	 * stays open below.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		ents[i].err = 0;
+		if (fstatat(dirfd(d), ents[i].name, &ents[i].st,
+			    AT_SYMLINK_NOFOLLOW))
+			ents[i].err = errno;
+	}
 	closedir(d);
 	d = NULL;
 	/* a stable order makes the scan, and hardlink choice, reproducible */
 	if (n > 1) /* an empty directory has no array at all */
-		qsort(names, n, sizeof(*names), name_cmp);
+		qsort(ents, n, sizeof(*ents), entry_cmp);
 	for (size_t i = 0; i < n && !ret; i++)
-		ret = add_entry(s, dir, path, len, cap, names[i]);
+		ret = add_entry(s, dir, path, len, cap, &ents[i]);
 out:
 	if (d)
 		closedir(d);
 	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+		free(ents[i].name);
+	free(ents);
 	return ret;
 }
 
