@@ -50,7 +50,15 @@ void erofs_sha256_final(struct erofs_sha256 *s, u8 out[EROFS_SHA256_SIZE])
 
 	EVP_DigestFinal_ex(s->ctx, out, &len);
 	/* ready for the next file */
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+	/*
+	 * With the digest it has: naming it again looks it up among the
+	 * providers, for every file (2% of a build of 6000 6 KB files).
+	 */
+	EVP_DigestInit_ex2(s->ctx, NULL, NULL);
+#else
 	EVP_DigestInit_ex(s->ctx, EVP_sha256(), NULL);
+#endif
 #else
 	memset(out, 0, EROFS_SHA256_SIZE);
 #endif
