@@ -228,6 +228,27 @@ struct erofs_inode_chunk_index {
 	__le32 startblk_lo;
 };
 
+/*
+ * The device table (INCOMPAT_DEVICE_TABLE): sb.extra_devices slots of this
+ * form at byte devt_slotoff * EROFS_DEVT_SLOT_SIZE of the primary device.
+ * Chunk indexes name a slot by device_id (slot + 1; the kernel masks the
+ * id to the table's size rounded up to a power of two); block addresses of
+ * device 0 in [uniaddr, uniaddr + blocks) also lie on a slot's device, and
+ * a reader given no devices finds each device at uniaddr in the primary
+ * (the kernel's flat device mode).
+ */
+#define EROFS_DEVT_SLOT_SIZE 128
+#define EROFS_DEVICE_TAG_LEN 64
+
+struct erofs_deviceslot {
+	u8 tag[EROFS_DEVICE_TAG_LEN]; /* NUL-padded: digest, uuid or blob id */
+	__le32 blocks_lo; /* size of the device in blocks */
+	__le32 uniaddr_lo; /* its start in the unified address space */
+	__le16 blocks_hi; /* with 48BIT */
+	__le16 uniaddr_hi; /* with 48BIT */
+	u8 reserved[52];
+};
+
 #define EROFS_DIRENT_NID_METABOX_BIT 63
 
 struct erofs_dirent {
@@ -377,6 +398,8 @@ _Static_assert(sizeof(struct erofs_xattr_entry) == 4, "xattr entry");
 _Static_assert(sizeof(struct erofs_inode_chunk_info) == 4, "chunk info");
 _Static_assert(sizeof(struct erofs_inode_chunk_index) == 8, "chunk index");
 _Static_assert(sizeof(struct erofs_dirent) == 12, "dirent");
+_Static_assert(sizeof(struct erofs_deviceslot) == EROFS_DEVT_SLOT_SIZE,
+	       "device slot");
 _Static_assert(sizeof(struct z_erofs_map_header) == 8, "map header");
 _Static_assert(sizeof(struct z_erofs_lcluster_index) == 8, "lcluster index");
 _Static_assert(sizeof(struct z_erofs_lz4_cfgs) == 14, "lz4 cfgs");
