@@ -14,14 +14,50 @@
 #include "erofs/format.h"
 #include "erofs/io.h"
 
-static const char *volatile current_tmppath;
+/*
+ * Named temporaries (where the filesystem has no O_TMPFILE) that a signal
+ * handler must remove: an image and a blob device at most.
+ */
+#define MAX_NAMED_TMP 4
+static const char *volatile named_tmp[MAX_NAMED_TMP];
 
 static void flusher_start(struct erofs_output *out);
 static void flusher_stop(struct erofs_output *out);
 
-const char *erofs_output_tmppath(void)
+void erofs_output_unlink_temporaries(void)
 {
-	return current_tmppath;
+	for (unsigned int i = 0; i < MAX_NAMED_TMP; i++) {
+		const char *p = named_tmp[i];
+
+		if (p)
+			unlink(p);
+	}
+}
+
+static void named_tmp_set(const char *old, const char *new)
+{
+	for (unsigned int i = 0; i < MAX_NAMED_TMP; i++) {
+		if (named_tmp[i] == old) {
+			named_tmp[i] = new;
+			return;
+		}
+	}
+}
+
+/* Sync the directory holding "path", so that its new entry lasts. */
+static void sync_parent_dir(const char *path)
+{
+	char *copy = strdup(path);
+	int fd;
+
+	if (!copy)
+		return;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(copy);
 }
 
 /* Whether files on fd's filesystem can share blocks; its device in "dev". */
@@ -36,78 +72,153 @@ static bool fs_clones(int fd, dev_t *dev)
 	return sfs.f_type == BTRFS_SUPER_MAGIC || sfs.f_type == XFS_SUPER_MAGIC;
 }
 
-static int output_open(struct erofs_output *out, const char *path)
+/* A block device is written in place: it cannot be renamed onto. */
+static int open_blockdev(struct erofs_output *out)
 {
+	/*
+	 * An old superblock over half-written data would still mount: it is
+	 * wiped first, and the new one is written last.
+	 */
+	static const u8 wipe[EROFS_SUPER_BASE_SIZE];
 	struct stat st;
-	char *dir, *base;
 	int ret;
 
-	out->path = strdup(path);
-	if (!out->path)
-		return -ENOMEM;
+	out->fd = open(out->path, O_WRONLY | O_CLOEXEC);
+	if (out->fd < 0)
+		return erofs_fail(-errno, "%s: %s", out->path, strerror(errno));
+	/* the node may have been swapped since it was looked at */
+	if (fstat(out->fd, &st) || !S_ISBLK(st.st_mode))
+		return erofs_fail(-EINVAL, "%s: no longer a block device",
+				  out->path);
+	out->blockdev = true;
+	ret = erofs_output_write(out, wipe, sizeof(wipe), EROFS_SUPER_OFFSET);
+	if (!ret)
+		flusher_start(out);
+	return ret;
+}
 
-	/* found now rather than by the rename, after all the work */
-	if (!stat(path, &st) && S_ISDIR(st.st_mode))
-		return erofs_fail(-EISDIR, "%s: %s", path, strerror(EISDIR));
-	/* a block device is written in place: it cannot be renamed onto */
-	if (!stat(path, &st) && S_ISBLK(st.st_mode)) {
-		/*
-		 * An old superblock over half-written data would still mount:
-		 * it is wiped first, and the new one is written last.
-		 */
-		static const u8 wipe[EROFS_SUPER_BASE_SIZE];
+/*
+ * Where the image goes: a missing name or a regular file is replaced, a
+ * block device written in place, a symlink followed to one of those;
+ * anything else (a directory, a character device such as /dev/null, a
+ * FIFO, a socket) is refused before any work, as erofs-utils does.
+ */
+static int resolve_destination(struct erofs_output *out, const char *path,
+			       bool *blockdev)
+{
+	struct stat st;
 
-		out->fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (out->fd < 0)
+	*blockdev = false;
+	if (lstat(path, &st)) {
+		if (errno != ENOENT)
 			return erofs_fail(-errno, "%s: %s", path,
 					  strerror(errno));
-		ret = erofs_output_write(out, wipe, sizeof(wipe),
-					 EROFS_SUPER_OFFSET);
-		if (!ret)
-			flusher_start(out);
-		return ret;
+		out->path = strdup(path);
+		return out->path ? 0 : -ENOMEM;
 	}
+	if (S_ISLNK(st.st_mode)) {
+		if (stat(path, &st)) {
+			if (errno != ENOENT)
+				return erofs_fail(-errno, "%s: %s", path,
+						  strerror(errno));
+			return erofs_fail(-EINVAL,
+					  "%s: a dangling symbolic link: give the path it names",
+					  path);
+		}
+		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+			goto bad_type;
+		/* the link stays: the image replaces what it names */
+		out->path = realpath(path, NULL);
+		if (!out->path)
+			return erofs_fail(-errno, "%s: %s", path,
+					  strerror(errno));
+	} else {
+		out->path = strdup(path);
+		if (!out->path)
+			return -ENOMEM;
+	}
+	if (S_ISREG(st.st_mode))
+		return 0;
+	if (S_ISBLK(st.st_mode)) {
+		*blockdev = true;
+		return 0;
+	}
+bad_type:
+	if (S_ISDIR(st.st_mode))
+		return erofs_fail(-EISDIR, "%s: %s", path, strerror(EISDIR));
+	return erofs_fail(-EINVAL,
+			  "%s: bad file type: the image must be a regular file or a block device",
+			  path);
+}
 
-	dir = strdup(path);
-	base = strdup(path);
+/*
+ * An unnamed file in the destination's directory (O_TMPFILE): a build
+ * that is killed leaves nothing behind. Filesystems without it get a
+ * hidden name, removed on failure and by erofs_output_unlink_temporaries().
+ */
+static int open_temporary(struct erofs_output *out)
+{
+	char *dir, *base;
+	mode_t mask;
+	int ret;
+
+	dir = strdup(out->path);
+	base = strdup(out->path);
 	if (!dir || !base) {
 		free(dir);
 		free(base);
 		return -ENOMEM;
 	}
-	if (asprintf(&out->tmppath, "%s/.%s.XXXXXX", dirname(dir),
-		     basename(base)) < 0) {
-		out->tmppath = NULL;
+	out->fd = open(dirname(dir), O_TMPFILE | O_RDWR | O_CLOEXEC, 0666);
+	if (out->fd >= 0) {
 		free(dir);
 		free(base);
-		return -ENOMEM;
+		goto opened;
 	}
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+		ret = -errno;
+		free(dir);
+		free(base);
+		return erofs_fail(ret, "%s: cannot create image: %s",
+				  out->path, strerror(-ret));
+	}
+	ret = asprintf(&out->tmppath, "%s/.%s.XXXXXX", dir, basename(base));
 	free(dir);
 	free(base);
-
+	if (ret < 0) {
+		out->tmppath = NULL;
+		return -ENOMEM;
+	}
 	out->fd = mkostemp(out->tmppath, O_CLOEXEC);
 	if (out->fd < 0) {
 		ret = -errno;
-		erofs_fail(ret, "%s: cannot create image: %s", path,
-			   strerror(errno));
 		free(out->tmppath);
 		out->tmppath = NULL;
-		return ret;
+		return erofs_fail(ret, "%s: cannot create image: %s",
+				  out->path, strerror(-ret));
 	}
-	current_tmppath = out->tmppath;
+	named_tmp_set(NULL, out->tmppath);
 	/* a new file's usual mode, not mkostemp()'s private 0600 */
-	{
-		mode_t mask = umask(0);
-
-		umask(mask);
-		if (fchmod(out->fd, 0666 & ~mask)) {
-			ret = -errno;
-			return erofs_fail(ret, "%s: %s", path, strerror(-ret));
-		}
+	mask = umask(0);
+	umask(mask);
+	if (fchmod(out->fd, 0666 & ~mask)) {
+		ret = -errno;
+		return erofs_fail(ret, "%s: %s", out->path, strerror(-ret));
 	}
+opened:
 	out->clones = fs_clones(out->fd, &out->dev);
 	flusher_start(out);
 	return 0;
+}
+
+static int output_open(struct erofs_output *out, const char *path)
+{
+	bool blockdev;
+	int ret = resolve_destination(out, path, &blockdev);
+
+	if (ret)
+		return ret;
+	return blockdev ? open_blockdev(out) : open_temporary(out);
 }
 
 /* On failure nothing is left behind: no file, no descriptor, no memory. */
@@ -295,28 +406,74 @@ int erofs_output_copy(struct erofs_output *out, int srcfd, u64 srcpos,
 	return 0;
 }
 
+/*
+ * Give the unnamed file its name: linked straight to it when there is no
+ * old image, else to a fresh name beside it that rename() then moves over
+ * the old one, so that readers see the old image or the new, never none.
+ */
+static int link_into_place(struct erofs_output *out)
+{
+	char proc[64], *tmp = NULL;
+	int ret = 0;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", out->fd);
+	for (unsigned int attempt = 0; attempt < 100; attempt++) {
+		const char *to = tmp ? tmp : out->path;
+
+		if (!linkat(AT_FDCWD, proc, AT_FDCWD, to, AT_SYMLINK_FOLLOW) ||
+		    !linkat(out->fd, "", AT_FDCWD, to, AT_EMPTY_PATH))
+			break;
+		ret = -errno;
+		if (ret != -EEXIST)
+			break;
+		ret = 0;
+		free(tmp);
+		if (asprintf(&tmp, "%s.%08x", out->path,
+			     (unsigned int)random()) < 0)
+			return -ENOMEM;
+	}
+	if (!ret && tmp && rename(tmp, out->path)) {
+		ret = -errno;
+		unlink(tmp);
+	}
+	free(tmp);
+	if (ret)
+		return erofs_fail(ret, "%s: cannot move image into place: %s",
+				  out->path, strerror(-ret));
+	return 0;
+}
+
 int erofs_output_commit(struct erofs_output *out, u64 size)
 {
+	int ret = 0;
+
 	flusher_stop(out);
 	if (out->flush_err)
 		return output_error(out, out->flush_err);
-	if (out->tmppath && ftruncate(out->fd, size))
+	if (!out->blockdev && ftruncate(out->fd, size))
 		return output_error(out, -errno);
 	if (out->durable && fsync(out->fd))
 		return output_error(out, -errno);
+	if (out->tmppath) {
+		if (rename(out->tmppath, out->path))
+			return erofs_fail(-errno, "%s: cannot move image into place: %s",
+					  out->path, strerror(errno));
+		named_tmp_set(out->tmppath, NULL);
+		free(out->tmppath);
+		out->tmppath = NULL;
+	} else if (!out->blockdev) {
+		ret = link_into_place(out);
+		if (ret)
+			return ret;
+	}
+	/* the directory entry is part of what a crash must keep */
+	if (out->durable && !out->blockdev)
+		sync_parent_dir(out->path);
 	if (close(out->fd)) {
 		out->fd = -1;
 		return output_error(out, -errno);
 	}
 	out->fd = -1;
-	if (out->tmppath) {
-		if (rename(out->tmppath, out->path))
-			return erofs_fail(-errno, "%s: cannot move image into place: %s",
-					  out->path, strerror(errno));
-		current_tmppath = NULL;
-		free(out->tmppath);
-		out->tmppath = NULL;
-	}
 	return 0;
 }
 
@@ -327,7 +484,7 @@ void erofs_output_abort(struct erofs_output *out)
 		close(out->fd);
 	out->fd = -1;
 	if (out->tmppath) {
-		current_tmppath = NULL;
+		named_tmp_set(out->tmppath, NULL);
 		unlink(out->tmppath);
 		free(out->tmppath);
 		out->tmppath = NULL;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Image I/O. Output goes to a temporary file beside the destination and is
- * renamed into place only after everything was written and synced, so a
- * failed build never leaves a half-written image. Input is bounds-checked
+ * Image I/O. Output goes to an unnamed file in the destination's directory
+ * that gets the destination's name only after everything was written and
+ * synced, so a failed or killed build never leaves a half-written image. Input is bounds-checked
  * positional reads.
  */
 #ifndef EROFS_IO_H
@@ -16,7 +16,9 @@
 struct erofs_output {
 	int fd;
 	char *path; /* the destination */
-	char *tmppath; /* NULL when writing a block device in place */
+	/* a named temporary, where the filesystem has no O_TMPFILE */
+	char *tmppath;
+	bool blockdev; /* written in place */
 	bool durable; /* synced before the rename */
 	/* a thread that starts writeback, so that writers never wait for it */
 	pthread_t flusher;
@@ -57,8 +59,11 @@ void erofs_output_settled(struct erofs_output *out, u64 pos);
 int erofs_output_commit(struct erofs_output *out, u64 size);
 /* Remove the temporary file; safe to call after commit or twice. */
 void erofs_output_abort(struct erofs_output *out);
-/* For signal handlers: the temporary path being written, or NULL. */
-const char *erofs_output_tmppath(void);
+/*
+ * For signal handlers (async-signal-safe): remove the named temporaries of
+ * outputs not committed yet. Unnamed ones (O_TMPFILE) vanish by themselves.
+ */
+void erofs_output_unlink_temporaries(void);
 
 struct erofs_input {
 	int fd;
