@@ -128,7 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fd = fuzz_memfd(data, size, path);
 	if (!ret)
-		ret = erofs_source_tar_read(&tree, path, &topts);
+		ret = erofs_source_tar_read(&tree, path, &topts, NULL);
 	if (!ret && s->strip)
 		ret = erofs_ovlfs_strip(&tree, &xt);
 	if (!ret && small_enough(&tree))

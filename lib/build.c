@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "erofs/build.h"
+#include "erofs/chunk.h"
 #include "erofs/dir.h"
 #include "erofs/error.h"
 #include "erofs/format.h"
@@ -15,20 +16,29 @@
 #include "erofs/super.h"
 
 /* Fingerprints are computed, never copied from the source. */
-static void mark_fingerprints(struct erofs_build *b)
+static int mark_fingerprints(struct erofs_build *b)
 {
 	struct erofs_xattr_table *xt = b->xattrs;
 	const char *name;
 
 	if (!b->opts->ishare)
-		return;
+		return 0;
 	name = xt->prefixes[xt->ishare_prefix].prefix;
 	for (u64 i = 0; i < b->tree->nr_order; i++) {
 		struct erofs_node *n = b->tree->order[i];
 
 		erofs_xattr_remove(xt, n, name);
 		n->has_fingerprint = S_ISREG(n->mode) && n->size;
+		/* data the build never reads must come with its fingerprint */
+		if (n->has_fingerprint && !n->fingerprint_known &&
+		    n->data_kind == EROFS_DATA_EXTERNAL) {
+			char path[4096];
+
+			return erofs_fail(-EINVAL, "%s: no fingerprint for data on an extra device",
+					  erofs_node_path(n, path, sizeof(path)));
+		}
 	}
+	return 0;
 }
 
 static void fill_inode_info(const struct erofs_node *n,
@@ -235,6 +245,28 @@ static bool any_xattrs(const struct erofs_build *b)
 	return false;
 }
 
+/*
+ * Each device lies, in the unified address space, after the primary and
+ * the devices before it: the primary followed by its devices in one file
+ * (a tar index layer with its tar appended) mounts without device=.
+ */
+static void encode_devices(const struct erofs_build *b, u8 *p)
+{
+	u64 uniaddr = b->total_blocks;
+
+	for (unsigned int i = 0; i < b->ndevs; i++) {
+		struct erofs_deviceslot d = {
+			.blocks_lo = cpu_to_le32((u32)b->devs[i].blocks),
+			.uniaddr_lo = cpu_to_le32((u32)uniaddr),
+		};
+
+		memcpy(d.tag, b->devs[i].tag,
+		       strnlen(b->devs[i].tag, sizeof(d.tag)));
+		memcpy(p + i * sizeof(d), &d, sizeof(d));
+		uniaddr += b->devs[i].blocks;
+	}
+}
+
 /* The superblock goes last: it is the image's commit record. */
 static int write_super(struct erofs_build *b)
 {
@@ -253,6 +285,8 @@ static int write_super(struct erofs_build *b)
 		.xattr_blkaddr = b->xattr_blkaddr,
 		.xattr_prefix_count = erofs_xattr_nr_long_prefixes(b->xattrs),
 		.xattr_prefix_start = b->prefix_start,
+		.extra_devices = b->ndevs,
+		.devt_slotoff = b->devt_slotoff,
 	};
 	u8 *buf;
 	int ret;
@@ -277,6 +311,8 @@ static int write_super(struct erofs_build *b)
 	if (b->zi)
 		erofs_zimage_encode_cfgs(b->zi, buf + EROFS_SUPER_OFFSET +
 						       EROFS_SUPER_BASE_SIZE);
+	if (b->ndevs)
+		encode_devices(b, buf + b->devt_slotoff * EROFS_DEVT_SLOT_SIZE);
 	if (b->prefix_start)
 		erofs_xattr_encode_prefix_table(b->xattrs,
 						buf + b->prefix_start * 4);
@@ -298,6 +334,12 @@ static void plan_head(struct erofs_build *b)
 
 	if (b->zi)
 		end += erofs_zimage_cfgs_size(b->zi);
+	if (b->ndevs) {
+		end = round_up(end, EROFS_DEVT_SLOT_SIZE);
+		b->devt_slotoff = end / EROFS_DEVT_SLOT_SIZE;
+		end += (u64)b->ndevs * EROFS_DEVT_SLOT_SIZE;
+		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_DEVICE_TABLE;
+	}
 
 	if (erofs_xattr_uses_long_prefixes(b->xattrs)) {
 		b->prefix_start = end / 4;
@@ -309,6 +351,22 @@ static void plan_head(struct erofs_build *b)
 	b->next_blkaddr = b->data_blkaddr;
 }
 
+/* Device sizes, and the unified address space they take. */
+static int settle_devices(struct erofs_build *b)
+{
+	u64 end = b->total_blocks;
+
+	if (b->blob_open)
+		b->devs[b->ndevs - 1].blocks = b->blob_blocks;
+	for (unsigned int i = 0; i < b->ndevs; i++)
+		end += b->devs[i].blocks;
+	if (end > UINT32_MAX)
+		return erofs_fail(-EFBIG,
+				  "the image and its devices span %llu blocks of %u bytes; 32-bit block addresses end at 4294967295",
+				  (unsigned long long)end, b->blksz);
+	return 0;
+}
+
 static int build(struct erofs_build *b)
 {
 	int ret;
@@ -317,6 +375,10 @@ static int build(struct erofs_build *b)
 	if (ret)
 		return ret;
 	ret = erofs_write_data(b);
+	if (!ret)
+		ret = erofs_write_chunked(b);
+	if (!ret && b->zi)
+		ret = erofs_write_compressed(b);
 	if (ret)
 		return ret;
 	if (b->xattrs->shared_size) {
@@ -346,11 +408,37 @@ static int build(struct erofs_build *b)
 	if (!ret)
 		ret = write_shared_xattrs(b);
 	if (!ret)
+		ret = settle_devices(b);
+	if (!ret)
 		ret = write_super(b);
+	/* the blob first: the new image must never name an old blob */
+	if (!ret && b->blob_open)
+		ret = erofs_output_commit(&b->blob,
+					  erofs_pos(b, b->blob_blocks));
 	if (!ret)
 		ret = erofs_output_commit(&b->out,
 					  erofs_pos(b, b->total_blocks));
 	return ret;
+}
+
+/* The device table: the source's devices, then the blob device. */
+static int setup_devices(struct erofs_build *b)
+{
+	const struct erofs_build_opts *o = b->opts;
+
+	b->ndevs = o->ext_ndevices + !!o->blobdev;
+	if (!b->ndevs)
+		return 0;
+	if (b->ndevs > UINT16_MAX)
+		return erofs_fail(-EINVAL, "%u extra devices: at most 65535",
+				  b->ndevs);
+	b->devs = calloc(b->ndevs, sizeof(*b->devs));
+	if (!b->devs)
+		return -ENOMEM;
+	if (o->ext_ndevices)
+		memcpy(b->devs, o->ext_devices,
+		       o->ext_ndevices * sizeof(*b->devs));
+	return 0;
 }
 
 int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
@@ -378,18 +466,30 @@ int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
 	ret = erofs_tree_finalize(tree);
 	if (ret)
 		return ret;
-	mark_fingerprints(&b);
+	ret = mark_fingerprints(&b);
+	if (ret)
+		return ret;
 	if (opts->ishare)
 		b.feature_compat |= EROFS_FEATURE_COMPAT_ISHARE_XATTRS;
 	ret = erofs_xattr_plan(xt, tree);
 	if (ret)
 		return ret;
+	ret = setup_devices(&b);
+	if (ret)
+		return ret;
 	plan_head(&b);
 
 	ret = erofs_output_open(&b.out, path, !opts->no_fsync);
-	if (ret)
-		return ret;
-	ret = build(&b);
+	if (!ret && opts->blobdev) {
+		ret = erofs_output_open(&b.blob, opts->blobdev,
+					!opts->no_fsync);
+		b.blob_open = !ret;
+	}
+	if (!ret)
+		ret = build(&b);
+	if (b.blob_open)
+		erofs_output_abort(&b.blob);
 	erofs_output_abort(&b.out);
+	free(b.devs);
 	return ret;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "erofs/build.h"
+#include "erofs/chunk.h"
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
 #include "erofs/format.h"
@@ -137,6 +138,74 @@ void erofs_src_close(struct erofs_data_src *s)
 }
 
 /*
+ * The data ranges of a file with holes, from SEEK_DATA/SEEK_HOLE: "size"
+ * bytes at "base" of "fd" (a source file at 0, or a node's slice of the
+ * tar spool), as offsets from "base".
+ */
+int erofs_src_data_ranges(int fd, u64 base, u64 size, const char *what,
+			    struct erofs_data_range **out, u64 *count)
+{
+	struct erofs_data_range *r = NULL;
+	u64 n = 0, cap = 0;
+	off_t pos = base;
+	u64 end = base + size;
+
+	while ((u64)pos < end) {
+		off_t data = lseek(fd, pos, SEEK_DATA), hole;
+
+		if (data < 0) {
+			if (errno == ENXIO)
+				break; /* only a hole remains */
+			if (errno == EINVAL || errno == EOPNOTSUPP) {
+				data = pos; /* no hole support: all data */
+				hole = end;
+			} else {
+				int ret = -errno;
+
+				free(r);
+				return erofs_fail(ret, "%s: seek: %s", what,
+						  strerror(-ret));
+			}
+		} else {
+			hole = lseek(fd, data, SEEK_HOLE);
+			if (hole < 0)
+				hole = end;
+		}
+		if ((u64)data >= end)
+			break;
+		if ((u64)hole > end)
+			hole = end;
+		if (n == cap) {
+			struct erofs_data_range *nr;
+
+			cap = cap ? cap * 2 : 16;
+			nr = realloc(r, cap * sizeof(*r));
+			if (!nr) {
+				free(r);
+				return -ENOMEM;
+			}
+			r = nr;
+		}
+		r[n].start = data - base;
+		r[n].end = hole - base;
+		n++;
+		pos = hole;
+	}
+	*out = r;
+	*count = n;
+	return 0;
+}
+
+/* Whether [start, end) meets any data range; ranges are sorted. */
+bool erofs_ranges_meet(const struct erofs_data_range *r, u64 n, u64 *cursor,
+		     u64 start, u64 end)
+{
+	while (*cursor < n && r[*cursor].end <= start)
+		(*cursor)++;
+	return *cursor < n && r[*cursor].start < end;
+}
+
+/*
  * Copy bytes [from, to) of the source to "pos" in the image, hashing them
  * when a fingerprint is wanted.
  */
@@ -219,8 +288,7 @@ static int write_chunked(struct data_worker *w, struct erofs_node *n)
 	struct erofs_build *b = w->pass->b;
 	struct erofs_node_layout *L = &n->L;
 	u64 csize = (u64)b->blksz << L->chunkbits;
-	u64 nchunks = L->extra_size / 4;
-	const __le32 *map = (const __le32 *)L->extra;
+	u64 nchunks = DIV_ROUND_UP(n->size, csize);
 	struct erofs_data_src s;
 	int ret;
 
@@ -229,9 +297,9 @@ static int write_chunked(struct data_worker *w, struct erofs_node *n)
 		return ret;
 	for (u64 c = 0; c < nchunks && !ret; c++) {
 		u64 start = c * csize, end = min(start + csize, n->size);
-		u32 blk = le32_to_cpu(map[c]);
+		u64 blk = erofs_chunk_layout_blk(n, b->opts->blkszbits, c);
 
-		if (blk != EROFS_NULL_ADDR) {
+		if (blk != EROFS_EXT_HOLE) {
 			ret = copy_range(w, n, &s, start, end,
 					 erofs_pos(b, blk));
 			continue;
@@ -380,7 +448,8 @@ int erofs_write_data(struct erofs_build *b)
 	for (u64 i = 0; i < t->nr_order; i++) {
 		struct erofs_node *n = t->order[i];
 
-		if (n->L.zpending)
+		if (n->L.zpending || n->L.cpending ||
+		    n->data_kind == EROFS_DATA_EXTERNAL)
 			continue;
 		if ((S_ISREG(n->mode) && n->size) || S_ISLNK(n->mode)) {
 			p.jobs[p.njobs++] = n;
@@ -449,7 +518,5 @@ out:
 	free(p.finished);
 	pthread_mutex_destroy(&p.lock);
 	pthread_cond_destroy(&p.progress);
-	if (!ret && b->zi)
-		ret = erofs_write_compressed(b);
 	return ret;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "erofs/build.h"
+#include "erofs/chunk.h"
 #include "erofs/dir.h"
 #include "erofs/error.h"
 #include "erofs/format.h"
@@ -45,81 +46,9 @@ void erofs_layout_plan_flat(struct erofs_build *b, struct erofs_node *n)
 	L->blkaddr = L->nblocks ? erofs_alloc_blocks(b, L->nblocks) : 0;
 }
 
-struct data_range {
-	u64 start, end;
-};
-
-/*
- * The data ranges of a file with holes, from SEEK_DATA/SEEK_HOLE: "size"
- * bytes at "base" of "fd" (a source file at 0, or a node's slice of the
- * tar spool), as offsets from "base".
- */
-static int find_data_ranges(int fd, u64 base, u64 size, const char *what,
-			    struct data_range **out, u64 *count)
-{
-	struct data_range *r = NULL;
-	u64 n = 0, cap = 0;
-	off_t pos = base;
-	u64 end = base + size;
-
-	while ((u64)pos < end) {
-		off_t data = lseek(fd, pos, SEEK_DATA), hole;
-
-		if (data < 0) {
-			if (errno == ENXIO)
-				break; /* only a hole remains */
-			if (errno == EINVAL || errno == EOPNOTSUPP) {
-				data = pos; /* no hole support: all data */
-				hole = end;
-			} else {
-				int ret = -errno;
-
-				free(r);
-				return erofs_fail(ret, "%s: seek: %s", what,
-						  strerror(-ret));
-			}
-		} else {
-			hole = lseek(fd, data, SEEK_HOLE);
-			if (hole < 0)
-				hole = end;
-		}
-		if ((u64)data >= end)
-			break;
-		if ((u64)hole > end)
-			hole = end;
-		if (n == cap) {
-			struct data_range *nr;
-
-			cap = cap ? cap * 2 : 16;
-			nr = realloc(r, cap * sizeof(*r));
-			if (!nr) {
-				free(r);
-				return -ENOMEM;
-			}
-			r = nr;
-		}
-		r[n].start = data - base;
-		r[n].end = hole - base;
-		n++;
-		pos = hole;
-	}
-	*out = r;
-	*count = n;
-	return 0;
-}
-
-/* Whether [start, end) meets any data range; ranges are sorted. */
-static bool has_data(const struct data_range *r, u64 n, u64 *cursor,
-		     u64 start, u64 end)
-{
-	while (*cursor < n && r[*cursor].end <= start)
-		(*cursor)++;
-	return *cursor < n && r[*cursor].start < end;
-}
-
 static u64 chunk_data_blocks(const struct erofs_build *b,
 			     const struct erofs_node *n,
-			     const struct data_range *r, u64 nr,
+			     const struct erofs_data_range *r, u64 nr,
 			     unsigned int cbits, u64 *nchunks)
 {
 	u64 csize = (u64)b->blksz << cbits, blocks = 0, cursor = 0;
@@ -128,7 +57,7 @@ static u64 chunk_data_blocks(const struct erofs_build *b,
 	for (u64 c = 0; c < *nchunks; c++) {
 		u64 start = c * csize, end = min(start + csize, n->size);
 
-		if (has_data(r, nr, &cursor, start, end))
+		if (erofs_ranges_meet(r, nr, &cursor, start, end))
 			blocks += DIV_ROUND_UP(end - start, b->blksz);
 	}
 	return blocks;
@@ -136,19 +65,20 @@ static u64 chunk_data_blocks(const struct erofs_build *b,
 
 /*
  * A file with holes becomes chunk-based when that is smaller than flat:
- * a 4-byte block map with EROFS_NULL_ADDR for chunks that are all hole.
+ * a block map (or chunk indexes, if forced) with holes for chunks that
+ * hold no data.
  */
 static int plan_sparse(struct erofs_build *b, struct erofs_node *n)
 {
 	struct erofs_node_layout *L = &n->L;
-	struct data_range *r = NULL;
+	struct erofs_data_range *r = NULL;
 	u64 nr = 0, best_cost = UINT64_MAX, nchunks, cursor = 0;
 	unsigned int best_bits = 0, maxbits;
-	__le32 *map;
+	u64 *blk, first, blocks;
 	int ret;
 
 	if (n->data_kind == EROFS_DATA_SPOOL) {
-		ret = find_data_ranges(b->tree->spool_fd, n->src.off, n->size,
+		ret = erofs_src_data_ranges(b->tree->spool_fd, n->src.off, n->size,
 				       "tar spool", &r, &nr);
 	} else {
 		int fd = open(n->src.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -156,7 +86,7 @@ static int plan_sparse(struct erofs_build *b, struct erofs_node *n)
 		if (fd < 0)
 			return erofs_fail(-errno, "%s: %s", n->src.path,
 					  strerror(errno));
-		ret = find_data_ranges(fd, 0, n->size, n->src.path, &r, &nr);
+		ret = erofs_src_data_ranges(fd, 0, n->size, n->src.path, &r, &nr);
 		close(fd);
 	}
 	if (ret)
@@ -167,7 +97,8 @@ static int plan_sparse(struct erofs_build *b, struct erofs_node *n)
 		;
 	for (unsigned int cbits = 0; cbits <= maxbits; cbits++) {
 		u64 blocks = chunk_data_blocks(b, n, r, nr, cbits, &nchunks);
-		u64 cost = nchunks * 4 + blocks * b->blksz;
+		u64 cost = nchunks * erofs_chunk_unit(b->opts->force_chunk_indexes) +
+			   blocks * b->blksz;
 
 		if (cost <= best_cost) {
 			best_cost = cost;
@@ -181,42 +112,29 @@ static int plan_sparse(struct erofs_build *b, struct erofs_node *n)
 	}
 
 	chunk_data_blocks(b, n, r, nr, best_bits, &nchunks);
-	if (nchunks * 4 > UINT32_MAX / 2) {
-		char path[4096];
-
-		free(r);
-		return erofs_fail(-EFBIG, "%s: chunk map too large",
-				  erofs_node_path(n, path, sizeof(path)));
-	}
-	map = malloc(nchunks * 4);
-	if (!map) {
+	blk = malloc(nchunks * sizeof(*blk));
+	if (!blk) {
 		free(r);
 		return -ENOMEM;
 	}
-	L->datalayout = EROFS_INODE_CHUNK_BASED;
-	L->chunkbits = best_bits;
-	L->i_u_format = best_bits;
-	L->extra_size = nchunks * 4;
-	L->extra = (u8 *)map;
-	L->nblocks = 0;
-	L->blkaddr = b->next_blkaddr;
+	first = b->next_blkaddr;
 	for (u64 c = 0; c < nchunks; c++) {
 		u64 csize = (u64)b->blksz << best_bits;
 		u64 start = c * csize, end = min(start + csize, n->size);
 
-		if (has_data(r, nr, &cursor, start, end)) {
-			u64 blocks = DIV_ROUND_UP(end - start, b->blksz);
-			erofs_blk_t at = erofs_alloc_blocks(b, blocks);
-
-			map[c] = cpu_to_le32((u32)at);
-			L->nblocks += blocks;
-		} else {
-			map[c] = cpu_to_le32(EROFS_NULL_ADDR);
+		blk[c] = EROFS_EXT_HOLE;
+		if (erofs_ranges_meet(r, nr, &cursor, start, end)) {
+			blocks = DIV_ROUND_UP(end - start, b->blksz);
+			blk[c] = erofs_alloc_blocks(b, blocks);
 		}
 	}
-	b->feature_incompat |= EROFS_FEATURE_INCOMPAT_CHUNKED_FILE;
 	free(r);
-	return 0;
+	ret = erofs_chunk_set_layout(b, n, best_bits + b->opts->blkszbits, blk,
+				     nchunks, 0, b->opts->force_chunk_indexes);
+	free(blk);
+	L->blkaddr = first;
+	L->nblocks = b->next_blkaddr - first;
+	return ret;
 }
 
 /*
@@ -262,8 +180,16 @@ static int plan_node(struct erofs_build *b, struct erofs_node *n)
 
 	switch (n->mode & S_IFMT) {
 	case S_IFREG:
+		if (n->data_kind == EROFS_DATA_EXTERNAL)
+			return erofs_chunk_plan_external(b, n);
 		if (b->zi && n->size && plan_compressed(b, n))
 			break;
+		if (b->opts->chunkbits && n->size) {
+			/* the chunk pass decides once it has seen the data */
+			L->cpending = true;
+			L->nblocks = 0;
+			break;
+		}
 		if (n->maybe_sparse && n->size > b->blksz &&
 		    (n->data_kind == EROFS_DATA_FILE ||
 		     n->data_kind == EROFS_DATA_SPOOL))

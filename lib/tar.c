@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "erofs/error.h"
+#include "erofs/fingerprint.h"
 #include "erofs/format.h"
 #include "erofs/ovlfs.h"
 #include "erofs/tar.h"
@@ -27,6 +28,7 @@
 
 /* spool offsets: holes of sparse files stay aligned to filesystem blocks */
 #define SPOOL_ALIGN 4096
+#define EROFS_TAR_BLOCK 512
 #define AUFS_WH_PREFIX ".wh."
 #define AUFS_META_PREFIX ".wh..wh."
 #define AUFS_OPAQUE ".wh..wh..opq"
@@ -61,6 +63,7 @@ struct tar_read {
 	struct erofs_tar_meta meta;
 	char *what; /* meta.what: the entry, for messages */
 	size_t what_cap;
+	struct erofs_sha256 sha; /* index mode with fingerprints */
 };
 
 /* Offsets: in the (decompressed) tar stream and, if compressed, the input. */
@@ -535,6 +538,58 @@ static int spool_data(struct tar_read *r, struct archive_entry *e,
 	return 0;
 }
 
+/*
+ * --tar=i: the data stays where it is in the stream; it is read only to
+ * compute the fingerprint, and skipped otherwise.
+ */
+static int index_data(struct tar_read *r, struct archive_entry *e,
+		      struct erofs_node *n, u64 size)
+{
+	u64 pos = archive_filter_bytes(r->a, 0), expect = 0;
+
+	n->size = size;
+	if (!size)
+		return 0;
+	if (pos % EROFS_TAR_BLOCK)
+		return entry_fail(r, -EIO, "invalid tar data alignment");
+	while (r->sha.ctx) {
+		const void *buf;
+		size_t len;
+		la_int64_t off;
+		int ret = archive_read_data_block(r->a, &buf, &len, &off);
+
+		if (ret == ARCHIVE_EOF)
+			break;
+		if (ret < ARCHIVE_WARN)
+			return archive_fail(r, r->a);
+		if (off < 0 || (u64)off != expect || len > size - off)
+			return entry_fail(r, -EINVAL,
+					  "data at %lld+%zu is not the next of its %llu bytes",
+					  (long long)off, len,
+					  (unsigned long long)size);
+		erofs_sha256_update(&r->sha, buf, len);
+		expect += len;
+		r->bytes += len;
+		if ((r->bytes >> 26) != ((r->bytes - len) >> 26))
+			progress(r);
+	}
+	if (r->sha.ctx) {
+		if (expect != size)
+			return entry_fail(r, -EIO,
+					  "%llu of %llu data bytes in the archive",
+					  (unsigned long long)expect,
+					  (unsigned long long)size);
+		erofs_sha256_final(&r->sha, n->fingerprint);
+		n->fingerprint_known = true;
+	}
+	n->src.ext = erofs_ext_data_new(1, 0, 1);
+	if (!n->src.ext)
+		return -ENOMEM;
+	n->src.ext->blk1 = pos / EROFS_TAR_BLOCK;
+	n->data_kind = EROFS_DATA_EXTERNAL;
+	return 0;
+}
+
 static int fill_node(struct tar_read *r, struct archive_entry *e,
 		     struct erofs_node *n)
 {
@@ -550,7 +605,10 @@ static int fill_node(struct tar_read *r, struct archive_entry *e,
 	case AE_IFREG:
 		if (archive_entry_size_is_set(e) && archive_entry_size(e) < 0)
 			return entry_fail(r, -EINVAL, "negative size");
-		ret = spool_data(r, e, n, archive_entry_size(e), &got);
+		if (r->o->index && !archive_entry_sparse_count(e))
+			ret = index_data(r, e, n, archive_entry_size(e));
+		else
+			ret = spool_data(r, e, n, archive_entry_size(e), &got);
 		break;
 	case AE_IFLNK: {
 		const char *t = archive_entry_symlink(e);
@@ -968,7 +1026,8 @@ bool erofs_tar_supported(void)
 }
 
 int erofs_source_tar_read(struct erofs_tree *tree, const char *tarball,
-			  const struct erofs_tar_opts *opts)
+			  const struct erofs_tar_opts *opts,
+			  struct erofs_tar_info *info)
 {
 	struct tar_read r = {
 		.tree = tree,
@@ -988,6 +1047,8 @@ int erofs_source_tar_read(struct erofs_tree *tree, const char *tarball,
 	if (!tree->root)
 		return -ENOMEM;
 	ret = spool_open(opts->image_path, &tree->spool_fd);
+	if (!ret && opts->index && opts->fingerprints)
+		ret = erofs_sha256_init(&r.sha);
 	if (!ret)
 		ret = archive_setup(&r, tarball);
 	if (!ret)
@@ -998,6 +1059,10 @@ int erofs_source_tar_read(struct erofs_tree *tree, const char *tarball,
 		ret = erofs_fail(-errno, "spool file: %s", strerror(errno));
 	if (!ret)
 		ret = settle_tree(&r);
+	if (info)
+		info->end = r.last_end;
+	if (r.sha.ctx)
+		erofs_sha256_free(&r.sha);
 	if (r.a)
 		archive_read_free(r.a);
 	if (erofs_tar_stream_close(r.stream) && !ret)
@@ -1021,7 +1086,8 @@ bool erofs_tar_supported(void)
 }
 
 int erofs_source_tar_read(struct erofs_tree *tree, const char *tarball,
-			  const struct erofs_tar_opts *opts)
+			  const struct erofs_tar_opts *opts,
+			  struct erofs_tar_info *info)
 {
 	return erofs_fail(-EOPNOTSUPP, "--tar: built without libarchive");
 }

@@ -82,6 +82,8 @@ void erofs_tree_free(struct erofs_tree *tree)
 			free(n->src.path);
 		else if (n->data_kind == EROFS_DATA_MEM)
 			free(n->src.mem);
+		else if (n->data_kind == EROFS_DATA_EXTERNAL)
+			erofs_ext_data_free(n->src.ext);
 		free(n->L.tail);
 		free(n->L.extra);
 		free(n);
@@ -93,6 +95,37 @@ void erofs_tree_free(struct erofs_tree *tree)
 		close(tree->spool_fd);
 	memset(tree, 0, sizeof(*tree));
 	tree->spool_fd = -1;
+}
+
+struct erofs_ext_data *erofs_ext_data_new(u16 device, u8 chunkbits,
+					  u64 nchunks)
+{
+	struct erofs_ext_data *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return NULL;
+	x->device = device;
+	x->chunkbits = chunkbits;
+	x->nchunks = nchunks;
+	if (nchunks <= 1) {
+		x->blk = &x->blk1;
+		return x;
+	}
+	x->blk = malloc(nchunks * sizeof(*x->blk));
+	if (!x->blk) {
+		free(x);
+		return NULL;
+	}
+	return x;
+}
+
+void erofs_ext_data_free(struct erofs_ext_data *x)
+{
+	if (!x)
+		return;
+	if (x->blk != &x->blk1)
+		free(x->blk);
+	free(x);
 }
 
 struct erofs_node *erofs_node_new(struct erofs_tree *tree, u32 mode)

@@ -49,6 +49,9 @@ enum {
 	OPT_MAX_EXTENT_BYTES,
 	OPT_COMPRESS_HINTS,
 	OPT_NO_FSYNC,
+	OPT_CHUNKSIZE,
+	OPT_BLOBDEV,
+	OPT_DSUNIT,
 };
 
 static const struct option long_options[] = {
@@ -82,6 +85,9 @@ static const struct option long_options[] = {
 	{ "max-extent-bytes", required_argument, NULL, OPT_MAX_EXTENT_BYTES },
 	{ "compress-hints", required_argument, NULL, OPT_COMPRESS_HINTS },
 	{ "no-fsync", no_argument, NULL, OPT_NO_FSYNC },
+	{ "chunksize", required_argument, NULL, OPT_CHUNKSIZE },
+	{ "blobdev", required_argument, NULL, OPT_BLOBDEV },
+	{ "dsunit", required_argument, NULL, OPT_DSUNIT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -104,6 +110,7 @@ struct mkfs_config {
 	bool ignore_mtime;
 	bool tar; /* --tar: SOURCE is a tarball */
 	struct erofs_tar_opts tar_opts;
+	struct erofs_build_device tar_device; /* --tar=i: the tar itself */
 };
 
 static void usage(FILE *f)
@@ -127,7 +134,12 @@ static void usage(FILE *f)
 		" -zX[,level=Y][,dictsize=Z][:...]\n"
 		"                        compress with X (lz4, lz4hc, lzma, zstd); alternatives\n"
 		"                        after ':' are chosen per file by --compress-hints\n"
+		" --blobdev=FILE         store chunk data in the extra device FILE\n"
+		" --chunksize=#          chunk-based files with #-byte chunks (a power of\n"
+		"                        two, at least the block size), each distinct chunk\n"
+		"                        stored once, zero chunks as holes\n"
 		" --compress-hints=FILE  per-path physical cluster size and algorithm\n"
+		" --dsunit=#             start each file's chunks on a multiple of # blocks\n"
 		" --max-extent-bytes=#   largest uncompressed extent in bytes\n"
 		" --all-root             make every file owned by root\n"
 		" --all-time             apply -T to every file (default)\n"
@@ -150,6 +162,8 @@ static void usage(FILE *f)
 		" --workers=#            data threads (default: available processors)\n"
 		" --xattr-prefix=PREFIX  store xattr names starting with PREFIX compactly\n"
 		" --tar=f                SOURCE is a tar archive, plain or compressed\n"
+		" --tar=i                index only: file data stays in the tar, which\n"
+		"                        becomes the image's extra device (512-byte blocks)\n"
 		" --aufs                 turn aufs whiteouts (.wh.*) into overlayfs ones\n"
 		" --ovlfs-strip[=<0|1>]  drop overlayfs whiteouts and opaque markers\n"
 		" --ungzip[=FILE], --unxz[=FILE]\n"
@@ -196,8 +210,13 @@ static int parse_extended(struct mkfs_config *c, const char *arg)
 			c->compress.ztailpacking = on;
 		else if (IS("legacy-compress"))
 			c->compress.legacy = on;
-		else if (IS("dedupe"))
+		else if (IS("dedupe")) {
 			c->compress.dedupe = on;
+			c->build.no_chunk_dedupe = !on;
+		} else if (IS("force-inode-blockmap"))
+			c->build.force_inode_blockmap = on;
+		else if (IS("force-chunk-indexes"))
+			c->build.force_chunk_indexes = on;
 		else if (IS("fragments"))
 			c->compress.fragments = on;
 		else if (IS("all-fragments"))
@@ -211,6 +230,35 @@ static int parse_extended(struct mkfs_config *c, const char *arg)
 		if (*p == ',')
 			p++;
 	}
+	return 0;
+}
+
+/* --chunksize, --blobdev and their company, as erofs-utils checks them. */
+static int check_chunk_options(struct mkfs_config *c)
+{
+	struct erofs_build_opts *o = &c->build;
+
+	if (o->chunkbits && o->chunkbits < o->blkszbits)
+		return erofs_fail(-EINVAL,
+				  "chunksize %llu must be larger than block size",
+				  1ULL << o->chunkbits);
+	if (o->chunkbits > o->blkszbits + EROFS_CHUNK_FORMAT_BLKBITS_MASK)
+		return erofs_fail(-EINVAL,
+				  "chunksize %llu is larger than 2^31 blocks",
+				  1ULL << o->chunkbits);
+	if (o->blobdev && !o->chunkbits)
+		return erofs_fail(-EINVAL,
+				  "--blobdev must be used together with --chunksize");
+	if (o->blobdev && o->force_inode_blockmap)
+		return erofs_fail(-EINVAL,
+				  "--blobdev cannot work with block map currently");
+	if (o->blobdev && !strcmp(o->blobdev, c->image))
+		return erofs_fail(-EINVAL, "--blobdev %s: that is the image",
+				  o->blobdev);
+	if (o->chunkbits && o->dsunit > 1 &&
+	    (1ULL << (o->chunkbits - o->blkszbits)) < o->dsunit)
+		erofs_warn("chunksize %llu bytes is smaller than dsunit %u blocks, ignore dsunit !",
+			   1ULL << o->chunkbits, o->dsunit);
 	return 0;
 }
 
@@ -368,13 +416,27 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 		case OPT_NO_FSYNC:
 			c->build.no_fsync = true;
 			break;
+		case OPT_CHUNKSIZE:
+			if (parse_u64(optarg, 1ULL << 43, &v) || !v ||
+			    (v & (v - 1)))
+				return bad_value("--chunksize", optarg);
+			c->build.chunkbits = __builtin_ctzll(v);
+			break;
+		case OPT_BLOBDEV:
+			c->build.blobdev = optarg;
+			break;
+		case OPT_DSUNIT:
+			if (parse_u64(optarg, UINT32_MAX, &v))
+				return bad_value("--dsunit", optarg);
+			c->build.dsunit = v;
+			break;
 		case OPT_TAR:
-			if (optarg && (!strcmp(optarg, "i") ||
-				       !strcmp(optarg, "headerball")))
+			if (optarg && !strcmp(optarg, "headerball"))
 				return erofs_fail(-EOPNOTSUPP,
-						  "--tar=%s (index-only images) is not supported; use --tar=f",
-						  optarg);
-			if (optarg && strcmp(optarg, "f"))
+						  "--tar=headerball (archives without file data) is not supported; use --tar=f or --tar=i");
+			if (optarg && !strcmp(optarg, "i"))
+				c->tar_opts.index = true;
+			else if (optarg && strcmp(optarg, "f"))
 				return bad_value("--tar", optarg);
 			if (!erofs_tar_supported())
 				return erofs_fail(-EOPNOTSUPP,
@@ -421,7 +483,14 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 	}
 	if (c->compress.nalgs)
 		c->build.compress = &c->compress;
-	return 0;
+	if (c->tar_opts.index) {
+		/* tar data is 512-byte aligned: so are the blocks, whatever -b */
+		c->build.blkszbits = 9;
+		if (c->build.blobdev || c->build.chunkbits)
+			return erofs_fail(-EINVAL,
+					  "--tar=i keeps file data in the tar: it takes neither --blobdev nor --chunksize");
+	}
+	return check_chunk_options(c);
 }
 
 /* -T, SOURCE_DATE_EPOCH and the mtime options, as erofs-utils reads them */
@@ -453,10 +522,7 @@ static int settle_time(struct mkfs_config *c)
 
 static void cleanup_on_signal(int sig)
 {
-	const char *tmp = erofs_output_tmppath();
-
-	if (tmp)
-		unlink(tmp);
+	erofs_output_unlink_temporaries();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -478,7 +544,18 @@ static int run(struct mkfs_config *c)
 		c->tar_opts.image_path = c->image;
 		c->tar_opts.dir_mtime = c->build.build_time;
 		c->tar_opts.dir_mtime_nsec = c->build.build_time_nsec;
-		ret = erofs_source_tar_read(&tree, c->source_path, &c->tar_opts);
+		struct erofs_tar_info info;
+
+		c->tar_opts.fingerprints = c->build.ishare;
+		ret = erofs_source_tar_read(&tree, c->source_path, &c->tar_opts,
+					    &info);
+		if (!ret && c->tar_opts.index) {
+			/* the tar up to its last entry is device 1 */
+			c->tar_device.blocks = DIV_ROUND_UP(
+				info.end, 1U << c->build.blkszbits);
+			c->build.ext_devices = &c->tar_device;
+			c->build.ext_ndevices = 1;
+		}
 	} else {
 		ret = erofs_source_dir_scan(&tree, c->source_path, &c->source);
 	}

@@ -14,9 +14,16 @@
 
 #include "erofs/compress.h"
 #include "erofs/defs.h"
+#include "erofs/format.h"
 #include "erofs/io.h"
 #include "erofs/tree.h"
 #include "erofs/xattr.h"
+
+/* An extra device of the image: one slot of the device table. */
+struct erofs_build_device {
+	char tag[EROFS_DEVICE_TAG_LEN + 1]; /* NUL-terminated */
+	u64 blocks; /* its size in blocks */
+};
 
 struct erofs_build_opts {
 	unsigned int blkszbits;
@@ -28,6 +35,20 @@ struct erofs_build_opts {
 	unsigned int workers; /* data threads; 0 = available processors */
 	bool no_fsync; /* rename the image into place unsynced */
 	const struct erofs_compress_opts *compress; /* NULL: none */
+
+	/* --chunksize: regular files in chunks of this log2 size, 0: off */
+	unsigned int chunkbits;
+	const char *blobdev; /* --blobdev: chunks go to this extra device */
+	bool force_inode_blockmap; /* -Eforce-inode-blockmap */
+	bool force_chunk_indexes; /* -Eforce-chunk-indexes */
+	bool no_chunk_dedupe; /* -E^dedupe: every chunk stored */
+	u32 dsunit; /* --dsunit: chunk runs start at multiples of these blocks */
+	/*
+	 * Devices the source's external data lies on (tar index: the tar),
+	 * in device id order; a blob device comes after them.
+	 */
+	const struct erofs_build_device *ext_devices;
+	unsigned int ext_ndevices;
 };
 
 struct erofs_build {
@@ -49,6 +70,14 @@ struct erofs_build {
 	struct erofs_node *packed; /* the packed inode (fragments), or NULL */
 	u32 feature_compat;
 	u32 feature_incompat;
+
+	/* the device table: the source's devices, then the blob device */
+	struct erofs_build_device *devs;
+	unsigned int ndevs;
+	u32 devt_slotoff; /* in EROFS_DEVT_SLOT_SIZE units; 0 without */
+	struct erofs_output blob; /* --blobdev's output */
+	bool blob_open;
+	u64 blob_blocks; /* allocation cursor in the blob */
 };
 
 /* Build "path" from "tree"; on failure nothing is left at "path". */
@@ -88,6 +117,22 @@ int erofs_src_read_hashed(struct erofs_data_src *s, void *buf, size_t len,
 /* A source file must end where it ended when it was scanned. */
 int erofs_src_check_end(struct erofs_data_src *s, u64 size);
 void erofs_src_close(struct erofs_data_src *s);
+
+/* A range of a file that holds data; the rest reads as zeroes. */
+struct erofs_data_range {
+	u64 start, end;
+};
+
+/*
+ * The data ranges of "size" bytes at "base" of "fd" (a source file at 0,
+ * or a node's slice of the tar spool), as offsets from "base", found with
+ * SEEK_DATA/SEEK_HOLE; "what" names the file in messages.
+ */
+int erofs_src_data_ranges(int fd, u64 base, u64 size, const char *what,
+			  struct erofs_data_range **out, u64 *count);
+/* Whether [start, end) meets a range; successive calls move "cursor". */
+bool erofs_ranges_meet(const struct erofs_data_range *r, u64 n, u64 *cursor,
+		       u64 start, u64 end);
 /* The data threads to use for "njobs" jobs. */
 unsigned int erofs_data_workers(const struct erofs_build *b, u64 njobs);
 

@@ -42,6 +42,20 @@ struct erofs_tar_opts {
 	bool ovlfs_strip; /* --ovlfs-strip: drop whiteouts and opaque markers */
 	/* --ungzip=FILE / --unxz=FILE: copy the decompressed stream here */
 	const char *dump_path;
+	/*
+	 * --tar=i: file data stays in the tar stream, the image's extra
+	 * device 1 (EROFS_DATA_EXTERNAL at the data's 512-byte block); sparse
+	 * entries, whose data the stream does not hold in one run, are
+	 * spooled and stored in the image instead.
+	 */
+	bool index;
+	bool fingerprints; /* index: hash each file's data as it streams by */
+};
+
+/* What reading the archive found out besides the tree. */
+struct erofs_tar_info {
+	/* stream offset after the last entry's data and padding */
+	u64 end;
 };
 
 /* Whether this build can read tar archives (libarchive was available). */
@@ -53,6 +67,7 @@ bool erofs_tar_supported(void);
  * On failure the message names the entry and the byte offset.
  */
 int erofs_source_tar_read(struct erofs_tree *tree, const char *tarball,
-			  const struct erofs_tar_opts *opts);
+			  const struct erofs_tar_opts *opts,
+			  struct erofs_tar_info *info);
 
 #endif

@@ -18,6 +18,22 @@ enum erofs_data_kind {
 	EROFS_DATA_FILE, /* a file in the source tree: src.path */
 	EROFS_DATA_SPOOL, /* bytes at src.off of the tree's spool file */
 	EROFS_DATA_MEM, /* bytes in memory: src.mem (symlink targets) */
+	EROFS_DATA_EXTERNAL, /* on an extra device: src.ext (tar index) */
+};
+
+/*
+ * Data that stays where it is, on an extra device of the image: the tar
+ * stream of a tar index, or a layer of a merged image. The image only
+ * records where each chunk lies; the build never reads these bytes.
+ */
+#define EROFS_EXT_HOLE UINT64_MAX
+
+struct erofs_ext_data {
+	u16 device; /* device id: 1 for the first extra device */
+	u8 chunkbits; /* log2 of the chunk size in bytes */
+	u64 nchunks;
+	u64 *blk; /* per chunk: block on the device, or EROFS_EXT_HOLE */
+	u64 blk1; /* the only chunk's block, when blk points here */
 };
 
 struct erofs_node;
@@ -47,6 +63,8 @@ struct erofs_node_layout {
 	u32 compressed_blocks;
 	/* compression pending: the data pass settles the layout */
 	bool zpending;
+	/* chunks pending (--chunksize): the chunk pass settles the layout */
+	bool cpending;
 	u8 zalg; /* compression alternative */
 	u32 zpclusterblks; /* physical cluster size in blocks */
 };
@@ -67,6 +85,7 @@ struct erofs_node {
 	u16 nxattrs;
 	bool has_fingerprint; /* gets a content fingerprint xattr */
 	u8 fingerprint[32]; /* SHA-256 of the content */
+	bool fingerprint_known; /* the source computed it already */
 
 	u8 data_kind; /* enum erofs_data_kind */
 	bool maybe_sparse; /* the source reports fewer blocks than size */
@@ -74,6 +93,7 @@ struct erofs_node {
 		char *path;
 		u64 off;
 		char *mem;
+		struct erofs_ext_data *ext;
 	} src;
 
 	/* directories */
@@ -107,6 +127,10 @@ struct erofs_tree {
 int erofs_tree_init(struct erofs_tree *tree);
 void erofs_tree_free(struct erofs_tree *tree);
 struct erofs_node *erofs_node_new(struct erofs_tree *tree, u32 mode);
+/* An external data map of "nchunks" chunks (entries left to the caller). */
+struct erofs_ext_data *erofs_ext_data_new(u16 device, u8 chunkbits,
+					  u64 nchunks);
+void erofs_ext_data_free(struct erofs_ext_data *x);
 
 /*
  * Add "name" to directory "dir". The name must be a valid single path
