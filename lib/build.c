@@ -31,7 +31,8 @@ static int mark_fingerprints(struct erofs_build *b)
 		n->has_fingerprint = S_ISREG(n->mode) && n->size;
 		/* data the build never reads must come with its fingerprint */
 		if (n->has_fingerprint && !n->fingerprint_known &&
-		    n->data_kind == EROFS_DATA_EXTERNAL) {
+		    n->data_kind == EROFS_DATA_EXTERNAL &&
+		    b->tree->ext_fd < 0) {
 			char path[4096];
 
 			return erofs_fail(-EINVAL, "%s: no fingerprint for data on an extra device",
@@ -115,7 +116,7 @@ static int write_dirs(struct erofs_build *b)
 			memset(buf + n->size, 0, b->blksz - n->size % b->blksz);
 		}
 		if (body)
-			ret = erofs_output_write(&b->out, buf, body,
+			ret = erofs_output_write(b->out, buf, body,
 						 erofs_pos(b, L->blkaddr));
 	}
 	free(buf);
@@ -188,7 +189,7 @@ static int write_meta(struct erofs_build *b)
 			u64 keep = round_down(L->meta_pos, b->blksz);
 			size_t held = L->meta_pos - keep;
 
-			ret = erofs_output_write(&b->out, win, keep - wstart,
+			ret = erofs_output_write(b->out, win, keep - wstart,
 						 base + wstart);
 			if (ret)
 				break;
@@ -213,7 +214,7 @@ static int write_meta(struct erofs_build *b)
 		L->extra = NULL;
 	}
 	if (!ret && b->meta_size > wstart)
-		ret = erofs_output_write(&b->out, win, b->meta_size - wstart,
+		ret = erofs_output_write(b->out, win, b->meta_size - wstart,
 					 base + wstart);
 	free(recs);
 	free(win);
@@ -231,7 +232,7 @@ static int write_shared_xattrs(struct erofs_build *b)
 	if (!buf)
 		return -ENOMEM;
 	erofs_xattr_encode_shared(b->xattrs, buf);
-	ret = erofs_output_write(&b->out, buf, b->xattrs->shared_size,
+	ret = erofs_output_write(b->out, buf, b->xattrs->shared_size,
 				 erofs_pos(b, b->xattr_blkaddr));
 	free(buf);
 	return ret;
@@ -319,7 +320,7 @@ static int write_super(struct erofs_build *b)
 	sbi.checksum = erofs_sb_checksum(buf + EROFS_SUPER_OFFSET,
 					 erofs_sb_csum_len(o->blkszbits));
 	erofs_sb_encode(&sbi, buf + EROFS_SUPER_OFFSET);
-	ret = erofs_output_write(&b->out, buf, head, 0);
+	ret = erofs_output_write(b->out, buf, head, 0);
 	free(buf);
 	return ret;
 }
@@ -328,27 +329,57 @@ static int write_super(struct erofs_build *b)
  * Superblock, compression configs (read right after the superblock), then
  * the long prefix table: the area before the data.
  */
-static void plan_head(struct erofs_build *b)
+static u64 head_end(const struct erofs_xattr_table *xt,
+		    const struct erofs_zimage *zi, unsigned int ndevs,
+		    u32 *devt_slotoff, u32 *prefix_start)
 {
 	u64 end = EROFS_SUPER_OFFSET + EROFS_SUPER_BASE_SIZE;
 
-	if (b->zi)
-		end += erofs_zimage_cfgs_size(b->zi);
-	if (b->ndevs) {
+	if (zi)
+		end += erofs_zimage_cfgs_size(zi);
+	*devt_slotoff = 0;
+	if (ndevs) {
 		end = round_up(end, EROFS_DEVT_SLOT_SIZE);
-		b->devt_slotoff = end / EROFS_DEVT_SLOT_SIZE;
-		end += (u64)b->ndevs * EROFS_DEVT_SLOT_SIZE;
-		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_DEVICE_TABLE;
+		*devt_slotoff = end / EROFS_DEVT_SLOT_SIZE;
+		end += (u64)ndevs * EROFS_DEVT_SLOT_SIZE;
 	}
+	*prefix_start = 0;
+	if (erofs_xattr_uses_long_prefixes(xt)) {
+		*prefix_start = end / 4;
+		end += erofs_xattr_prefix_table_size(xt);
+	}
+	return end;
+}
 
-	if (erofs_xattr_uses_long_prefixes(b->xattrs)) {
-		b->prefix_start = end / 4;
-		end += erofs_xattr_prefix_table_size(b->xattrs);
+erofs_blk_t erofs_build_data_start(const struct erofs_build_opts *opts,
+				   const struct erofs_xattr_table *xt)
+{
+	u32 devt, prefix;
+
+	return DIV_ROUND_UP(head_end(xt, NULL, 0, &devt, &prefix),
+			    1U << opts->blkszbits);
+}
+
+static int plan_head(struct erofs_build *b)
+{
+	u64 end = head_end(b->xattrs, b->zi, b->ndevs, &b->devt_slotoff,
+			   &b->prefix_start);
+
+	if (b->ndevs)
+		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_DEVICE_TABLE;
+	if (b->prefix_start) {
 		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES;
 		b->feature_compat |= EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX;
 	}
 	b->data_blkaddr = DIV_ROUND_UP(end, b->blksz);
 	b->next_blkaddr = b->data_blkaddr;
+	if (b->opts->placed_end) {
+		/* data a source placed already: new blocks come after it */
+		if (b->data_blkaddr > erofs_build_data_start(b->opts, b->xattrs))
+			return erofs_fail(-EINVAL, "placed data overlaps the superblock area");
+		b->next_blkaddr = max(b->data_blkaddr, b->opts->placed_end);
+	}
+	return 0;
 }
 
 /* Device sizes, and the unified address space they take. */
@@ -416,7 +447,7 @@ static int build(struct erofs_build *b)
 		ret = erofs_output_commit(&b->blob,
 					  erofs_pos(b, b->blob_blocks));
 	if (!ret)
-		ret = erofs_output_commit(&b->out,
+		ret = erofs_output_commit(b->out,
 					  erofs_pos(b, b->total_blocks));
 	return ret;
 }
@@ -477,9 +508,14 @@ int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
 	ret = setup_devices(&b);
 	if (ret)
 		return ret;
-	plan_head(&b);
-
-	ret = erofs_output_open(&b.out, path, !opts->no_fsync);
+	ret = plan_head(&b);
+	if (ret)
+		return ret;
+	b.out = opts->out;
+	if (!b.out) {
+		b.out = &b.own_out;
+		ret = erofs_output_open(b.out, path, !opts->no_fsync);
+	}
 	if (!ret && opts->blobdev) {
 		ret = erofs_output_open(&b.blob, opts->blobdev,
 					!opts->no_fsync);
@@ -489,7 +525,8 @@ int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
 		ret = build(&b);
 	if (b.blob_open)
 		erofs_output_abort(&b.blob);
-	erofs_output_abort(&b.out);
+	if (b.out == &b.own_out)
+		erofs_output_abort(b.out);
 	free(b.devs);
 	return ret;
 }

@@ -583,7 +583,7 @@ int erofs_write_chunked(struct erofs_build *b)
 		.b = b,
 		.chunkbits = b->opts->chunkbits,
 		.csize = 1ULL << b->opts->chunkbits,
-		.dst = &b->out,
+		.dst = b->out,
 		.indexes = b->opts->force_chunk_indexes,
 	};
 	struct erofs_parallel run = {

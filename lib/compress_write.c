@@ -376,7 +376,7 @@ static int write_blocks(struct erofs_build *b, const u8 *data, u64 len,
 
 	if (!len)
 		return 0;
-	ret = erofs_output_write(&b->out, data, len, erofs_pos(b, *blk));
+	ret = erofs_output_write(b->out, data, len, erofs_pos(b, *blk));
 	*blk += len >> b->opts->blkszbits;
 	return ret;
 }
@@ -465,7 +465,7 @@ static int commit_flat(struct erofs_build *b, struct zjob *j)
 				return -ENOMEM;
 			memcpy(L->tail, n->src.mem + body, L->inline_size);
 		}
-		return body ? erofs_output_write(&b->out, n->src.mem, body,
+		return body ? erofs_output_write(b->out, n->src.mem, body,
 						 erofs_pos(b, L->blkaddr)) :
 			      0;
 	}
@@ -479,7 +479,7 @@ static int commit_flat(struct erofs_build *b, struct zjob *j)
 				-ENOMEM;
 	}
 	if (!ret && body) {
-		ret = erofs_output_copy(&b->out, s.fd, s.base, body,
+		ret = erofs_output_copy(b->out, s.fd, s.base, body,
 					erofs_pos(b, L->blkaddr), NULL, 0);
 		if (ret == -ENODATA)
 			ret = erofs_fail(-EAGAIN,
@@ -863,7 +863,7 @@ static int run_pass(struct erofs_build *b, struct zpacked *pk,
 		release_job(&p, j);
 		/* clusters are placed in order: all below the next are final */
 		if (!ret)
-			erofs_output_settled(&b->out,
+			erofs_output_settled(b->out,
 					     erofs_pos(b, b->next_blkaddr));
 		pthread_mutex_lock(&p.lock);
 		p.committed = c + 1;

@@ -217,7 +217,7 @@ static int copy_range(struct data_worker *w, struct erofs_node *n,
 
 	if (!n->has_fingerprint) {
 		/* nothing to look at: let the kernel clone the blocks, if it can */
-		ret = erofs_output_copy(&b->out, s->fd, s->base + from,
+		ret = erofs_output_copy(b->out, s->fd, s->base + from,
 					to - from, pos, w->buf, DATA_BUFSZ);
 		if (ret == -ENODATA)
 			return erofs_fail(-EAGAIN,
@@ -236,7 +236,7 @@ static int copy_range(struct data_worker *w, struct erofs_node *n,
 		if (ret)
 			return ret;
 		erofs_sha256_update(&w->sha, w->buf, len);
-		ret = erofs_output_write(&b->out, w->buf, len, pos);
+		ret = erofs_output_write(b->out, w->buf, len, pos);
 		if (ret)
 			return ret;
 		from += len;
@@ -331,8 +331,70 @@ static int write_symlink(struct data_worker *w, struct erofs_node *n)
 	}
 	if (!body)
 		return 0;
-	return erofs_output_write(&b->out, n->src.mem, body,
+	return erofs_output_write(b->out, n->src.mem, body,
 				  erofs_pos(b, L->blkaddr));
+}
+
+/* Hash "len" bytes of "fd" at "pos" into the file's fingerprint. */
+static int hash_range(struct data_worker *w, int fd, u64 pos, u64 len,
+		      const char *what)
+{
+	while (len) {
+		size_t n = min_t(u64, len, DATA_BUFSZ);
+		int ret = erofs_pread_full(fd, w->buf, n, pos);
+
+		if (ret)
+			return erofs_fail(ret == -ENODATA ? -EIO : ret,
+					  "%s: %s at byte %llu", what,
+					  ret == -ENODATA ? "ends early" :
+							    strerror(-ret),
+					  (unsigned long long)pos);
+		erofs_sha256_update(&w->sha, w->buf, n);
+		pos += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * Data the build does not write, read only for its fingerprint: on an
+ * extra device the tree can read (a tar file), or placed in the image
+ * already by the source.
+ */
+static int hash_unwritten(struct data_worker *w, struct erofs_node *n)
+{
+	struct erofs_build *b = w->pass->b;
+	const struct erofs_ext_data *x = n->src.ext;
+	unsigned int blkbits = b->opts->blkszbits;
+	u64 csize;
+
+	if (n->data_kind == EROFS_DATA_PLACED)
+		return hash_range(w, b->out->fd, n->src.off, n->size,
+				  b->out->path);
+	if (b->tree->ext_fd < 0 || x->device != 1)
+		return erofs_fail(-EINVAL, "no source for the data of an extra device");
+	if (!x->chunkbits) /* one run */
+		return hash_range(w, b->tree->ext_fd, x->blk1 << blkbits,
+				  n->size, "extra device 1");
+	csize = 1ULL << x->chunkbits;
+	for (u64 c = 0; c < x->nchunks; c++) {
+		u64 len = min(csize, n->size - c * csize);
+		int ret;
+
+		if (x->blk[c] == EROFS_EXT_HOLE) {
+			memset(w->buf, 0, min_t(u64, len, DATA_BUFSZ));
+			for (u64 done = 0; done < len; done += DATA_BUFSZ)
+				erofs_sha256_update(&w->sha, w->buf,
+						    min_t(u64, len - done,
+							  DATA_BUFSZ));
+			continue;
+		}
+		ret = hash_range(w, b->tree->ext_fd, x->blk[c] << blkbits,
+				 len, "extra device 1");
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 static int process(struct data_worker *w, struct erofs_node *n)
@@ -341,7 +403,10 @@ static int process(struct data_worker *w, struct erofs_node *n)
 
 	if (S_ISLNK(n->mode))
 		return write_symlink(w, n);
-	if (n->L.datalayout == EROFS_INODE_CHUNK_BASED)
+	if (n->data_kind == EROFS_DATA_EXTERNAL ||
+	    n->data_kind == EROFS_DATA_PLACED)
+		ret = hash_unwritten(w, n);
+	else if (n->L.datalayout == EROFS_INODE_CHUNK_BASED)
 		ret = write_chunked(w, n);
 	else
 		ret = write_flat(w, n);
@@ -377,7 +442,7 @@ static void settle(struct data_pass *p)
 		return; /* the commit syncs the rest */
 	n = p->jobs[s];
 	if (n->L.datalayout != EROFS_INODE_CHUNK_BASED && n->L.nblocks)
-		erofs_output_settled(&b->out, erofs_pos(b, n->L.blkaddr));
+		erofs_output_settled(b->out, erofs_pos(b, n->L.blkaddr));
 }
 
 static void *worker_main(void *arg)
@@ -448,8 +513,12 @@ int erofs_write_data(struct erofs_build *b)
 	for (u64 i = 0; i < t->nr_order; i++) {
 		struct erofs_node *n = t->order[i];
 
-		if (n->L.zpending || n->L.cpending ||
-		    n->data_kind == EROFS_DATA_EXTERNAL)
+		if (n->L.zpending || n->L.cpending)
+			continue;
+		/* data written already is only read for its fingerprint */
+		if ((n->data_kind == EROFS_DATA_EXTERNAL ||
+		     n->data_kind == EROFS_DATA_PLACED) &&
+		    (!n->has_fingerprint || n->fingerprint_known))
 			continue;
 		if ((S_ISREG(n->mode) && n->size) || S_ISLNK(n->mode)) {
 			p.jobs[p.njobs++] = n;

@@ -64,6 +64,7 @@ struct tar_read {
 	char *what; /* meta.what: the entry, for messages */
 	size_t what_cap;
 	struct erofs_sha256 sha; /* index mode with fingerprints */
+	u64 place_next; /* --sort=none: image offset of the next file's data */
 };
 
 /* Offsets: in the (decompressed) tar stream and, if compressed, the input. */
@@ -222,6 +223,15 @@ static la_ssize_t stream_read(struct archive *a, void *cookie, const void **buf)
 	return n;
 }
 
+/* libarchive's skip callback: data it does not need is not even read */
+static la_int64_t stream_skip(struct archive *a, void *cookie,
+			      la_int64_t request)
+{
+	struct tar_read *r = cookie;
+
+	return request > 0 ? erofs_tar_stream_skip(r->stream, request) : 0;
+}
+
 static int archive_setup(struct tar_read *r, const char *tarball)
 {
 	struct stat st;
@@ -251,7 +261,7 @@ static int archive_setup(struct tar_read *r, const char *tarball)
 		return -ENOMEM;
 	/* every tar dialect, and nothing else: cpio or zip is not a layer */
 	archive_read_support_format_tar(r->a);
-	if (archive_read_open(r->a, r, NULL, stream_read, NULL))
+	if (archive_read_open2(r->a, r, NULL, stream_read, stream_skip, NULL))
 		return archive_fail(r, r->a);
 	return 0;
 }
@@ -540,7 +550,8 @@ static int spool_data(struct tar_read *r, struct archive_entry *e,
 
 /*
  * --tar=i: the data stays where it is in the stream; it is read only to
- * compute the fingerprint, and skipped otherwise.
+ * compute the fingerprint of a stream that cannot be read again, and
+ * skipped otherwise.
  */
 static int index_data(struct tar_read *r, struct archive_entry *e,
 		      struct erofs_node *n, u64 size)
@@ -590,6 +601,47 @@ static int index_data(struct tar_read *r, struct archive_entry *e,
 	return 0;
 }
 
+/* --sort=none: the data goes to the image now, in archive order. */
+static int place_data(struct tar_read *r, struct erofs_node *n, u64 size)
+{
+	u64 base = r->place_next, expect = 0;
+
+	n->size = size;
+	if (!size)
+		return 0;
+	for (;;) {
+		const void *buf;
+		size_t len;
+		la_int64_t off;
+		int ret = archive_read_data_block(r->a, &buf, &len, &off);
+
+		if (ret == ARCHIVE_EOF)
+			break;
+		if (ret < ARCHIVE_WARN)
+			return archive_fail(r, r->a);
+		if (off < 0 || (u64)off != expect || len > size - off)
+			return entry_fail(r, -EINVAL,
+					  "data at %lld+%zu is not the next of its %llu bytes",
+					  (long long)off, len,
+					  (unsigned long long)size);
+		ret = erofs_output_write(r->o->place_out, buf, len, base + off);
+		if (ret)
+			return ret;
+		expect += len;
+		r->bytes += len;
+		if ((r->bytes >> 26) != ((r->bytes - len) >> 26))
+			progress(r);
+	}
+	if (expect != size)
+		return entry_fail(r, -EIO, "%llu of %llu data bytes in the archive",
+				  (unsigned long long)expect,
+				  (unsigned long long)size);
+	n->data_kind = EROFS_DATA_PLACED;
+	n->src.off = base;
+	r->place_next = round_up(base + size, 1ULL << r->o->blkszbits);
+	return 0;
+}
+
 static int fill_node(struct tar_read *r, struct archive_entry *e,
 		     struct erofs_node *n)
 {
@@ -607,6 +659,8 @@ static int fill_node(struct tar_read *r, struct archive_entry *e,
 			return entry_fail(r, -EINVAL, "negative size");
 		if (r->o->index && !archive_entry_sparse_count(e))
 			ret = index_data(r, e, n, archive_entry_size(e));
+		else if (r->o->place_out && !archive_entry_sparse_count(e))
+			ret = place_data(r, n, archive_entry_size(e));
 		else
 			ret = spool_data(r, e, n, archive_entry_size(e), &got);
 		break;
@@ -1043,14 +1097,27 @@ int erofs_source_tar_read(struct erofs_tree *tree, const char *tarball,
 
 	if (tree->root)
 		return erofs_fail(-EINVAL, "tar source: the tree is not empty");
+	r.place_next = (u64)opts->place_start << opts->blkszbits;
 	tree->root = implied_dir(&r);
 	if (!tree->root)
 		return -ENOMEM;
 	ret = spool_open(opts->image_path, &tree->spool_fd);
-	if (!ret && opts->index && opts->fingerprints)
-		ret = erofs_sha256_init(&r.sha);
 	if (!ret)
 		ret = archive_setup(&r, tarball);
+	if (!ret && opts->index && opts->fingerprints) {
+		/*
+		 * A tar file is hashed later, by the data pass's threads; a
+		 * stream has to be hashed as it goes by.
+		 */
+		if (erofs_tar_stream_seekable(r.stream)) {
+			tree->ext_fd = fcntl(r.fd, F_DUPFD_CLOEXEC, 0);
+			if (tree->ext_fd < 0)
+				ret = erofs_fail(-errno, "%s: %s", r.name,
+						 strerror(errno));
+		} else {
+			ret = erofs_sha256_init(&r.sha);
+		}
+	}
 	if (!ret)
 		ret = read_archive(&r);
 	erofs_progress_done();
@@ -1059,8 +1126,10 @@ int erofs_source_tar_read(struct erofs_tree *tree, const char *tarball,
 		ret = erofs_fail(-errno, "spool file: %s", strerror(errno));
 	if (!ret)
 		ret = settle_tree(&r);
-	if (info)
+	if (info) {
 		info->end = r.last_end;
+		info->place_end = r.place_next >> opts->blkszbits;
+	}
 	if (r.sha.ctx)
 		erofs_sha256_free(&r.sha);
 	if (r.a)

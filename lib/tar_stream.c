@@ -12,6 +12,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "erofs/error.h"
+#include "erofs/io.h"
 #include "erofs/tar_stream.h"
 
 #ifdef HAVE_LIBARCHIVE
@@ -75,6 +77,13 @@ struct erofs_tar_stream {
 	pthread_cond_t cond;
 	pthread_t thread;
 	bool started;
+	/*
+	 * A plain tar in a regular file is read in place, without the
+	 * thread: "pos" is where the next read starts, and data the parser
+	 * does not need is skipped by moving it (erofs_tar_stream_skip).
+	 */
+	bool direct;
+	u64 pos, size;
 };
 
 static void __printf(2, 3) stream_fail(struct erofs_tar_stream *s,
@@ -329,6 +338,29 @@ static void *producer(void *arg)
 	return NULL;
 }
 
+/* Whether "fd" is a regular file that starts with a valid tar header. */
+static bool plain_tar_file(int fd, u64 *size)
+{
+	u8 h[512];
+	unsigned int sum = 0, stored = 0, i;
+	struct stat st;
+
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	    erofs_pread_full(fd, h, sizeof(h), 0))
+		return false;
+	/* the checksum counts its own field as spaces */
+	for (i = 0; i < sizeof(h); i++)
+		sum += (i >= 148 && i < 156) ? ' ' : h[i];
+	for (i = 148; i < 156 && h[i] == ' '; i++)
+		;
+	for (; i < 156 && h[i] >= '0' && h[i] <= '7'; i++)
+		stored = stored * 8 + (h[i] - '0');
+	if (i == 148 || stored != sum)
+		return false;
+	*size = st.st_size;
+	return true;
+}
+
 int erofs_tar_stream_open(struct erofs_tar_stream **out, int fd,
 			  const char *name, const char *dump_path)
 {
@@ -352,6 +384,11 @@ int erofs_tar_stream_open(struct erofs_tar_stream **out, int fd,
 		s->bufs[i].data = malloc(STREAM_BUFSZ);
 		if (!s->bufs[i].data)
 			return -ENOMEM;
+	}
+	/* with a dump to write, every byte has to pass by anyway */
+	if (!dump_path && plain_tar_file(fd, &s->size)) {
+		s->direct = true;
+		return 0;
 	}
 	if (dump_path) {
 		s->dump_fd = open(dump_path, O_WRONLY | O_CREAT | O_TRUNC |
@@ -402,10 +439,50 @@ int erofs_tar_stream_open(struct erofs_tar_stream **out, int fd,
 	return 0;
 }
 
+static ssize_t direct_read(struct erofs_tar_stream *s, const void **buf)
+{
+	size_t len = min_t(u64, STREAM_BUFSZ, s->size - s->pos);
+	int ret;
+
+	if (!len)
+		return 0;
+	ret = erofs_pread_full(s->fd, s->bufs[0].data, len, s->pos);
+	if (ret) {
+		s->failed = true;
+		snprintf(s->errmsg, sizeof(s->errmsg),
+			 "read error at input byte %llu: %s",
+			 (unsigned long long)s->pos,
+			 ret == -ENODATA ? "the file got shorter" :
+					   strerror(-ret));
+		return -1;
+	}
+	*buf = s->bufs[0].data;
+	s->pos += len;
+	set_in_pos(s, s->pos);
+	return len;
+}
+
+bool erofs_tar_stream_seekable(struct erofs_tar_stream *s)
+{
+	return s->direct;
+}
+
+u64 erofs_tar_stream_skip(struct erofs_tar_stream *s, u64 len)
+{
+	if (!s->direct)
+		return 0;
+	len = min(len, s->size - s->pos);
+	s->pos += len;
+	set_in_pos(s, s->pos);
+	return len;
+}
+
 ssize_t erofs_tar_stream_read(struct erofs_tar_stream *s, const void **buf)
 {
 	ssize_t ret;
 
+	if (s->direct)
+		return direct_read(s, buf);
 	pthread_mutex_lock(&s->lock);
 	if (s->held) {
 		s->held = false;
@@ -506,6 +583,16 @@ const char *erofs_tar_stream_filter(struct erofs_tar_stream *s)
 }
 
 int erofs_tar_stream_close(struct erofs_tar_stream *s)
+{
+	return 0;
+}
+
+bool erofs_tar_stream_seekable(struct erofs_tar_stream *s)
+{
+	return false;
+}
+
+u64 erofs_tar_stream_skip(struct erofs_tar_stream *s, u64 len)
 {
 	return 0;
 }

@@ -38,6 +38,7 @@ int erofs_tree_init(struct erofs_tree *tree)
 {
 	memset(tree, 0, sizeof(*tree));
 	tree->spool_fd = -1;
+	tree->ext_fd = -1;
 	tree->hash = calloc(1, sizeof(*tree->hash));
 	if (!tree->hash)
 		return -ENOMEM;
@@ -93,8 +94,11 @@ void erofs_tree_free(struct erofs_tree *tree)
 	free(tree->order);
 	if (tree->spool_fd >= 0)
 		close(tree->spool_fd);
+	if (tree->ext_fd >= 0)
+		close(tree->ext_fd);
 	memset(tree, 0, sizeof(*tree));
 	tree->spool_fd = -1;
+	tree->ext_fd = -1;
 }
 
 struct erofs_ext_data *erofs_ext_data_new(u16 device, u8 chunkbits,

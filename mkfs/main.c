@@ -52,6 +52,7 @@ enum {
 	OPT_CHUNKSIZE,
 	OPT_BLOBDEV,
 	OPT_DSUNIT,
+	OPT_SORT,
 };
 
 static const struct option long_options[] = {
@@ -88,6 +89,7 @@ static const struct option long_options[] = {
 	{ "chunksize", required_argument, NULL, OPT_CHUNKSIZE },
 	{ "blobdev", required_argument, NULL, OPT_BLOBDEV },
 	{ "dsunit", required_argument, NULL, OPT_DSUNIT },
+	{ "sort", required_argument, NULL, OPT_SORT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -111,6 +113,8 @@ struct mkfs_config {
 	bool tar; /* --tar: SOURCE is a tarball */
 	struct erofs_tar_opts tar_opts;
 	struct erofs_build_device tar_device; /* --tar=i: the tar itself */
+	bool sort_none; /* --sort=none */
+	bool noinline_data; /* -E^inline_data */
 };
 
 static void usage(FILE *f)
@@ -140,6 +144,9 @@ static void usage(FILE *f)
 		"                        stored once, zero chunks as holes\n"
 		" --compress-hints=FILE  per-path physical cluster size and algorithm\n"
 		" --dsunit=#             start each file's chunks on a multiple of # blocks\n"
+		" --sort=<path|none>     tar data order: by path (default) or as in the\n"
+		"                        archive (with -E^inline_data, no -z: written\n"
+		"                        straight into the image)\n"
 		" --max-extent-bytes=#   largest uncompressed extent in bytes\n"
 		" --all-root             make every file owned by root\n"
 		" --all-time             apply -T to every file (default)\n"
@@ -217,6 +224,10 @@ static int parse_extended(struct mkfs_config *c, const char *arg)
 			c->build.force_inode_blockmap = on;
 		else if (IS("force-chunk-indexes"))
 			c->build.force_chunk_indexes = on;
+		else if (IS("inline_data"))
+			c->noinline_data = !on;
+		else if (IS("noinline_data"))
+			c->noinline_data = on;
 		else if (IS("fragments"))
 			c->compress.fragments = on;
 		else if (IS("all-fragments"))
@@ -425,6 +436,11 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 		case OPT_BLOBDEV:
 			c->build.blobdev = optarg;
 			break;
+		case OPT_SORT:
+			if (strcmp(optarg, "path") && strcmp(optarg, "none"))
+				return bad_value("--sort", optarg);
+			c->sort_none = !strcmp(optarg, "none");
+			break;
 		case OPT_DSUNIT:
 			if (parse_u64(optarg, UINT32_MAX, &v))
 				return bad_value("--dsunit", optarg);
@@ -527,8 +543,20 @@ static void cleanup_on_signal(int sig)
 	raise(sig);
 }
 
+/*
+ * --sort=none keeps the archive's data order: the tar reader writes file
+ * data straight into the image, saving a copy through the spool. Like
+ * erofs-utils, only for uncompressed images without inline tails.
+ */
+static bool places_tar_data(const struct mkfs_config *c)
+{
+	return c->tar && c->sort_none && c->noinline_data &&
+	       !c->tar_opts.index && !c->compress.nalgs && !c->build.chunkbits;
+}
+
 static int run(struct mkfs_config *c)
 {
+	struct erofs_output out = { .fd = -1 };
 	struct erofs_tree tree;
 	int ret;
 
@@ -540,15 +568,27 @@ static int run(struct mkfs_config *c)
 				  c->xattrs.tolerance < 0);
 	c->source.exclude = c->exclude;
 	if (c->tar) {
+		struct erofs_tar_info info = { 0 };
+
 		c->tar_opts.source = &c->source;
 		c->tar_opts.image_path = c->image;
 		c->tar_opts.dir_mtime = c->build.build_time;
 		c->tar_opts.dir_mtime_nsec = c->build.build_time_nsec;
-		struct erofs_tar_info info;
-
 		c->tar_opts.fingerprints = c->build.ishare;
+		if (places_tar_data(c)) {
+			ret = erofs_output_open(&out, c->image,
+						!c->build.no_fsync);
+			if (ret)
+				goto out;
+			c->build.out = &out;
+			c->tar_opts.place_out = &out;
+			c->tar_opts.place_start =
+				erofs_build_data_start(&c->build, &c->xattrs);
+			c->tar_opts.blkszbits = c->build.blkszbits;
+		}
 		ret = erofs_source_tar_read(&tree, c->source_path, &c->tar_opts,
 					    &info);
+		c->build.placed_end = info.place_end;
 		if (!ret && c->tar_opts.index) {
 			/* the tar up to its last entry is device 1 */
 			c->tar_device.blocks = DIV_ROUND_UP(
@@ -577,6 +617,8 @@ static int run(struct mkfs_config *c)
 		       (unsigned long long)tree.nr_order, uuid,
 		       c->build.ishare ? ", content fingerprints" : "");
 	}
+out:
+	erofs_output_abort(&out);
 	erofs_tree_free(&tree);
 	return ret;
 }

@@ -11,6 +11,8 @@ kernel and erofs-utils 1.9.4:
 - --tar=i: 512-byte blocks whatever -b says, the tar as device 1 (from a
   file and from a pipe), containerd's form (the tar appended to the index),
   fingerprints hashed as the tar streams by, --aufs;
+- --tar=f --sort=none -Enoinline_data (file data written in archive
+  order straight into the image), from a file and from a pipe;
 - refusals, and a failed build leaving the old image and blob as they were.
 
 Needs root, EROFS in the kernel and loop devices for the mounts; the
@@ -604,6 +606,56 @@ def check_tar_index(w, kwhy):
         umount(fmnt)
 
 
+def check_sort_none(w, kwhy):
+    mnt = os.path.join(w, 'mnt')
+    os.makedirs(mnt, exist_ok=True)
+    tarp = os.path.join(w, 'layer.tar')
+    ref = os.path.join(w, 'tar-x')
+    if not os.path.exists(tarp) or not os.path.isdir(ref):
+        result(False, '--sort=none', 'the layer of the --tar=i checks is missing')
+        return
+    offs, end = tar_data_offsets(tarp)
+    img, pimg = os.path.join(w, 'sn.img'), os.path.join(w, 'sn-pipe.img')
+    args = ['--tar=f', '--sort=none', '-Enoinline_data', '--ishare']
+    p = mkfs(args + [img, tarp])
+    if p.returncode:
+        result(False, '--sort=none build', first_line(p))
+        return
+    with open(tarp, 'rb') as f:
+        p = mkfs(args + [pimg], stdin=f)
+    result(p.returncode == 0 and open(img, 'rb').read() ==
+           open(pimg, 'rb').read(),
+           '--sort=none: the same image from a pipe as from the file',
+           first_line(p) if p.returncode else 'images differ')
+    if eu_bin():
+        im = Image(img)
+        order = sorted((o, n) for n, o in offs.items()
+                       if os.path.getsize(os.path.join(ref, n)))
+        blks = []
+        for o, n in order:
+            fmt, mode, size, i_u, isize, xsize = im.inode(
+                nid_by_eu(img, '/' + n))
+            blks.append(i_u)
+        result(blks == sorted(blks) and len(set(blks)) == len(blks),
+               '--sort=none: file data in archive order', repr(blks))
+        p = run([os.path.join(EU, 'fsck.erofs'), '--xattr-inode-digest',
+                 img])
+        result(p.returncode == 0 and 'skipped' not in p.stdout + p.stderr,
+               '--sort=none --ishare: erofs-utils verifies every fingerprint',
+               first_line(p))
+    else:
+        skip('--sort=none: erofs-utils checks', EU_WHY)
+    p = run([FSCK, img])
+    result(p.returncode == 0, '--sort=none: our fsck', first_line(p))
+    if kwhy:
+        skip('--sort=none: kernel mount', kwhy)
+        return
+    check_mounted('--sort=none: kernel reads it back', img, mnt, None, ref,
+                  ['--ignore-xattr', 'trusted.erofs.fingerprint',
+                   '--ignore-root-meta', '--fingerprint',
+                   'trusted.erofs.fingerprint'])
+
+
 def check_refusals(w, src):
     img = os.path.join(w, 'bad.img')
     blob = os.path.join(w, 'bad.blob')
@@ -653,6 +705,7 @@ def main():
         check_chunksize(w, src, kwhy)
         check_blobdev(w, src, kwhy)
         check_tar_index(w, kwhy)
+        check_sort_none(w, kwhy)
         check_refusals(w, src)
     finally:
         for m in ('mnt', 'fmnt'):

@@ -49,13 +49,21 @@ struct erofs_build_opts {
 	 */
 	const struct erofs_build_device *ext_devices;
 	unsigned int ext_ndevices;
+	/*
+	 * The output, opened by the caller when a source writes file data
+	 * into it directly (EROFS_DATA_PLACED, from erofs_build_data_start()
+	 * up to the block "placed_end"); NULL: the build opens "path".
+	 */
+	struct erofs_output *out;
+	erofs_blk_t placed_end;
 };
 
 struct erofs_build {
 	const struct erofs_build_opts *opts;
 	struct erofs_tree *tree;
 	struct erofs_xattr_table *xattrs;
-	struct erofs_output out;
+	struct erofs_output *out; /* own_out, or the caller's */
+	struct erofs_output own_out;
 
 	unsigned int blksz;
 	erofs_blk_t data_blkaddr; /* first data block */
@@ -79,6 +87,14 @@ struct erofs_build {
 	bool blob_open;
 	u64 blob_blocks; /* allocation cursor in the blob */
 };
+
+/*
+ * Where the data area of an uncompressed image without extra devices
+ * starts, for a source that places file data before the build: after the
+ * superblock and the table of every long xattr prefix "xt" holds.
+ */
+erofs_blk_t erofs_build_data_start(const struct erofs_build_opts *opts,
+				   const struct erofs_xattr_table *xt);
 
 /* Build "path" from "tree"; on failure nothing is left at "path". */
 int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,

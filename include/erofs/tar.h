@@ -28,6 +28,7 @@
 #ifndef EROFS_TAR_H
 #define EROFS_TAR_H
 
+#include "erofs/io.h"
 #include "erofs/source.h"
 
 struct erofs_tar_opts {
@@ -50,12 +51,21 @@ struct erofs_tar_opts {
 	 */
 	bool index;
 	bool fingerprints; /* index: hash each file's data as it streams by */
+	/*
+	 * --sort=none: file data goes straight into the image "place_out",
+	 * in archive order, from block "place_start" on, in blocks of
+	 * 2^blkszbits bytes (EROFS_DATA_PLACED); sparse entries are spooled.
+	 */
+	struct erofs_output *place_out;
+	erofs_blk_t place_start;
+	unsigned int blkszbits;
 };
 
 /* What reading the archive found out besides the tree. */
 struct erofs_tar_info {
 	/* stream offset after the last entry's data and padding */
 	u64 end;
+	erofs_blk_t place_end; /* --sort=none: the block after placed data */
 };
 
 /* Whether this build can read tar archives (libarchive was available). */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The byte stream under the tar reader: a file or pipe, decompressed in a
- * thread of its own (gzip with zlib, which checks each member's CRC and
+ * The byte stream under the tar reader: a plain tar file read in place, or
+ * a file or pipe decompressed in a thread of its own (gzip with zlib, which checks each member's CRC and
  * length; any other compression libarchive detects by its magic), handed
  * on in large blocks, optionally copied to a dump file on the way.
  */
@@ -27,6 +27,14 @@ int erofs_tar_stream_open(struct erofs_tar_stream **out, int fd,
  * length, 0 at the end, or -1 when the stream failed (see _error()).
  */
 ssize_t erofs_tar_stream_read(struct erofs_tar_stream *s, const void **buf);
+
+/*
+ * A plain tar in a regular file (and no dump) is read in place: data can
+ * be skipped without reading it, and read again later from the same file
+ * at the same offsets. Skip returns the bytes skipped (fewer at the end).
+ */
+bool erofs_tar_stream_seekable(struct erofs_tar_stream *s);
+u64 erofs_tar_stream_skip(struct erofs_tar_stream *s, u64 len);
 
 /* Why the stream failed, with the input offset; NULL if it did not. */
 const char *erofs_tar_stream_error(struct erofs_tar_stream *s);

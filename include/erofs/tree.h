@@ -19,6 +19,7 @@ enum erofs_data_kind {
 	EROFS_DATA_SPOOL, /* bytes at src.off of the tree's spool file */
 	EROFS_DATA_MEM, /* bytes in memory: src.mem (symlink targets) */
 	EROFS_DATA_EXTERNAL, /* on an extra device: src.ext (tar index) */
+	EROFS_DATA_PLACED, /* in the image already, at byte src.off */
 };
 
 /*
@@ -122,6 +123,8 @@ struct erofs_tree {
 	u64 nr_order;
 	struct erofs_tree_hash *hash; /* (dir, name) lookups while building */
 	int spool_fd; /* tar input keeps file data here */
+	/* the extra device 1 (a tar file), to read external data from */
+	int ext_fd;
 };
 
 int erofs_tree_init(struct erofs_tree *tree);
