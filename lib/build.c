@@ -15,7 +15,10 @@
 #include "erofs/inode.h"
 #include "erofs/super.h"
 
-/* Fingerprints are computed, never copied from the source. */
+/*
+ * Fingerprints are computed (by the data pass, or by a source that reads
+ * the data anyway), never copied from the source unverified.
+ */
 static int mark_fingerprints(struct erofs_build *b)
 {
 	struct erofs_xattr_table *xt = b->xattrs;
@@ -28,7 +31,9 @@ static int mark_fingerprints(struct erofs_build *b)
 		struct erofs_node *n = b->tree->order[i];
 
 		erofs_xattr_remove(xt, n, name);
-		n->has_fingerprint = S_ISREG(n->mode) && n->size;
+		/* reserved space reads as zeroes: it shares nothing */
+		n->has_fingerprint = S_ISREG(n->mode) && n->size &&
+				     n->data_kind != EROFS_DATA_RESERVED;
 		/* data the build never reads must come with its fingerprint */
 		if (n->has_fingerprint && !n->fingerprint_known &&
 		    n->data_kind == EROFS_DATA_EXTERNAL &&

@@ -132,7 +132,10 @@ int erofs_chunk_plan_external(struct erofs_build *b, struct erofs_node *n)
 	int ret;
 
 	if (!bits) {
-		/* one run from blk1: chunks as large as the format allows */
+		/*
+		 * One run from blk1 (or one hole): chunks as large as the
+		 * format allows.
+		 */
 		u64 cblocks;
 
 		bits = max_t(unsigned int, ceil_log2(n->size),
@@ -144,7 +147,9 @@ int erofs_chunk_plan_external(struct erofs_build *b, struct erofs_node *n)
 		if (!blk)
 			return -ENOMEM;
 		for (u64 i = 0; i < nchunks; i++)
-			blk[i] = x->blk1 + i * cblocks;
+			blk[i] = x->blk1 == EROFS_EXT_HOLE ?
+					 EROFS_EXT_HOLE :
+					 x->blk1 + i * cblocks;
 	}
 	if (nchunks != DIV_ROUND_UP(n->size, 1ULL << bits))
 		return erofs_fail(-EINVAL, "external data map of %llu chunks does not cover %llu bytes",
@@ -514,14 +519,7 @@ static int copy_chunk(void *ctx, void *wp, u64 i)
 	ret = erofs_src_open(p->b, n, &s);
 	if (ret)
 		return ret;
-	ret = erofs_output_copy(p->dst, s.fd, s.base + start, len, pos,
-				w->buf, CHUNK_BUFSZ);
-	if (ret == -ENODATA)
-		ret = erofs_fail(-EAGAIN, "%s: file shrank while being read",
-				 s.path);
-	else if (ret && !erofs_last_error())
-		ret = erofs_fail(ret, "%s: read failed: %s", s.path,
-				 strerror(-ret));
+	ret = erofs_src_copy(&s, p->dst, start, len, pos, w->buf, CHUNK_BUFSZ);
 	erofs_src_close(&s);
 	return ret;
 }

@@ -479,15 +479,8 @@ static int commit_flat(struct erofs_build *b, struct zjob *j)
 				-ENOMEM;
 	}
 	if (!ret && body) {
-		ret = erofs_output_copy(b->out, s.fd, s.base, body,
-					erofs_pos(b, L->blkaddr), NULL, 0);
-		if (ret == -ENODATA)
-			ret = erofs_fail(-EAGAIN,
-					 "%s: file shrank while being read",
-					 s.path);
-		else if (ret && !erofs_last_error())
-			ret = erofs_fail(ret, "%s: read failed: %s", s.path,
-					 strerror(-ret));
+		ret = erofs_src_copy(&s, b->out, 0, body,
+				     erofs_pos(b, L->blkaddr), NULL, 0);
 	}
 	if (!ret)
 		ret = erofs_src_check_end(&s, n->size);

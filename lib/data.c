@@ -55,7 +55,14 @@ int erofs_src_open(struct erofs_build *b, struct erofs_node *n,
 
 	s->own = false;
 	s->base = 0;
+	s->reader = NULL;
 	s->path = n->src.path;
+	if (n->data_kind == EROFS_DATA_READER) {
+		s->fd = -1;
+		s->reader = n->src.reader;
+		s->path = s->reader->what;
+		return 0;
+	}
 	if (n->data_kind == EROFS_DATA_SPOOL) {
 		s->fd = b->tree->spool_fd;
 		s->base = n->src.off;
@@ -87,7 +94,11 @@ int erofs_src_open(struct erofs_build *b, struct erofs_node *n,
 
 int erofs_src_read(struct erofs_data_src *s, void *buf, size_t len, u64 pos)
 {
-	int ret = erofs_pread_full(s->fd, buf, len, s->base + pos);
+	int ret;
+
+	if (s->reader)
+		return s->reader->read(s->reader, buf, len, pos);
+	ret = erofs_pread_full(s->fd, buf, len, s->base + pos);
 
 	if (ret == -ENODATA)
 		return erofs_fail(-EAGAIN, "%s: file shrank while being read",
@@ -112,6 +123,44 @@ int erofs_src_read_hashed(struct erofs_data_src *s, void *buf, size_t len,
 			return ret;
 		erofs_sha256_update(sha, (u8 *)buf + done, piece);
 		done += piece;
+	}
+	return 0;
+}
+
+int erofs_src_copy(struct erofs_data_src *s, struct erofs_output *out,
+		   u64 from, u64 len, u64 pos, void *buf, size_t bufsz)
+{
+	u8 small[65536];
+	int ret;
+
+	if (!s->reader) {
+		ret = erofs_output_copy(out, s->fd, s->base + from, len, pos,
+					buf, bufsz);
+		if (ret == -ENODATA)
+			return erofs_fail(-EAGAIN,
+					  "%s: file shrank while being read",
+					  s->path);
+		/* output errors are recorded already; name source ones */
+		if (ret && !erofs_last_error())
+			return erofs_fail(ret, "%s: read failed: %s", s->path,
+					  strerror(-ret));
+		return ret;
+	}
+	if (!buf) {
+		buf = small;
+		bufsz = sizeof(small);
+	}
+	while (len) {
+		size_t n = min_t(u64, len, bufsz);
+
+		ret = erofs_src_read(s, buf, n, from);
+		if (!ret)
+			ret = erofs_output_write(out, buf, n, pos);
+		if (ret)
+			return ret;
+		from += n;
+		pos += n;
+		len -= n;
 	}
 	return 0;
 }
@@ -217,17 +266,8 @@ static int copy_range(struct data_worker *w, struct erofs_node *n,
 
 	if (!n->has_fingerprint) {
 		/* nothing to look at: let the kernel clone the blocks, if it can */
-		ret = erofs_output_copy(b->out, s->fd, s->base + from,
-					to - from, pos, w->buf, DATA_BUFSZ);
-		if (ret == -ENODATA)
-			return erofs_fail(-EAGAIN,
-					  "%s: file shrank while being read",
-					  s->path);
-		/* output errors are recorded already; name source ones */
-		if (ret && !erofs_last_error())
-			return erofs_fail(ret, "%s: read failed: %s", s->path,
-					  strerror(-ret));
-		return ret;
+		return erofs_src_copy(s, b->out, from, to - from, pos, w->buf,
+				      DATA_BUFSZ);
 	}
 	while (from < to) {
 		size_t len = min_t(u64, to - from, DATA_BUFSZ);
@@ -513,7 +553,8 @@ int erofs_write_data(struct erofs_build *b)
 	for (u64 i = 0; i < t->nr_order; i++) {
 		struct erofs_node *n = t->order[i];
 
-		if (n->L.zpending || n->L.cpending)
+		if (n->L.zpending || n->L.cpending ||
+		    n->data_kind == EROFS_DATA_RESERVED)
 			continue;
 		/* data written already is only read for its fingerprint */
 		if ((n->data_kind == EROFS_DATA_EXTERNAL ||

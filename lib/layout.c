@@ -182,6 +182,13 @@ static int plan_node(struct erofs_build *b, struct erofs_node *n)
 	case S_IFREG:
 		if (n->data_kind == EROFS_DATA_EXTERNAL)
 			return erofs_chunk_plan_external(b, n);
+		if (n->data_kind == EROFS_DATA_RESERVED) {
+			/* space for data that comes later: no inline tail */
+			L->datalayout = EROFS_INODE_FLAT_PLAIN;
+			L->nblocks = DIV_ROUND_UP(n->size, b->blksz);
+			L->blkaddr = erofs_alloc_blocks(b, L->nblocks);
+			break;
+		}
 		if (n->data_kind == EROFS_DATA_PLACED) {
 			/* the source wrote it already, where it says */
 			L->datalayout = EROFS_INODE_FLAT_PLAIN;

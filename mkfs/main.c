@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* mkfs.erofs: parse options, then scan, override, label and build. */
 #include <getopt.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,9 +16,11 @@
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
 #include "erofs/format.h"
+#include "erofs/merge.h"
 #include "erofs/ovlfs.h"
 #include "erofs/source.h"
 #include "erofs/tar.h"
+#include "erofs/vmdk.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -53,6 +56,8 @@ enum {
 	OPT_BLOBDEV,
 	OPT_DSUNIT,
 	OPT_SORT,
+	OPT_CLEAN,
+	OPT_VMDK_DESC,
 };
 
 static const struct option long_options[] = {
@@ -90,6 +95,8 @@ static const struct option long_options[] = {
 	{ "blobdev", required_argument, NULL, OPT_BLOBDEV },
 	{ "dsunit", required_argument, NULL, OPT_DSUNIT },
 	{ "sort", required_argument, NULL, OPT_SORT },
+	{ "clean", optional_argument, NULL, OPT_CLEAN },
+	{ "vmdk-desc", required_argument, NULL, OPT_VMDK_DESC },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -114,6 +121,13 @@ struct mkfs_config {
 	struct erofs_tar_opts tar_opts;
 	struct erofs_build_device tar_device; /* --tar=i: the tar itself */
 	bool sort_none; /* --sort=none */
+	/* rebuild mode: SOURCEs that are images, merged as layers */
+	const char *const *layers;
+	unsigned int nlayers;
+	struct erofs_merge *merge;
+	enum erofs_merge_data merge_data;
+	bool clean_given;
+	const char *vmdk_desc;
 	bool noinline_data; /* -E^inline_data */
 };
 
@@ -122,6 +136,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: mkfs.erofs [OPTIONS] IMAGE SOURCE\n"
 		"       mkfs.erofs --tar=f [OPTIONS] IMAGE [TARBALL]\n"
+		"       mkfs.erofs [OPTIONS] IMAGE LAYER.erofs...  (merge, bottom first)\n"
 		"Build an EROFS image IMAGE from the directory SOURCE, or from the\n"
 		"tar archive TARBALL (standard input if '-' or absent).\n"
 		"\n"
@@ -143,6 +158,9 @@ static void usage(FILE *f)
 		"                        two, at least the block size), each distinct chunk\n"
 		"                        stored once, zero chunks as holes\n"
 		" --compress-hints=FILE  per-path physical cluster size and algorithm\n"
+		" --clean[=data|rvsp]    merging images: copy their data into IMAGE (data),\n"
+		"                        or only reserve space for it (rvsp); without it\n"
+		"                        the data stays in the images, IMAGE's devices\n"
 		" --dsunit=#             start each file's chunks on a multiple of # blocks\n"
 		" --sort=<path|none>     tar data order: by path (default) or as in the\n"
 		"                        archive (with -E^inline_data, no -z: written\n"
@@ -168,6 +186,8 @@ static void usage(FILE *f)
 		" --quiet                print nothing but errors\n"
 		" --workers=#            data threads (default: available processors)\n"
 		" --xattr-prefix=PREFIX  store xattr names starting with PREFIX compactly\n"
+		" --vmdk-desc=FILE       merging images: write a VMDK descriptor joining\n"
+		"                        IMAGE and its devices into one disk\n"
 		" --tar=f                SOURCE is a tar archive, plain or compressed\n"
 		" --tar=i                index only: file data stays in the tar, which\n"
 		"                        becomes the image's extra device (512-byte blocks)\n"
@@ -241,6 +261,41 @@ static int parse_extended(struct mkfs_config *c, const char *arg)
 		if (*p == ',')
 			p++;
 	}
+	return 0;
+}
+
+/*
+ * A directory, a tar archive, or images to merge (rebuild mode: any
+ * SOURCE that is not a directory, and every SOURCE after the first).
+ */
+static int settle_sources(struct mkfs_config *c, const char *const *srcs,
+			  unsigned int n)
+{
+	struct stat st;
+	unsigned int blkszbits;
+	int ret;
+
+	if (c->tar)
+		return 0;
+	if (n == 1 && (stat(srcs[0], &st) || S_ISDIR(st.st_mode))) {
+		if (c->clean_given || c->vmdk_desc)
+			return erofs_fail(-EINVAL,
+					  "--clean and --vmdk-desc need images to merge as SOURCE");
+		return 0; /* a directory (or a missing one, reported later) */
+	}
+	c->layers = srcs;
+	c->nlayers = n;
+	ret = erofs_merge_open(&c->merge, srcs, n, &blkszbits);
+	if (ret)
+		return ret;
+	/* the layers' block size, whatever -b said */
+	c->build.blkszbits = blkszbits;
+	if (c->build.blobdev || c->build.chunkbits)
+		return erofs_fail(-EINVAL,
+				  "merging images takes neither --blobdev nor --chunksize");
+	if (c->vmdk_desc && c->merge_data != EROFS_MERGE_BLOB_INDEX)
+		return erofs_fail(-EINVAL,
+				  "--vmdk-desc describes the devices of a merged image: it does not go with --clean");
 	return 0;
 }
 
@@ -436,6 +491,21 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 		case OPT_BLOBDEV:
 			c->build.blobdev = optarg;
 			break;
+		case OPT_CLEAN:
+			if (!optarg || !strcmp(optarg, "data"))
+				c->merge_data = EROFS_MERGE_COPY;
+			else if (!strcmp(optarg, "rvsp"))
+				c->merge_data = EROFS_MERGE_RESERVE;
+			else if (!strcmp(optarg, "0"))
+				return erofs_fail(-EOPNOTSUPP,
+						  "--clean=0 (zero-filled data) applies to --s3 sources only, which need the network");
+			else
+				return bad_value("--clean", optarg);
+			c->clean_given = true;
+			break;
+		case OPT_VMDK_DESC:
+			c->vmdk_desc = optarg;
+			break;
 		case OPT_SORT:
 			if (strcmp(optarg, "path") && strcmp(optarg, "none"))
 				return bad_value("--sort", optarg);
@@ -479,12 +549,16 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 		}
 	}
 	if (c->tar ? argc - optind < 1 || argc - optind > 2 :
-		     argc - optind != 2)
+		     argc - optind < 2)
 		return erofs_fail(-EINVAL, c->tar ?
 			"expected IMAGE [TARBALL]; try 'mkfs.erofs --help'" :
 			"expected IMAGE and SOURCE; try 'mkfs.erofs --help'");
 	c->image = argv[optind];
 	c->source_path = optind + 1 < argc ? argv[optind + 1] : NULL;
+	ret = settle_sources(c, (const char *const *)argv + optind + 1,
+			     argc - optind - 1);
+	if (ret)
+		return ret;
 	if (c->tar_opts.dump_path && !c->tar)
 		return erofs_fail(-EINVAL, "--ungzip=FILE and --unxz=FILE need --tar");
 	if (c->compress_hints) {
@@ -554,6 +628,31 @@ static bool places_tar_data(const struct mkfs_config *c)
 	       !c->tar_opts.index && !c->compress.nalgs && !c->build.chunkbits;
 }
 
+/* The merged image, then each layer: the flat-device disk. */
+static int write_vmdk_desc(struct mkfs_config *c)
+{
+	struct erofs_vmdk_extent *ext = calloc(c->nlayers + 1, sizeof(*ext));
+	struct stat st;
+	int ret;
+
+	if (!ext)
+		return -ENOMEM;
+	if (stat(c->image, &st)) {
+		free(ext);
+		return erofs_fail(-errno, "%s: %s", c->image, strerror(errno));
+	}
+	ext[0] = (struct erofs_vmdk_extent){ c->image, st.st_size };
+	for (unsigned int i = 0; i < c->nlayers; i++)
+		ext[i + 1] = (struct erofs_vmdk_extent){
+			c->layers[i], c->build.ext_devices[i].blocks
+					      << c->build.blkszbits
+		};
+	ret = erofs_write_vmdk_desc(c->vmdk_desc, c->build.uuid, ext,
+				    c->nlayers + 1);
+	free(ext);
+	return ret;
+}
+
 static int run(struct mkfs_config *c)
 {
 	struct erofs_output out = { .fd = -1 };
@@ -596,6 +695,17 @@ static int run(struct mkfs_config *c)
 			c->build.ext_devices = &c->tar_device;
 			c->build.ext_ndevices = 1;
 		}
+	} else if (c->merge) {
+		struct erofs_merge_opts mo = {
+			.source = &c->source,
+			.data = c->merge_data,
+			.fingerprints = c->build.ishare,
+			.workers = c->build.workers,
+		};
+
+		ret = erofs_merge_read(c->merge, &tree, &mo,
+				       &c->build.ext_devices,
+				       &c->build.ext_ndevices);
 	} else {
 		ret = erofs_source_dir_scan(&tree, c->source_path, &c->source);
 	}
@@ -609,6 +719,8 @@ static int run(struct mkfs_config *c)
 						c->mount_point);
 	if (!ret)
 		ret = erofs_build_image(&tree, &c->xattrs, &c->build, c->image);
+	if (!ret && c->vmdk_desc)
+		ret = write_vmdk_desc(c);
 	if (!ret && !c->quiet) {
 		char uuid[37];
 
@@ -659,6 +771,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mkfs.erofs: %s\n",
 			msg ? msg : strerror(-ret));
 	}
+	erofs_merge_close(c.merge);
 	erofs_compress_opts_free(&c.compress);
 	erofs_exclude_free(c.exclude);
 	erofs_xattr_table_free(&c.xattrs);

@@ -117,10 +117,11 @@ u32 erofs_layout_record_size(const struct erofs_node_layout *L);
 
 /* Where a node's bytes come from: a file of the source, or the spool. */
 struct erofs_data_src {
-	int fd;
+	int fd; /* -1 for a reader */
 	u64 base;
 	bool own;
 	const char *path;
+	const struct erofs_data_reader *reader;
 };
 
 int erofs_src_open(struct erofs_build *b, struct erofs_node *n,
@@ -130,6 +131,12 @@ struct erofs_sha256;
 /* The same, hashing (when "sha" is set) each piece while it is in cache. */
 int erofs_src_read_hashed(struct erofs_data_src *s, void *buf, size_t len,
 			  u64 pos, struct erofs_sha256 *sha);
+/*
+ * Copy "len" bytes at "from" to "pos" of "out": cloned or copied in the
+ * kernel for files, through "buf" (NULL: a small one) for readers.
+ */
+int erofs_src_copy(struct erofs_data_src *s, struct erofs_output *out,
+		   u64 from, u64 len, u64 pos, void *buf, size_t bufsz);
 /* A source file must end where it ended when it was scanned. */
 int erofs_src_check_end(struct erofs_data_src *s, u64 size);
 void erofs_src_close(struct erofs_data_src *s);

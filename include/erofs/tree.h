@@ -20,6 +20,19 @@ enum erofs_data_kind {
 	EROFS_DATA_MEM, /* bytes in memory: src.mem (symlink targets) */
 	EROFS_DATA_EXTERNAL, /* on an extra device: src.ext (tar index) */
 	EROFS_DATA_PLACED, /* in the image already, at byte src.off */
+	EROFS_DATA_READER, /* read on demand through src.reader */
+	EROFS_DATA_RESERVED, /* blocks reserved, never written (zeroes) */
+};
+
+/*
+ * Data a source reads on demand (a file of an image being merged): the
+ * source owns it and keeps it valid until the tree is freed.
+ */
+struct erofs_data_reader {
+	/* "len" bytes at "pos": 0, or a negative errno with a message */
+	int (*read)(const struct erofs_data_reader *r, void *buf, size_t len,
+		    u64 pos);
+	const char *what; /* names the data in messages */
 };
 
 /*
@@ -87,6 +100,7 @@ struct erofs_node {
 	bool has_fingerprint; /* gets a content fingerprint xattr */
 	u8 fingerprint[32]; /* SHA-256 of the content */
 	bool fingerprint_known; /* the source computed it already */
+	bool opaque; /* overlayfs: lower layers do not show through */
 
 	u8 data_kind; /* enum erofs_data_kind */
 	bool maybe_sparse; /* the source reports fewer blocks than size */
@@ -95,6 +109,7 @@ struct erofs_node {
 		u64 off;
 		char *mem;
 		struct erofs_ext_data *ext;
+		const struct erofs_data_reader *reader;
 	} src;
 
 	/* directories */
