@@ -94,7 +94,7 @@ static int write_dirs(struct erofs_build *b)
 		struct erofs_node_layout *L = &n->L;
 		u64 body = (u64)L->nblocks * b->blksz;
 
-		if (!erofs_node_is_dir(n))
+		if (!erofs_node_is_dir(n) || L->retained)
 			continue;
 		if (round_up(n->size, b->blksz) > cap) {
 			u8 *nb;
@@ -156,6 +156,21 @@ static void encode_record(struct erofs_build *b, struct erofs_node *n, u8 *p)
 		memcpy(p, L->tail, L->inline_size);
 }
 
+static int write_root_record(struct erofs_build *b)
+{
+	struct erofs_node *root = b->tree->root;
+	u32 bytes = erofs_layout_record_size(&root->L);
+	u8 *buf = calloc(1, bytes);
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	encode_record(b, root, buf);
+	ret = erofs_output_write(b->out, buf, bytes, b->root_pos);
+	free(buf);
+	return ret;
+}
+
 /*
  * The metadata area is written front to back through a window of a few
  * MiB, and each record's tail and maps are freed once encoded: a layer
@@ -172,6 +187,12 @@ static int write_meta(struct erofs_build *b)
 	u8 *win;
 	int ret = 0;
 
+	if (b->opts->base) {
+		/* the root's record stands apart, where place_root() put it */
+		ret = write_root_record(b);
+		if (ret)
+			return ret;
+	}
 	if (!nr || !cap)
 		return 0;
 	recs = malloc(nr * sizeof(*recs));
@@ -181,9 +202,17 @@ static int write_meta(struct erofs_build *b)
 		free(win);
 		return -ENOMEM;
 	}
-	memcpy(recs, b->tree->order, nr * sizeof(*recs));
+	/* records of the metadata area: not kept ones, not a placed root */
+	for (u64 i = 0, k = 0; i < b->tree->nr_order; i++) {
+		struct erofs_node *n = b->tree->order[i];
+
+		if (n->L.retained || (b->opts->base && n == b->tree->root))
+			nr--;
+		else
+			recs[k++] = n;
+	}
 	qsort(recs, nr, sizeof(*recs), cmp_meta_pos);
-	base = erofs_pos(b, b->meta_blkaddr + 1);
+	base = b->meta_start;
 	for (u64 i = 0; i < nr && !ret; i++) {
 		struct erofs_node_layout *L = &recs[i]->L;
 		u64 end = round_up(L->meta_pos + erofs_layout_record_size(L),
@@ -271,6 +300,81 @@ static void encode_devices(const struct erofs_build *b, u8 *p)
 		memcpy(p + i * sizeof(d), &d, sizeof(d));
 		uniaddr += b->devs[i].blocks;
 	}
+}
+
+/*
+ * Appending: the old superblock with what changed, and its checksum over
+ * the old image's first block, which is otherwise kept as it was.
+ */
+static int write_super_appended(struct erofs_build *b)
+{
+	const struct erofs_build_base *base = b->opts->base;
+	struct erofs_sb_info sbi = base->sb;
+	u64 added = 0;
+	u8 *buf;
+	int ret;
+
+	for (u64 i = 0; i < b->tree->nr_order; i++)
+		added += !b->tree->order[i]->L.retained;
+	sbi.feature_compat |= b->feature_compat;
+	sbi.feature_incompat |= b->feature_incompat;
+	sbi.root_nid = b->tree->root->L.nid;
+	sbi.inos += added - 1; /* the root was counted already */
+	sbi.blocks = b->total_blocks;
+	if (b->new_prefix_table) {
+		sbi.xattr_prefix_count = erofs_xattr_nr_long_prefixes(b->xattrs);
+		sbi.xattr_prefix_start = b->prefix_start;
+	}
+	if (b->opts->ishare)
+		sbi.ishare_xattr_prefix_id = b->xattrs->ishare_prefix;
+	memcpy(sbi.uuid, b->opts->uuid, sizeof(sbi.uuid));
+	buf = malloc(base->head_len);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, base->head, base->head_len);
+	sbi.checksum = 0;
+	erofs_sb_encode(&sbi, buf);
+	if (sbi.feature_compat & EROFS_FEATURE_COMPAT_SB_CHKSUM)
+		sbi.checksum = erofs_sb_checksum(buf, base->head_len);
+	erofs_sb_encode(&sbi, buf);
+	ret = erofs_output_write(b->out, buf, base->head_len,
+				 EROFS_SUPER_OFFSET);
+	free(buf);
+	return ret;
+}
+
+/* The ".." of each kept directory names its parent's new record. */
+static int patch_dotdots(struct erofs_build *b)
+{
+	const struct erofs_build_base *base = b->opts->base;
+
+	for (u64 i = 0; i < base->npatches; i++) {
+		__le64 nid = cpu_to_le64(base->patches[i].parent->L.nid);
+		int ret = erofs_output_write(b->out, &nid, sizeof(nid),
+					     base->patches[i].pos);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Appending with new long prefixes: the whole table, after the rest. */
+static int write_prefix_table(struct erofs_build *b)
+{
+	u32 size = erofs_xattr_prefix_table_size(b->xattrs);
+	u64 pos = erofs_pos(b, b->total_blocks);
+	u8 *buf = calloc(1, round_up(size, b->blksz));
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	erofs_xattr_encode_prefix_table(b->xattrs, buf);
+	b->prefix_start = pos / 4;
+	b->total_blocks += DIV_ROUND_UP(size, b->blksz);
+	ret = erofs_output_write(b->out, buf, round_up(size, b->blksz), pos);
+	free(buf);
+	return ret;
 }
 
 /* The superblock goes last: it is the image's commit record. */
@@ -367,8 +471,21 @@ erofs_blk_t erofs_build_data_start(const struct erofs_build_opts *opts,
 
 static int plan_head(struct erofs_build *b)
 {
-	u64 end = head_end(b->xattrs, b->zi, b->ndevs, &b->devt_slotoff,
-			   &b->prefix_start);
+	const struct erofs_build_base *base = b->opts->base;
+	u64 end;
+
+	if (base) {
+		/* after the old image; its head stays but for the superblock */
+		b->data_blkaddr = b->next_blkaddr = base->sb.blocks;
+		b->new_prefix_table = erofs_xattr_nr_long_prefixes(b->xattrs) >
+				      base->nr_prefixes;
+		if (b->new_prefix_table)
+			b->feature_incompat |=
+				EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES;
+		return 0;
+	}
+	end = head_end(b->xattrs, b->zi, b->ndevs, &b->devt_slotoff,
+		       &b->prefix_start);
 
 	if (b->ndevs)
 		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_DEVICE_TABLE;
@@ -426,9 +543,12 @@ static int build(struct erofs_build *b)
 		return ret;
 	/*
 	 * nid 0 would be inode number 0, which readdir() callers skip, so
-	 * nids count from the block before the metadata area.
+	 * nids count from the block before the metadata area (or from the
+	 * old image's, when appending to it).
 	 */
-	b->meta_blkaddr = b->next_blkaddr - 1;
+	b->meta_blkaddr = b->opts->base ? b->opts->base->sb.meta_blkaddr :
+					  b->next_blkaddr - 1;
+	b->meta_start = erofs_pos(b, b->next_blkaddr);
 	b->total_blocks = b->next_blkaddr + b->meta_size / b->blksz;
 	if (b->total_blocks > UINT32_MAX)
 		return erofs_fail(-EFBIG,
@@ -443,10 +563,14 @@ static int build(struct erofs_build *b)
 		ret = write_meta(b);
 	if (!ret)
 		ret = write_shared_xattrs(b);
+	if (!ret && b->new_prefix_table)
+		ret = write_prefix_table(b);
 	if (!ret)
 		ret = settle_devices(b);
+	if (!ret && b->opts->base)
+		ret = patch_dotdots(b);
 	if (!ret)
-		ret = write_super(b);
+		ret = b->opts->base ? write_super_appended(b) : write_super(b);
 	/* the blob first: the new image must never name an old blob */
 	if (!ret && b->blob_open)
 		ret = erofs_output_commit(&b->blob,
@@ -455,6 +579,22 @@ static int build(struct erofs_build *b)
 		ret = erofs_output_commit(b->out,
 					  erofs_pos(b, b->total_blocks));
 	return ret;
+}
+
+/*
+ * Appending: inode numbers go on from the old image's count (the root,
+ * written anew, keeps 1); kept inodes keep theirs.
+ */
+static void number_after_base(struct erofs_build *b)
+{
+	u64 next = b->opts->base->sb.inos;
+
+	for (u64 i = 1; i < b->tree->nr_order; i++) {
+		struct erofs_node *n = b->tree->order[i];
+
+		if (!n->L.retained)
+			n->ino = ++next;
+	}
 }
 
 /* The device table: the source's devices, then the blob device. */
@@ -502,6 +642,8 @@ int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
 	ret = erofs_tree_finalize(tree);
 	if (ret)
 		return ret;
+	if (opts->base)
+		number_after_base(&b);
 	ret = mark_fingerprints(&b);
 	if (ret)
 		return ret;
@@ -520,6 +662,12 @@ int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
 	if (!b.out) {
 		b.out = &b.own_out;
 		ret = erofs_output_open(b.out, path, !opts->no_fsync);
+		/* appending: the new image starts as a copy of the old */
+		if (!ret && opts->base)
+			ret = erofs_output_copy(b.out, opts->base->fd, 0,
+						erofs_pos(&b,
+							  opts->base->sb.blocks),
+						0, NULL, 0);
 	}
 	if (!ret && opts->blobdev) {
 		ret = erofs_output_open(&b.blob, opts->blobdev,

@@ -157,10 +157,39 @@ static bool plan_compressed(struct erofs_build *b, struct erofs_node *n)
 	return true;
 }
 
+/*
+ * Appending to an image: the new root's record goes where the old one
+ * was when it fits there (the root keeps its nid), else into blocks of
+ * its own right after the old image, close enough to the metadata that
+ * its nid fits the superblock's 16 bits.
+ */
+static int place_root(struct erofs_build *b, struct erofs_node *root)
+{
+	const struct erofs_build_base *base = b->opts->base;
+	u32 bytes = erofs_layout_record_size(&root->L);
+	u64 meta = erofs_pos(b, base->sb.meta_blkaddr);
+
+	if (bytes <= base->root_record) {
+		b->root_pos = base->root_iloc;
+	} else {
+		b->root_pos = erofs_pos(b, b->next_blkaddr);
+		erofs_alloc_blocks(b, DIV_ROUND_UP(bytes, b->blksz));
+	}
+	root->L.nid = (b->root_pos - meta) >> EROFS_ISLOTBITS;
+	if (root->L.nid > UINT16_MAX &&
+	    !(base->sb.feature_incompat & EROFS_FEATURE_INCOMPAT_48BIT))
+		return erofs_fail(-EFBIG,
+				  "the new root directory's record does not fit where the old one was, and after the image its nid would be %llu, past 65535: the old image's metadata starts too far before its end",
+				  (unsigned long long)root->L.nid);
+	return 0;
+}
+
 static int plan_node(struct erofs_build *b, struct erofs_node *n)
 {
 	struct erofs_node_layout *L = &n->L;
 
+	if (L->retained)
+		return 0;
 	if (erofs_node_is_dir(n))
 		n->size = erofs_dir_data_size(n, b->blksz);
 	L->version = needs_extended(b, n) ? EROFS_INODE_LAYOUT_EXTENDED :
@@ -211,6 +240,15 @@ static int plan_node(struct erofs_build *b, struct erofs_node *n)
 		erofs_layout_plan_flat(b, n);
 		break;
 	case S_IFDIR:
+		if (b->opts->base && n == b->tree->root) {
+			/* no inline dirents: the record stays small */
+			L->datalayout = EROFS_INODE_FLAT_PLAIN;
+			L->nblocks = DIV_ROUND_UP(n->size, b->blksz);
+			L->blkaddr = erofs_alloc_blocks(b, L->nblocks);
+			return place_root(b, n);
+		}
+		erofs_layout_plan_flat(b, n);
+		break;
 	case S_IFLNK:
 		erofs_layout_plan_flat(b, n);
 		break;
@@ -307,6 +345,7 @@ int erofs_layout_pack_meta(struct erofs_build *b)
 {
 	struct erofs_tree *t = b->tree;
 	struct meta_packer p = { .slots_per_block = b->blksz / EROFS_SLOTSIZE };
+	u64 nid_base;
 	int ret = -ENOMEM;
 
 	p.free_lists = calloc(p.slots_per_block, sizeof(*p.free_lists));
@@ -314,19 +353,28 @@ int erofs_layout_pack_meta(struct erofs_build *b)
 	p.free_cap = calloc(p.slots_per_block, sizeof(*p.free_cap));
 	if (!p.free_lists || !p.free_len || !p.free_cap)
 		goto out;
+	/*
+	 * nids count from meta_blkaddr: one block before the area, or the
+	 * old image's when appending to it
+	 */
+	nid_base = b->opts->base ?
+			   erofs_pos(b, b->next_blkaddr -
+					     b->opts->base->sb.meta_blkaddr) :
+			   b->blksz;
 	for (u64 i = 0; i < t->nr_order; i++) {
 		struct erofs_node *n = t->order[i];
 
+		if (n->L.retained || (b->opts->base && n == t->root))
+			continue;
 		ret = packer_place(&p, erofs_layout_record_size(&n->L),
 				   &n->L.meta_pos);
 		if (ret)
 			goto out;
-		/* nids count from meta_blkaddr, one block before the area */
-		n->L.nid = (n->L.meta_pos + b->blksz) >> EROFS_ISLOTBITS;
+		n->L.nid = (nid_base + n->L.meta_pos) >> EROFS_ISLOTBITS;
 	}
 	b->meta_size = p.nblocks * b->blksz;
 	ret = 0;
-	if (t->root->L.nid > UINT16_MAX)
+	if (t->root->L.nid > UINT16_MAX && !b->opts->base)
 		ret = erofs_fail(-EFBIG, "root nid %llu does not fit",
 				 (unsigned long long)t->root->L.nid);
 out:

@@ -400,8 +400,7 @@ static int mark_opaque(struct tar_read *r, struct erofs_node *dir)
 {
 	struct erofs_node *m;
 
-	if (r->o->ovlfs_strip ||
-	    erofs_dir_lookup(r->tree, dir, AUFS_OPAQUE, strlen(AUFS_OPAQUE)))
+	if (erofs_dir_lookup(r->tree, dir, AUFS_OPAQUE, strlen(AUFS_OPAQUE)))
 		return 0;
 	m = erofs_node_new(r->tree, S_IFREG);
 	if (!m)
@@ -416,6 +415,7 @@ static struct erofs_node *implied_dir(struct tar_read *r)
 	if (n) {
 		n->mtime = r->o->dir_mtime;
 		n->mtime_nsec = r->o->dir_mtime_nsec;
+		n->implied = true;
 	}
 	return n;
 }
@@ -650,6 +650,7 @@ static int fill_node(struct tar_read *r, struct archive_entry *e,
 	int ret;
 
 	n->mode = type | (archive_entry_mode(e) & 07777);
+	n->implied = false;
 	ret = erofs_tar_meta_owner_time(&r->meta, e, n);
 	if (ret)
 		return ret;
@@ -657,7 +658,12 @@ static int fill_node(struct tar_read *r, struct archive_entry *e,
 	case AE_IFREG:
 		if (archive_entry_size_is_set(e) && archive_entry_size(e) < 0)
 			return entry_fail(r, -EINVAL, "negative size");
-		if (r->o->index && !archive_entry_sparse_count(e))
+		if (r->o->reserve) {
+			n->size = archive_entry_size(e);
+			n->data_kind = n->size ? EROFS_DATA_RESERVED :
+						 EROFS_DATA_NONE;
+			ret = 0;
+		} else if (r->o->index && !archive_entry_sparse_count(e))
 			ret = index_data(r, e, n, archive_entry_size(e));
 		else if (r->o->place_out && !archive_entry_sparse_count(e))
 			ret = place_data(r, n, archive_entry_size(e));
@@ -840,8 +846,7 @@ static int add_entry(struct tar_read *r, struct archive_entry *e)
 		name += strlen(AUFS_WH_PREFIX);
 		if (!*name || erofs_name_invalid(name, strlen(name)))
 			return entry_fail(r, -EINVAL, "invalid whiteout name");
-		if (r->o->ovlfs_strip)
-			return 0;
+		/* kept even when stripped: they hide an old image's entries */
 		whiteout = true;
 	}
 	d = erofs_dir_lookup(r->tree, dir, name, strlen(name));
@@ -886,6 +891,7 @@ static int take_opaque_marker(struct tar_read *r, struct erofs_node *dir)
 	if (!r->o->aufs ||
 	    erofs_dir_remove(r->tree, dir, AUFS_OPAQUE, strlen(AUFS_OPAQUE)))
 		return 0;
+	dir->opaque = true;
 	return erofs_xattr_set(r->xt, dir, EROFS_OVL_OPAQUE_XATTR, &y, 1);
 }
 

@@ -131,6 +131,32 @@ int erofs_xattr_add_long_prefix(struct erofs_xattr_table *t,
 	return t->nr_prefixes++;
 }
 
+int erofs_xattr_put_prefixes_first(struct erofs_xattr_table *t,
+				   const char *const *names, unsigned int n)
+{
+	struct erofs_xattr_long_prefix_def tmp;
+	int id;
+
+	if (t->count)
+		return erofs_fail(-EINVAL, "xattr prefixes reordered after xattrs were set");
+	for (unsigned int i = 0; i < n; i++) {
+		id = erofs_xattr_add_long_prefix(t, names[i]);
+		if (id < 0)
+			return id;
+		if ((unsigned int)id == i)
+			continue;
+		/* swap it into place; the fingerprint's index follows it */
+		tmp = t->prefixes[i];
+		t->prefixes[i] = t->prefixes[id];
+		t->prefixes[id] = tmp;
+		if (t->ishare_prefix == id)
+			t->ishare_prefix = i;
+		else if (t->ishare_prefix == (int)i)
+			t->ishare_prefix = id;
+	}
+	return 0;
+}
+
 int erofs_xattr_set_ishare_name(struct erofs_xattr_table *t, const char *name)
 {
 	int id = erofs_xattr_add_long_prefix(t, name);

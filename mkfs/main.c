@@ -16,6 +16,7 @@
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
 #include "erofs/format.h"
+#include "erofs/incremental.h"
 #include "erofs/merge.h"
 #include "erofs/ovlfs.h"
 #include "erofs/source.h"
@@ -57,6 +58,7 @@ enum {
 	OPT_DSUNIT,
 	OPT_SORT,
 	OPT_CLEAN,
+	OPT_INCREMENTAL,
 	OPT_VMDK_DESC,
 };
 
@@ -96,6 +98,7 @@ static const struct option long_options[] = {
 	{ "dsunit", required_argument, NULL, OPT_DSUNIT },
 	{ "sort", required_argument, NULL, OPT_SORT },
 	{ "clean", optional_argument, NULL, OPT_CLEAN },
+	{ "incremental", optional_argument, NULL, OPT_INCREMENTAL },
 	{ "vmdk-desc", required_argument, NULL, OPT_VMDK_DESC },
 	{ NULL, 0, NULL, 0 },
 };
@@ -127,6 +130,10 @@ struct mkfs_config {
 	struct erofs_merge *merge;
 	enum erofs_merge_data merge_data;
 	bool clean_given;
+	struct erofs_incr *incr; /* --incremental: the image appended to */
+	bool incremental;
+	bool reserve; /* rvsp: data space reserved, not written */
+	bool uuid_given;
 	const char *vmdk_desc;
 	bool noinline_data; /* -E^inline_data */
 };
@@ -162,6 +169,10 @@ static void usage(FILE *f)
 		"                        or only reserve space for it (rvsp); without it\n"
 		"                        the data stays in the images, IMAGE's devices\n"
 		" --dsunit=#             start each file's chunks on a multiple of # blocks\n"
+		" --incremental[=data|rvsp]\n"
+		"                        add SOURCE (a directory or, with --tar=f, a tar)\n"
+		"                        on top of the existing IMAGE; rvsp reserves the\n"
+		"                        tar's file data instead of writing it\n"
 		" --sort=<path|none>     tar data order: by path (default) or as in the\n"
 		"                        archive (with -E^inline_data, no -z: written\n"
 		"                        straight into the image)\n"
@@ -278,11 +289,17 @@ static int settle_sources(struct mkfs_config *c, const char *const *srcs,
 	if (c->tar)
 		return 0;
 	if (n == 1 && (stat(srcs[0], &st) || S_ISDIR(st.st_mode))) {
-		if (c->clean_given || c->vmdk_desc)
+		if ((c->clean_given && !c->incremental) || c->vmdk_desc)
 			return erofs_fail(-EINVAL,
 					  "--clean and --vmdk-desc need images to merge as SOURCE");
+		if (c->reserve)
+			return erofs_fail(-EINVAL,
+					  "--incremental=rvsp takes a tar (--tar=f), not a directory");
 		return 0; /* a directory (or a missing one, reported later) */
 	}
+	if (c->incremental)
+		return erofs_fail(-EOPNOTSUPP,
+				  "--incremental appends a directory or a tar, not merged images");
 	c->layers = srcs;
 	c->nlayers = n;
 	ret = erofs_merge_open(&c->merge, srcs, n, &blkszbits);
@@ -396,6 +413,7 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 				uuid_generate(c->build.uuid);
 			else if (uuid_parse(optarg, c->build.uuid))
 				return bad_value("UUID", optarg);
+			c->uuid_given = true;
 			break;
 		case 'V':
 			printf("mkfs.erofs (erofs-share) %s\n", PACKAGE_VERSION);
@@ -492,15 +510,23 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 			c->build.blobdev = optarg;
 			break;
 		case OPT_CLEAN:
+		case OPT_INCREMENTAL:
 			if (!optarg || !strcmp(optarg, "data"))
 				c->merge_data = EROFS_MERGE_COPY;
 			else if (!strcmp(optarg, "rvsp"))
 				c->merge_data = EROFS_MERGE_RESERVE;
 			else if (!strcmp(optarg, "0"))
 				return erofs_fail(-EOPNOTSUPP,
-						  "--clean=0 (zero-filled data) applies to --s3 sources only, which need the network");
+						  "--%s=0 (zero-filled data) applies to --s3 sources only, which need the network",
+						  opt == OPT_CLEAN ? "clean" :
+								     "incremental");
 			else
-				return bad_value("--clean", optarg);
+				return bad_value(opt == OPT_CLEAN ?
+							 "--clean" :
+							 "--incremental",
+						 optarg);
+			c->reserve = c->merge_data == EROFS_MERGE_RESERVE;
+			c->incremental = opt == OPT_INCREMENTAL;
 			c->clean_given = true;
 			break;
 		case OPT_VMDK_DESC:
@@ -610,6 +636,38 @@ static int settle_time(struct mkfs_config *c)
 	return 0;
 }
 
+/*
+ * --incremental: the new layer follows the image it goes on, whose block
+ * size, epoch, UUID (unless -U) and fingerprint name it takes.
+ */
+static int prepare_incremental(struct mkfs_config *c)
+{
+	const char *name;
+	int ret;
+
+	if (c->compress.nalgs || c->build.chunkbits || c->build.blobdev ||
+	    c->tar_opts.index)
+		return erofs_fail(-EOPNOTSUPP,
+				  "--incremental appends uncompressed, unchunked data: it takes no -z, --chunksize, --blobdev or --tar=i");
+	ret = erofs_incr_open(&c->incr, c->image);
+	if (!ret)
+		ret = erofs_incr_setup(c->incr, &c->build, &c->xattrs,
+				       !c->uuid_given, &name);
+	if (ret || !name)
+		return ret;
+	/* a share-ready image stays share-ready */
+	if (c->ishare_name && strcmp(c->ishare_name, name))
+		return erofs_fail(-EINVAL,
+				  "%s records fingerprints as %s: the new files cannot use %s",
+				  c->image, name, c->ishare_name);
+	if (!c->ishare_name) {
+		c->ishare_name = name;
+		c->build.ishare = true;
+		return erofs_xattr_set_ishare_name(&c->xattrs, name);
+	}
+	return 0;
+}
+
 static void cleanup_on_signal(int sig)
 {
 	erofs_output_unlink_temporaries();
@@ -674,6 +732,7 @@ static int run(struct mkfs_config *c)
 		c->tar_opts.dir_mtime = c->build.build_time;
 		c->tar_opts.dir_mtime_nsec = c->build.build_time_nsec;
 		c->tar_opts.fingerprints = c->build.ishare;
+		c->tar_opts.reserve = c->reserve;
 		if (places_tar_data(c)) {
 			ret = erofs_output_open(&out, c->image,
 						!c->build.no_fsync);
@@ -709,6 +768,9 @@ static int run(struct mkfs_config *c)
 	} else {
 		ret = erofs_source_dir_scan(&tree, c->source_path, &c->source);
 	}
+	/* the old image's entries, before whiteouts go with --ovlfs-strip */
+	if (!ret && c->incr)
+		ret = erofs_incr_graft(c->incr, &tree, &c->xattrs, &c->build);
 	if (!ret && c->tar_opts.ovlfs_strip)
 		ret = erofs_ovlfs_strip(&tree, &c->xattrs);
 	if (!ret)
@@ -759,6 +821,8 @@ int main(int argc, char **argv)
 	}
 	if (!ret)
 		ret = settle_time(&c);
+	if (!ret && c.incremental)
+		ret = prepare_incremental(&c);
 	if (!ret) {
 		signal(SIGINT, cleanup_on_signal);
 		signal(SIGTERM, cleanup_on_signal);
@@ -772,6 +836,7 @@ int main(int argc, char **argv)
 			msg ? msg : strerror(-ret));
 	}
 	erofs_merge_close(c.merge);
+	erofs_incr_close(c.incr);
 	erofs_compress_opts_free(&c.compress);
 	erofs_exclude_free(c.exclude);
 	erofs_xattr_table_free(&c.xattrs);

@@ -16,6 +16,7 @@
 #include "erofs/defs.h"
 #include "erofs/format.h"
 #include "erofs/io.h"
+#include "erofs/super.h"
 #include "erofs/tree.h"
 #include "erofs/xattr.h"
 
@@ -23,6 +24,25 @@
 struct erofs_build_device {
 	char tag[EROFS_DEVICE_TAG_LEN + 1]; /* NUL-terminated */
 	u64 blocks; /* its size in blocks */
+};
+
+/* A ".." entry of a kept directory whose parent was written anew. */
+struct erofs_dotdot_patch {
+	u64 pos; /* image offset of the entry's nid */
+	const struct erofs_node *parent; /* whose new nid goes there */
+};
+
+/* The image an incremental build appends to (lib/incremental.c). */
+struct erofs_build_base {
+	int fd; /* the image, read to start the copy */
+	struct erofs_sb_info sb;
+	u8 *head; /* its superblock block from EROFS_SUPER_OFFSET, */
+	size_t head_len; /* the region the checksum covers */
+	unsigned int nr_prefixes; /* long prefixes in its table */
+	u64 root_iloc; /* its root's record, which a new root may reuse */
+	u32 root_record;
+	struct erofs_dotdot_patch *patches;
+	u64 npatches;
 };
 
 struct erofs_build_opts {
@@ -56,6 +76,7 @@ struct erofs_build_opts {
 	 */
 	struct erofs_output *out;
 	erofs_blk_t placed_end;
+	const struct erofs_build_base *base; /* --incremental */
 };
 
 struct erofs_build {
@@ -72,6 +93,7 @@ struct erofs_build {
 	erofs_blk_t meta_blkaddr; /* nids count from here: one block
 				    * before the metadata area */
 	u64 meta_size; /* bytes of the metadata area */
+	u64 meta_start; /* its byte position */
 	erofs_blk_t total_blocks;
 	u32 prefix_start; /* 4-byte units, 0 without long prefixes */
 	struct erofs_zimage *zi; /* compression settings, NULL without */
@@ -83,6 +105,9 @@ struct erofs_build {
 	struct erofs_build_device *devs;
 	unsigned int ndevs;
 	u32 devt_slotoff; /* in EROFS_DEVT_SLOT_SIZE units; 0 without */
+	/* appending (opts->base): where the root's record goes */
+	u64 root_pos;
+	bool new_prefix_table; /* the old table lacks prefixes: written anew */
 	struct erofs_output blob; /* --blobdev's output */
 	bool blob_open;
 	u64 blob_blocks; /* allocation cursor in the blob */

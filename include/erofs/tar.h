@@ -59,6 +59,8 @@ struct erofs_tar_opts {
 	struct erofs_output *place_out;
 	erofs_blk_t place_start;
 	unsigned int blkszbits;
+	/* rvsp: file data is skipped, its space only reserved in the image */
+	bool reserve;
 };
 
 /* What reading the archive found out besides the tree. */

@@ -79,6 +79,8 @@ struct erofs_node_layout {
 	bool zpending;
 	/* chunks pending (--chunksize): the chunk pass settles the layout */
 	bool cpending;
+	/* in the image appended to already: nid fixed, nothing written */
+	bool retained;
 	u8 zalg; /* compression alternative */
 	u32 zpclusterblks; /* physical cluster size in blocks */
 };
@@ -101,6 +103,7 @@ struct erofs_node {
 	u8 fingerprint[32]; /* SHA-256 of the content */
 	bool fingerprint_known; /* the source computed it already */
 	bool opaque; /* overlayfs: lower layers do not show through */
+	bool implied; /* a directory the source implied, without metadata */
 
 	u8 data_kind; /* enum erofs_data_kind */
 	bool maybe_sparse; /* the source reports fewer blocks than size */

@@ -61,6 +61,12 @@ void erofs_xattr_table_free(struct erofs_xattr_table *t);
 /* Register a long name prefix (--xattr-prefix). Returns its index. */
 int erofs_xattr_add_long_prefix(struct erofs_xattr_table *t,
 				const char *prefix);
+/*
+ * Make "names" the first long prefixes, in that order (an image appended
+ * to numbers its prefixes so). Only before any xattr is set.
+ */
+int erofs_xattr_put_prefixes_first(struct erofs_xattr_table *t,
+				   const char *const *names, unsigned int n);
 /* Register the fingerprint name (--ishare=NAME) as a long prefix. */
 int erofs_xattr_set_ishare_name(struct erofs_xattr_table *t, const char *name);
 
