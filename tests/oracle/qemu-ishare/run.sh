@@ -3,8 +3,8 @@
 #
 # Usage:
 #   run.sh [--share | --noshare] [--domain NAME] [--data STRING]
-#          [--img-data I STRING]... [--exec SNIPPET] [--no-measure]
-#          [--timeout SEC] [--keep] IMG...
+#          [--img-data I STRING]... [--disk FILE]... [--exec SNIPPET]
+#          [--no-measure] [--timeout SEC] [--keep] IMG...
 #
 #   --share        mount every image with "inode_share,domain_id=NAME"
 #   --noshare      mount plainly (the default)
@@ -12,6 +12,9 @@
 #   --data STRING  exact mount data string for every image (overrides both)
 #   --img-data I STRING  mount data for image I (0-based) only, e.g. to give
 #                  it another domain_id
+#   --disk FILE    attach FILE as a disk that is not mounted: an extra
+#                  device of an image; mount data names the J-th such disk
+#                  (0-based) as @devJ, e.g. "device=@dev0,inode_share,..."
 #   --exec SNIPPET guest shell snippet run after mounting (images at
 #                  /mnt/0, /mnt/1, ..., busybox tools, `sharemount`); each
 #                  output line is printed as "EXEC: ..."
@@ -54,6 +57,7 @@ usage() { sed -n '3,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
 
 share=0 domain=test data='' data_set=0 snippet='' measure=1 timeout_s=300 keep=0
 images=()
+disks=()
 declare -A img_data=()
 while (($#)); do
 	case $1 in
@@ -64,6 +68,7 @@ while (($#)); do
 	--img-data)
 		[[ ${2:-} =~ ^[0-9]+$ ]] || usage
 		img_data[$2]=${3?}; shift 2 ;;
+	--disk) disks+=("${2:?}"); shift ;;
 	--exec) snippet=${2:?}; shift ;;
 	--no-measure) measure=0 ;;
 	--timeout) timeout_s=${2:?}; shift ;;
@@ -83,7 +88,8 @@ fi
 for d in "$data" "${img_data[@]}"; do
 	[[ $d != *[[:space:]\'\"\\]* ]] || die "mount data must not contain spaces or quotes"
 done
-for img in "${images[@]}"; do
+((${#images[@]} + ${#disks[@]} <= 20)) || die "at most 20 disks (PCI slots)"
+for img in "${images[@]}" "${disks[@]}"; do
 	[[ -f $img && -r $img ]] || die "not a readable image file: $img"
 done
 
@@ -131,6 +137,7 @@ cp "$KDIR/modules.load" "$root/modules.load"
 printf '%s\n' "$snippet" >"$root/exec.sh"
 {
 	printf 'NIMG=%d\n' "${#images[@]}"
+	printf 'NDISK=%d\n' "${#disks[@]}"
 	printf "DATA='%s'\n" "$data"
 	for i in "${!img_data[@]}"; do
 		printf "DATA_%d='%s'\n" "$i" "${img_data[$i]}"
@@ -182,17 +189,26 @@ i=0
 while :; do
 	n=0
 	for s in /sys/block/vd*/serial; do [ -r "$s" ] && n=$((n + 1)); done
-	[ $n -ge $NIMG ] && break
+	[ $n -ge $((NIMG + NDISK)) ] && break
 	i=$((i + 1))
-	[ $i -gt 200 ] && fail "only $n of $NIMG virtio disks appeared"
+	[ $i -gt 200 ] && fail "only $n of $((NIMG + NDISK)) virtio disks appeared"
 	sleep 0.1
+done
+# extra devices first: mount data names them @dev0, @dev1, ...
+subst=
+for s in /sys/block/vd*/serial; do
+	id=$(cat $s)
+	dev=${s%/serial}; dev=/dev/${dev##*/}
+	case $id in dev*) subst="$subst -e s#@$id\([^0-9]\|\$\)#$dev\1#g" ;; esac
 done
 for s in /sys/block/vd*/serial; do
 	id=$(cat $s)
 	dev=${s%/serial}; dev=/dev/${dev##*/}
+	case $id in img*) ;; *) continue ;; esac
 	k=${id#img}
 	mkdir -p /mnt/$k
 	eval "d=\${DATA_$k-\$DATA}"
+	[ -n "$subst" ] && d=$(echo "$d" | sed $subst)
 	sharemount mount "$dev" "/mnt/$k" "$d" 2>&3 || fail "mount $dev ($id) with '$d'"
 done
 out "KERNEL=$(uname -r)"
@@ -250,6 +266,10 @@ for i in "${!images[@]}"; do
 	# Commas in qemu option values are escaped by doubling.
 	drives+=(-drive "file=${images[$i]//,/,,},if=none,id=d$i,format=raw,readonly=on"
 		-device "virtio-blk-pci,drive=d$i,serial=img$i")
+done
+for j in "${!disks[@]}"; do
+	drives+=(-drive "file=${disks[$j]//,/,,},if=none,id=x$j,format=raw,readonly=on"
+		-device "virtio-blk-pci,drive=x$j,serial=dev$j")
 done
 
 : >"$work/results.txt"
