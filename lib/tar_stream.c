@@ -44,7 +44,11 @@ struct erofs_tar_stream {
 	int fd;
 	const char *name;
 	const char *dump_path;
-	int dump_fd;
+	/* the dump is named only once the whole stream went into it */
+	struct erofs_output dump;
+	bool dump_open;
+	u64 dump_pos;
+	int dump_fd; /* a pipe or device to write the dump through instead */
 
 	/* raw input, for the gzip inflater or libarchive's filters */
 	u8 *in;
@@ -276,19 +280,28 @@ fail:
 
 static int dump_write(struct erofs_tar_stream *s, const u8 *p, size_t len)
 {
-	while (len) {
-		ssize_t n = write(s->dump_fd, p, len);
+	int ret = 0;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			stream_fail(s, "%s: write failed: %s", s->dump_path,
-				    strerror(n < 0 ? errno : ENOSPC));
-			return -1;
+	if (s->dump_fd >= 0) {
+		for (size_t done = 0; done < len && !ret;) {
+			ssize_t n = write(s->dump_fd, p + done, len - done);
+
+			if (n > 0)
+				done += n;
+			else if (n < 0 && errno != EINTR)
+				ret = -errno;
+			else if (!n)
+				ret = -ENOSPC;
 		}
-		p += n;
-		len -= n;
+	} else {
+		ret = erofs_output_write(&s->dump, p, len, s->dump_pos);
 	}
+	if (ret) {
+		stream_fail(s, "%s: write failed: %s", s->dump_path,
+			    strerror(-ret));
+		return -1;
+	}
+	s->dump_pos += len;
 	return 0;
 }
 
@@ -320,7 +333,7 @@ static void *producer(void *arg)
 			n = raw_fill(s, b->data, STREAM_BUFSZ);
 		else
 			s->end = true; /* empty input */
-		if (n > 0 && s->dump_fd >= 0 && dump_write(s, b->data, n))
+		if (n > 0 && s->dump_open && dump_write(s, b->data, n))
 			break;
 
 		pthread_mutex_lock(&s->lock);
@@ -391,11 +404,23 @@ int erofs_tar_stream_open(struct erofs_tar_stream **out, int fd,
 		return 0;
 	}
 	if (dump_path) {
-		s->dump_fd = open(dump_path, O_WRONLY | O_CREAT | O_TRUNC |
-						     O_CLOEXEC, 0666);
-		if (s->dump_fd < 0)
-			return erofs_fail(-errno, "%s: %s", dump_path,
-					  strerror(errno));
+		struct stat st;
+
+		s->dump_open = true;
+		if (!stat(dump_path, &st) && !S_ISREG(st.st_mode)) {
+			/* a pipe or a device takes the stream as it comes */
+			s->dump_fd = open(dump_path, O_WRONLY | O_CLOEXEC);
+			if (s->dump_fd < 0)
+				return erofs_fail(-errno, "%s: %s", dump_path,
+						  strerror(errno));
+		} else {
+			/* a copy for the user, unsynced, as erofs-utils's */
+			ret = erofs_output_open(&s->dump, dump_path, false);
+			if (ret) {
+				s->dump_open = false;
+				return ret;
+			}
+		}
 	}
 
 	/* the first two bytes tell gzip; libarchive's bidders do the rest */
@@ -544,6 +569,13 @@ int erofs_tar_stream_close(struct erofs_tar_stream *s)
 		archive_read_free(s->raw);
 	if (s->dump_fd >= 0 && close(s->dump_fd))
 		ret = erofs_fail(-EIO, "%s: %s", s->dump_path, strerror(errno));
+	else if (s->dump_open && s->dump_fd < 0) {
+		/* a stream not read to its end leaves no partial dump */
+		if (s->eof && !s->failed)
+			ret = erofs_output_commit(&s->dump, s->dump_pos) ? -EIO :
+									   0;
+		erofs_output_abort(&s->dump);
+	}
 	for (unsigned int i = 0; i < STREAM_NBUFS; i++)
 		free(s->bufs[i].data);
 	free(s->in);

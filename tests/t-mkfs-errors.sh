@@ -16,7 +16,7 @@ leftovers() {
 	local img=$1 d b
 	d=$(dirname "$img") b=$(basename "$img")
 	[ -e "$img" ] && echo "$img"
-	find "$d" -maxdepth 1 -name ".$b.*" 2>/dev/null
+	find "$d" -maxdepth 1 \( -name ".$b.*" -o -name "$b.*" \) 2>/dev/null
 }
 
 # expect_fail NAME REGEX IMAGE [--keep COPY] -- COMMAND...: COMMAND fails,
@@ -268,16 +268,14 @@ with open(sys.argv[1], 'wb') as f:
     f.seek((64 << 30) - 4096)
     f.write(b'tail' * 1024)
 EOF
-for sig in INT TERM; do
+# SIGKILL too: the image is written to an unnamed file (O_TMPFILE) that
+# only gets its name once complete, so even a killed build leaves nothing.
+for sig in INT TERM KILL; do
 	img=$W/sig/img
 	"$MKFS" --quiet --ishare --workers=1 "$img" "$W/sig/src" >"$W/sig.out" 2>&1 &
 	pid=$!
-	# wait until the temporary image exists, then interrupt
-	for _ in $(seq 200); do
-		[ -n "$(find "$W/sig" -maxdepth 1 -name '.img.*')" ] && break
-		sleep 0.02
-	done
-	sleep 0.3
+	# well into the build (hashing the holes), then interrupt
+	sleep 0.5
 	if ! kill -0 "$pid" 2>/dev/null; then
 		wait "$pid"
 		fail "SIG$sig leaves no temporary file" \
@@ -296,4 +294,55 @@ for sig in INT TERM; do
 		pass "SIG$sig leaves no temporary file"
 	fi
 done
+# --- destinations that are not regular files -----------------------------
+# Replaced by rename, a device node or FIFO would be gone: they are refused
+# before any work, as erofs-utils does; a symlink to a regular file is
+# followed, and the link stays.
+mkdir -p "$W/dst/src"
+echo data >"$W/dst/src/f"
+mkfifo "$W/dst/fifo"
+ln -s /proc/self/fd/1 "$W/dst/to-stdout"
+ln -s "$W/dst/target.img" "$W/dst/link.img"
+# (stdout is a pipe here, as on a terminal or in a pipeline)
+for d in "$W/dst/fifo" /dev/null "$W/dst/to-stdout"; do
+	before=$(stat -L -c '%F %t:%T' "$d" 2>&1)
+	"$MKFS" --quiet "$d" "$W/dst/src" 2>"$W/dst.out" | cat >/dev/null
+	if [ "${PIPESTATUS[0]}" -eq 0 ]; then
+		fail "destination $d is refused" "mkfs succeeded"
+	elif ! grep -q "bad file type" "$W/dst.out"; then
+		fail "destination $d is refused" "$(head -n1 "$W/dst.out")"
+	elif [ "$(stat -L -c '%F %t:%T' "$d" 2>&1)" != "$before" ]; then
+		fail "destination $d is refused" "it changed: $(stat -c '%F' "$d")"
+	else
+		pass "destination $d is refused, untouched"
+	fi
+done
+# a dangling link names no file to replace
+if "$MKFS" --quiet "$W/dst/link.img" "$W/dst/src" >"$W/dst.out" 2>&1; then
+	fail "a dangling symlink as destination is refused" "mkfs succeeded"
+elif grep -q "dangling symbolic link" "$W/dst.out" && [ -L "$W/dst/link.img" ]; then
+	pass "a dangling symlink as destination is refused"
+else
+	fail "a dangling symlink as destination is refused" "$(head -n1 "$W/dst.out")"
+fi
+: >"$W/dst/target.img"
+if "$MKFS" --quiet "$W/dst/link.img" "$W/dst/src" >"$W/dst.out" 2>&1 &&
+	[ -L "$W/dst/link.img" ] && [ -s "$W/dst/target.img" ]; then
+	pass "a symlink to a regular file: the file is replaced, the link stays"
+else
+	fail "a symlink to a regular file" "$(head -n1 "$W/dst.out")"
+fi
+
+# --- --ungzip=FILE: no partial FILE when the stream is cut ----------------
+mkdir -p "$W/gz"
+tar -C "$W/dst/src" -czf "$W/gz/l.tgz" .
+head -c 60 "$W/gz/l.tgz" >"$W/gz/cut.tgz"
+if "$MKFS" --quiet --tar=f --ungzip="$W/gz/dump.tar" "$W/gz/o.img" \
+	"$W/gz/cut.tgz" >"$W/gz.out" 2>&1; then
+	fail "--ungzip=FILE of a cut stream" "mkfs succeeded"
+elif [ -e "$W/gz/dump.tar" ] || [ -n "$(ls -A "$W/gz" | grep -v 'l.tgz\|cut.tgz')" ]; then
+	fail "--ungzip=FILE of a cut stream leaves nothing" "$(ls -A "$W/gz")"
+else
+	pass "--ungzip=FILE of a cut stream leaves no partial FILE"
+fi
 exit 0
