@@ -19,16 +19,63 @@
  * Fingerprints are computed (by the data pass, or by a source that reads
  * the data anyway), never copied from the source unverified.
  */
+/*
+ * A fingerprint covers a file's holes too, and SHA-256 has no shortcut
+ * over zeroes: every byte of a hole costs as much as data (1.6 GB/s). The
+ * holes hashed in one build are limited (--ishare-holes): a file whose
+ * holes would go past the limit gets no fingerprint, with a warning, so
+ * that a tiny archive declaring huge sparse files cannot make the build
+ * run for minutes.
+ */
+static int budget_holes(struct erofs_build *b, struct erofs_node *n,
+			u64 *left)
+{
+	struct erofs_data_src s;
+	struct erofs_data_range *r;
+	u64 nr, data = 0, holes;
+	char path[4096];
+	int ret;
+
+	if (!n->has_fingerprint || !n->maybe_sparse ||
+	    (n->data_kind != EROFS_DATA_FILE &&
+	     n->data_kind != EROFS_DATA_SPOOL))
+		return 0;
+	ret = erofs_src_open(b, n, &s);
+	if (ret)
+		return ret;
+	ret = erofs_src_data_ranges(s.fd, s.base, n->size, s.path, &r, &nr);
+	erofs_src_close(&s);
+	if (ret)
+		return ret;
+	for (u64 i = 0; i < nr; i++)
+		data += r[i].end - r[i].start;
+	free(r);
+	holes = n->size - data;
+	if (holes <= *left) {
+		*left -= holes;
+		return 0;
+	}
+	n->has_fingerprint = false;
+	erofs_warn("%s: no fingerprint: hashing its %llu bytes of holes would pass the limit of holes hashed per build (--ishare-holes=%llu)",
+		   erofs_node_path(n, path, sizeof(path)),
+		   (unsigned long long)holes,
+		   (unsigned long long)b->opts->ishare_hole_limit);
+	return 0;
+}
+
 static int mark_fingerprints(struct erofs_build *b)
 {
 	struct erofs_xattr_table *xt = b->xattrs;
 	const char *name;
+	u64 holes;
 
 	if (!b->opts->ishare)
 		return 0;
+	holes = b->opts->ishare_hole_limit;
 	name = xt->prefixes[xt->ishare_prefix].prefix;
 	for (u64 i = 0; i < b->tree->nr_order; i++) {
 		struct erofs_node *n = b->tree->order[i];
+		int ret;
 
 		erofs_xattr_remove(xt, n, name);
 		/* reserved space reads as zeroes: it shares nothing */
@@ -43,6 +90,9 @@ static int mark_fingerprints(struct erofs_build *b)
 			return erofs_fail(-EINVAL, "%s: no fingerprint for data on an extra device",
 					  erofs_node_path(n, path, sizeof(path)));
 		}
+		ret = budget_holes(b, n, &holes);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }

@@ -66,9 +66,13 @@ static u64 chunk_data_blocks(const struct erofs_build *b,
 /*
  * A file with holes becomes chunk-based when that is smaller than flat:
  * a block map (or chunk indexes, if forced) with holes for chunks that
- * hold no data.
+ * hold no data. With "mostly_holes", only a file that is more hole than
+ * data is planned (else 0 and nothing done): compressing it would spend
+ * time on every zero and still store some (a 64 GiB hole took minutes and
+ * hundreds of MB). Returns 1 once planned.
  */
-static int plan_sparse(struct erofs_build *b, struct erofs_node *n)
+static int plan_sparse(struct erofs_build *b, struct erofs_node *n,
+		       bool mostly_holes)
 {
 	struct erofs_node_layout *L = &n->L;
 	struct erofs_data_range *r = NULL;
@@ -91,6 +95,16 @@ static int plan_sparse(struct erofs_build *b, struct erofs_node *n)
 	}
 	if (ret)
 		return ret;
+	if (mostly_holes) {
+		u64 data = 0;
+
+		for (u64 i = 0; i < nr; i++)
+			data += r[i].end - r[i].start;
+		if (data > n->size / 2) {
+			free(r);
+			return 0;
+		}
+	}
 	/* chunk sizes up to the file size (and at most 2^31 blocks) */
 	for (maxbits = 0; maxbits < 31 && ((u64)b->blksz << maxbits) < n->size;
 	     maxbits++)
@@ -108,7 +122,7 @@ static int plan_sparse(struct erofs_build *b, struct erofs_node *n)
 	if (best_cost + b->blksz >= round_up(n->size, b->blksz)) {
 		free(r);
 		erofs_layout_plan_flat(b, n);
-		return 0;
+		return 1;
 	}
 
 	chunk_data_blocks(b, n, r, nr, best_bits, &nchunks);
@@ -134,7 +148,7 @@ static int plan_sparse(struct erofs_build *b, struct erofs_node *n)
 	free(blk);
 	L->blkaddr = first;
 	L->nblocks = b->next_blkaddr - first;
-	return ret;
+	return ret ? ret : 1;
 }
 
 /*
@@ -187,6 +201,8 @@ static int place_root(struct erofs_build *b, struct erofs_node *root)
 static int plan_node(struct erofs_build *b, struct erofs_node *n)
 {
 	struct erofs_node_layout *L = &n->L;
+	bool sparse;
+	int ret;
 
 	if (L->retained)
 		return 0;
@@ -225,6 +241,14 @@ static int plan_node(struct erofs_build *b, struct erofs_node *n)
 			L->blkaddr = n->src.off >> b->opts->blkszbits;
 			break;
 		}
+		sparse = n->maybe_sparse && n->size > b->blksz &&
+			 (n->data_kind == EROFS_DATA_FILE ||
+			  n->data_kind == EROFS_DATA_SPOOL);
+		if (sparse && b->zi && !b->opts->chunkbits) {
+			ret = plan_sparse(b, n, true);
+			if (ret)
+				return ret < 0 ? ret : 0;
+		}
 		if (b->zi && n->size && plan_compressed(b, n))
 			break;
 		if (b->opts->chunkbits && n->size) {
@@ -233,10 +257,10 @@ static int plan_node(struct erofs_build *b, struct erofs_node *n)
 			L->nblocks = 0;
 			break;
 		}
-		if (n->maybe_sparse && n->size > b->blksz &&
-		    (n->data_kind == EROFS_DATA_FILE ||
-		     n->data_kind == EROFS_DATA_SPOOL))
-			return plan_sparse(b, n);
+		if (sparse) {
+			ret = plan_sparse(b, n, false);
+			return ret < 0 ? ret : 0;
+		}
 		erofs_layout_plan_flat(b, n);
 		break;
 	case S_IFDIR:

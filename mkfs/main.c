@@ -59,6 +59,7 @@ enum {
 	OPT_SORT,
 	OPT_CLEAN,
 	OPT_INCREMENTAL,
+	OPT_ISHARE_HOLES,
 	OPT_VMDK_DESC,
 };
 
@@ -99,6 +100,7 @@ static const struct option long_options[] = {
 	{ "sort", required_argument, NULL, OPT_SORT },
 	{ "clean", optional_argument, NULL, OPT_CLEAN },
 	{ "incremental", optional_argument, NULL, OPT_INCREMENTAL },
+	{ "ishare-holes", required_argument, NULL, OPT_ISHARE_HOLES },
 	{ "vmdk-desc", required_argument, NULL, OPT_VMDK_DESC },
 	{ NULL, 0, NULL, 0 },
 };
@@ -190,6 +192,8 @@ static void usage(FILE *f)
 		" --ishare[=NAME]        record SHA-256 content fingerprints for page cache\n"
 		"                        sharing in xattr NAME (default " EROFS_ISHARE_DEFAULT_NAME ")\n"
 		" --xattr-inode-digest[=NAME]  the same, as erofs-utils spells it\n"
+		" --ishare-holes=#       hash at most # bytes of holes for fingerprints\n"
+		"                        per build (default 16 GiB); files past it get none\n"
 		" --mkfs-time            apply -T to the build time only\n"
 		" --mount-point=PATH     prefix of in-image paths for --file-contexts\n"
 		" --no-fsync             do not sync the image before renaming it into place\n"
@@ -529,6 +533,11 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 			c->incremental = opt == OPT_INCREMENTAL;
 			c->clean_given = true;
 			break;
+		case OPT_ISHARE_HOLES:
+			if (parse_u64(optarg, UINT64_MAX, &v))
+				return bad_value("--ishare-holes", optarg);
+			c->build.ishare_hole_limit = v;
+			break;
 		case OPT_VMDK_DESC:
 			c->vmdk_desc = optarg;
 			break;
@@ -800,7 +809,8 @@ out:
 int main(int argc, char **argv)
 {
 	struct mkfs_config c = {
-		.build = { .blkszbits = 12 },
+		.build = { .blkszbits = 12,
+			   .ishare_hole_limit = EROFS_ISHARE_HOLE_LIMIT },
 		.overrides = { .force_uid = -1, .force_gid = -1 },
 	};
 	int ret;

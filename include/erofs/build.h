@@ -52,6 +52,7 @@ struct erofs_build_opts {
 	s64 build_time; /* seconds; the epoch of compact inodes */
 	u32 build_time_nsec;
 	bool ishare; /* write content fingerprints */
+	u64 ishare_hole_limit; /* bytes of holes hashed at most per build */
 	unsigned int workers; /* data threads; 0 = available processors */
 	bool no_fsync; /* rename the image into place unsynced */
 	const struct erofs_compress_opts *compress; /* NULL: none */
