@@ -749,14 +749,21 @@ static void check_image(struct fsck *c, const struct erofs_walk_stats *st,
  * data where they are missing is reported as not checked, each read past
  * where they end as corruption.
  */
+#define DEVICE_WARNINGS 16 /* a table may list 65535 devices */
+
 static void check_devices(struct fsck *c)
 {
 	struct erofs_image *img = c->img;
+	unsigned int warned = 0, more = 0;
 
 	for (unsigned int i = 0; i < img->nr_devices; i++) {
 		const struct erofs_device *d = &img->devices[i];
 
-		if (d->missing && !d->uniaddr)
+		if (!d->missing && d->avail >= d->blocks << img->blkszbits)
+			continue;
+		if (warned++ >= DEVICE_WARNINGS)
+			more++;
+		else if (d->missing && !d->uniaddr)
 			report(c, EROFS_FSCK_WARNING, img->path,
 			       img->sb.root_nid,
 			       "extra device %u has no unified address, so the image file cannot hold it: files with data on it cannot be checked; give it with --device=FILE",
@@ -769,10 +776,13 @@ static void check_devices(struct fsck *c)
 			       (unsigned long long)(d->uniaddr
 						    << img->blkszbits),
 			       (unsigned long long)img->size);
-		else if (d->avail < d->blocks << img->blkszbits)
+		else
 			report(c, EROFS_FSCK_WARNING, img->path,
 			       img->sb.root_nid, "%s", d->short_why);
 	}
+	if (more)
+		report(c, EROFS_FSCK_WARNING, img->path, img->sb.root_nid,
+		       "%u more extra devices are missing or cut short", more);
 }
 
 static void check_packed(struct fsck *c)

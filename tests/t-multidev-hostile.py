@@ -301,6 +301,26 @@ def cases(work, eu):
     struct.pack_into('<H', im.b, EXTRA_DEVICES, 65535)
     c.judge('65535 extra devices', c.write(im), [], 4,
             'device table (65535 slots')
+    # 65535 slots that fit: a table of 8 MiB after the metadata; the
+    # first slot is the blob, the others empty
+    im = Image(meta)
+    old = struct.unpack_from('<H', im.b, DEVT_SLOTOFF)[0] * 128
+    moved = len(im.b)
+    im.b += bytes(65536 * 128)
+    im.b[moved:moved + 128] = im.b[old:old + 128]
+    struct.pack_into('<H', im.b, DEVT_SLOTOFF, moved // 128)
+    struct.pack_into('<H', im.b, EXTRA_DEVICES, 65535)
+    struct.pack_into('<I', im.b, SB + 0x24, len(im.b) // im.blksz)
+    set_slot(im, 0, blob_blocks, len(im.b) // im.blksz)
+    path = combined(im)
+    c.judge('65535 devices in the table, one file', path, [], 0,
+            compare=src_b)
+    rc, out, _ = run([FSCK, path])
+    result(rc == 0 and '65518 more extra devices are missing' in out and
+           len(out.splitlines()) < 40,
+           '65535 devices: missing ones said in a few lines',
+           'exit %s, %d lines: %s' % (rc, len(out.splitlines()),
+                                      first_lines(out)))
     im = Image(meta)
     struct.pack_into('<H', im.b, DEVT_SLOTOFF, 0xffff)
     c.judge('device table far outside the image', c.write(im), [blob], 4,
