@@ -27,6 +27,7 @@ enum {
 	OPT_PAGE_SIZE,
 	OPT_VERIFY,
 	OPT_OFFSET,
+	OPT_DEVICE,
 };
 
 static const struct option long_options[] = {
@@ -42,7 +43,15 @@ static const struct option long_options[] = {
 	{ "page-size", required_argument, NULL, OPT_PAGE_SIZE },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "offset", required_argument, NULL, OPT_OFFSET },
+	{ "device", required_argument, NULL, OPT_DEVICE },
 	{ NULL, 0, NULL, 0 },
+};
+
+/* An IMAGE argument and the --device options that follow it. */
+struct dump_input {
+	char *path;
+	const char **devices;
+	unsigned int nr_devices;
 };
 
 struct dump_config {
@@ -51,12 +60,14 @@ struct dump_config {
 	erofs_nid_t nid;
 	const char *path;
 	const char *image;
-	struct erofs_image_opts image_opts; /* --offset */
-	/* --share-report over images[0..nr_images) */
+	struct erofs_image_opts image_opts; /* --offset, --device */
+	/* --share-report over inputs[0..nr_inputs) */
 	bool share_report, json, share_opts;
 	struct erofs_share_opts share;
-	char **images;
-	int nr_images;
+	struct dump_input *inputs;
+	unsigned int nr_inputs;
+	/* --device options before any IMAGE */
+	struct dump_input lead;
 };
 
 static void usage(FILE *f)
@@ -64,7 +75,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: dump.erofs [OPTIONS] IMAGE\n"
 		"       dump.erofs --share-report [--json] [--top=N] [--page-size=N]\n"
-		"                  [--verify] IMAGE IMAGE...\n"
+		"                  [--verify] IMAGE [--device=FILE...] IMAGE...\n"
 		"Show what the EROFS image IMAGE holds, or how much page cache\n"
 		"sharing saves across several images.\n"
 		"\n"
@@ -84,6 +95,10 @@ static void usage(FILE *f)
 		" --page-size=N   page size to count with (default 4096)\n"
 		" --verify        also read the files and check their fingerprints\n"
 		" --offset=#      the image starts # bytes into IMAGE\n"
+		" --device=FILE   an extra device of the image, once per device in the\n"
+		"                 order of its device table (without any, they are read\n"
+		"                 from IMAGE itself); with --share-report, of the IMAGE\n"
+		"                 named before it\n"
 		" -d#             message level, 0 (quiet) to 9 (debug)\n"
 		" -V, --version   print the version and exit\n"
 		" -h, --help      print this help and exit\n");
@@ -96,15 +111,69 @@ static int usage_error(const char *msg)
 	return 1;
 }
 
+static int add_device(struct dump_input *in, const char *path)
+{
+	const char **d;
+
+	if (in->nr_devices >= UINT16_MAX)
+		return usage_error("too many --device options");
+	d = realloc(in->devices, (in->nr_devices + 1) * sizeof(*d));
+	if (!d)
+		return usage_error(strerror(ENOMEM));
+	d[in->nr_devices++] = path;
+	in->devices = d;
+	return 0;
+}
+
+static int add_input(struct dump_config *c, char *path)
+{
+	struct dump_input *n;
+
+	n = realloc(c->inputs, (c->nr_inputs + 1) * sizeof(*n));
+	if (!n)
+		return usage_error(strerror(ENOMEM));
+	memset(&n[c->nr_inputs], 0, sizeof(*n));
+	n[c->nr_inputs++].path = path;
+	c->inputs = n;
+	return 0;
+}
+
+static void free_inputs(struct dump_config *c)
+{
+	for (unsigned int i = 0; i < c->nr_inputs; i++)
+		free(c->inputs[i].devices);
+	free(c->inputs);
+	free(c->lead.devices);
+}
+
+/*
+ * IMAGE arguments come back in order ("-" first in the option string), so
+ * that each --device can go with the IMAGE named before it.
+ */
 static int parse_args(struct dump_config *c, int argc, char **argv)
 {
 	unsigned long long v;
 	char *end;
-	int opt;
+	int opt, ret;
 
-	while ((opt = getopt_long(argc, argv, "d:ehsSV", long_options,
+	while ((opt = getopt_long(argc, argv, "-d:ehsSV", long_options,
 				  NULL)) != -1) {
 		switch (opt) {
+		case 1:
+			ret = add_input(c, optarg);
+			if (ret)
+				return ret;
+			break;
+		case OPT_DEVICE:
+			if (!*optarg)
+				return usage_error("--device= needs a file");
+			ret = add_device(c->nr_inputs ?
+						 &c->inputs[c->nr_inputs - 1] :
+						 &c->lead,
+					 optarg);
+			if (ret)
+				return ret;
+			break;
 		case 'd':
 			v = strtoull(optarg, &end, 10);
 			if (*end || end == optarg || v > 9)
@@ -184,23 +253,37 @@ static int parse_args(struct dump_config *c, int argc, char **argv)
 			return 1;
 		}
 	}
+	/* after "--" */
+	for (; optind < argc; optind++) {
+		ret = add_input(c, argv[optind]);
+		if (ret)
+			return ret;
+	}
 	if (c->share_report) {
 		if (c->superblock || c->stats || c->extents || c->ls ||
 		    c->cat || c->nid_given || c->path)
 			return usage_error("--share-report cannot be combined with other reports");
 		if (c->image_opts.offset)
 			return usage_error("--offset cannot be combined with --share-report");
-		if (argc - optind < 2)
+		if (c->lead.nr_devices)
+			return usage_error("with --share-report, each --device=FILE follows the IMAGE it belongs to");
+		if (c->nr_inputs < 2)
 			return usage_error("--share-report needs two IMAGEs or more (the same one twice is fine)");
-		c->images = argv + optind;
-		c->nr_images = argc - optind;
 		return 0;
 	}
 	if (c->share_opts)
 		return usage_error("--json, --top, --page-size and --verify go with --share-report");
-	if (optind != argc - 1)
+	if (c->nr_inputs != 1)
 		return usage_error("exactly one IMAGE is needed");
-	c->image = argv[optind];
+	c->image = c->inputs[0].path;
+	/* one image: its devices, wherever they were given */
+	for (unsigned int i = 0; i < c->inputs[0].nr_devices; i++) {
+		ret = add_device(&c->lead, c->inputs[0].devices[i]);
+		if (ret)
+			return ret;
+	}
+	c->image_opts.devices = c->lead.devices;
+	c->image_opts.nr_devices = c->lead.nr_devices;
 	if ((c->extents || c->ls || c->cat) && !c->nid_given && !c->path)
 		return usage_error("-e, --ls and --cat need --nid or --path");
 	if (c->cat && (c->superblock || c->stats || c->extents || c->ls))
@@ -220,6 +303,29 @@ static int failed(int ret)
 	return 1;
 }
 
+static int share_report(struct dump_config *c)
+{
+	char **paths = calloc(c->nr_inputs, sizeof(*paths));
+	struct erofs_image_opts *io = calloc(c->nr_inputs, sizeof(*io));
+	int ret = -ENOMEM;
+
+	if (paths && io) {
+		for (unsigned int i = 0; i < c->nr_inputs; i++) {
+			paths[i] = c->inputs[i].path;
+			io[i].devices = c->inputs[i].devices;
+			io[i].nr_devices = c->inputs[i].nr_devices;
+		}
+		ret = erofs_share_report_images(paths, io, c->nr_inputs,
+						&c->share, c->json, stdout);
+	}
+	free(paths);
+	free(io);
+	if (fflush(stdout) && !ret)
+		ret = erofs_fail(-errno, "standard output: %s",
+				 strerror(errno));
+	return ret ? failed(ret) : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct dump_config c = { .share = { .top = 10 } };
@@ -229,15 +335,14 @@ int main(int argc, char **argv)
 
 	erofs_progname = "dump.erofs";
 	ret = parse_args(&c, argc, argv);
-	if (ret)
+	if (ret) {
+		free_inputs(&c);
 		return ret;
+	}
 	if (c.share_report) {
-		ret = erofs_share_report_images(c.images, c.nr_images, &c.share,
-						c.json, stdout);
-		if (fflush(stdout) && !ret)
-			ret = erofs_fail(-errno, "standard output: %s",
-					 strerror(errno));
-		return ret ? failed(ret) : 0;
+		ret = share_report(&c);
+		free_inputs(&c);
+		return ret;
 	}
 	ret = erofs_image_open(&img, c.image, &c.image_opts);
 	if (ret == -EFSCORRUPTED) {
@@ -256,8 +361,10 @@ int main(int argc, char **argv)
 		}
 		free(msg);
 	}
-	if (ret)
+	if (ret) {
+		free_inputs(&c);
 		return failed(ret);
+	}
 
 	nid = c.nid;
 	if (c.path) {
@@ -301,6 +408,7 @@ int main(int argc, char **argv)
 	}
 out:
 	erofs_image_close(&img);
+	free_inputs(&c);
 	if (fflush(stdout) && !ret)
 		ret = erofs_fail(-errno, "standard output: %s", strerror(errno));
 	return ret ? failed(ret) : 0;

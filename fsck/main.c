@@ -41,6 +41,7 @@ enum {
 	OPT_NO_PRESERVE_PERMS,
 	OPT_WORKERS,
 	OPT_OFFSET,
+	OPT_DEVICE,
 };
 
 static const struct option long_options[] = {
@@ -63,11 +64,13 @@ static const struct option long_options[] = {
 	{ "no-preserve-perms", no_argument, NULL, OPT_NO_PRESERVE_PERMS },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "offset", required_argument, NULL, OPT_OFFSET },
+	{ "device", required_argument, NULL, OPT_DEVICE },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct fsck_config {
 	struct erofs_image_opts image;
+	const char **devices; /* --device, in slot order */
 	struct erofs_fsck_opts check;
 	struct erofs_extract_opts extract;
 	const char *image_path;
@@ -91,6 +94,9 @@ static void usage(FILE *f)
 		" --path=PATH            check or extract the subtree at PATH (wins over --nid)\n"
 		" --no-sbcrc             do not verify the superblock checksum\n"
 		" --offset=#             the image starts # bytes into IMAGE\n"
+		" --device=FILE          an extra device of the image, once per device in\n"
+		"                        the order of its device table (without any, they\n"
+		"                        are read from IMAGE itself, after its metadata)\n"
 		" --xattr-inode-digest[=NAME]\n"
 		"                        verify every file's content fingerprint, also in\n"
 		"                        images not marked share-ready; NAME overrides the\n"
@@ -227,6 +233,26 @@ static int parse_args(struct fsck_config *c, int argc, char **argv)
 						   optarg);
 			c->image.offset = v;
 			break;
+		case OPT_DEVICE: {
+			const char **d;
+
+			if (!*optarg)
+				return usage_error("%s--device= needs a file", "");
+			if (c->image.nr_devices >= UINT16_MAX)
+				return usage_error("%stoo many --device options",
+						   "");
+			d = realloc(c->devices,
+				    (c->image.nr_devices + 1) * sizeof(*d));
+			if (!d) {
+				fprintf(stderr, "%s: %s\n", erofs_progname,
+					strerror(ENOMEM));
+				return EXIT_OPERATIONAL;
+			}
+			d[c->image.nr_devices++] = optarg;
+			c->devices = d;
+			c->image.devices = d;
+			break;
+		}
 		case OPT_WORKERS:
 			if (!parse_u64(optarg, 1024, &v) || !v)
 				return usage_error("invalid --workers value '%s'",
@@ -287,6 +313,12 @@ static int status_of_error(int err)
 	return err == -EFSCORRUPTED ? EXIT_UNCORRECTED : EXIT_OPERATIONAL;
 }
 
+/* Opening fails with -EINVAL for what was asked wrongly (devices, offset). */
+static int status_of_open_error(int err)
+{
+	return err == -EINVAL ? EXIT_USAGE : status_of_error(err);
+}
+
 int main(int argc, char **argv)
 {
 	struct fsck_config c = { 0 };
@@ -315,10 +347,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", erofs_progname,
 			erofs_last_error() ? erofs_last_error() :
 					     strerror(-ret));
-		return status_of_error(ret);
+		free(c.devices);
+		return status_of_open_error(ret);
 	}
 	ret = erofs_fsck(&img, &c.check, &r);
 	erofs_image_close(&img);
+	free(c.devices);
 	if (ret) {
 		fprintf(stderr, "%s: %s\n", erofs_progname,
 			erofs_last_error() ? erofs_last_error() :

@@ -5,6 +5,9 @@
  * almost every mutation at the door), then checked from the root: every
  * inode, directory, xattr, chunk and compressed map, all file data with
  * decompression, fingerprints, and extraction into a scratch directory.
+ * An image with a device table is read in the flat device mode (its
+ * devices inside the input, as one combined file), then checked again
+ * with the input itself given as the file of each device (--device).
  */
 #include <unistd.h>
 
@@ -17,9 +20,12 @@ static void ignore(void *arg, enum erofs_fsck_level level, const char *path,
 {
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Devices given as files: few, each a descriptor. */
+#define FUZZ_MAX_DEVICES 4
+
+static void check(const char *path, const struct erofs_image_opts *iopts,
+		  unsigned int *nr_devices)
 {
-	const struct erofs_image_opts iopts = { .no_sbcrc = true };
 	struct erofs_extract_opts xopts = {
 		.overwrite = true,
 		.xattrs = true,
@@ -33,18 +39,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	struct erofs_fsck_result res;
 	struct erofs_image img;
-	char path[FUZZ_PATH_MAX], dir[4096];
+	char dir[4096];
+
+	if (erofs_image_open(&img, path, iopts))
+		return;
+	if (nr_devices)
+		*nr_devices = img.nr_devices;
+	snprintf(dir, sizeof(dir), "%s/x", fuzz_scratch_dir());
+	xopts.dir = dir;
+	fopts.extract = &xopts;
+	erofs_fsck(&img, &fopts, &res);
+	fuzz_empty_dir(fuzz_scratch_dir());
+	erofs_image_close(&img);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct erofs_image_opts iopts = { .no_sbcrc = true };
+	const char *devices[FUZZ_MAX_DEVICES];
+	char path[FUZZ_PATH_MAX];
+	unsigned int nr = 0;
 	int fd;
 
 	fuzz_quiet();
 	fd = fuzz_memfd(data, size, path);
-	if (!erofs_image_open(&img, path, &iopts)) {
-		snprintf(dir, sizeof(dir), "%s/x", fuzz_scratch_dir());
-		xopts.dir = dir;
-		fopts.extract = &xopts;
-		erofs_fsck(&img, &fopts, &res);
-		fuzz_empty_dir(fuzz_scratch_dir());
-		erofs_image_close(&img);
+	check(path, &iopts, &nr);
+	if (nr && nr <= FUZZ_MAX_DEVICES) {
+		for (unsigned int i = 0; i < nr; i++)
+			devices[i] = path;
+		iopts.devices = devices;
+		iopts.nr_devices = nr;
+		fuzz_quiet();
+		check(path, &iopts, NULL);
 	}
 	close(fd);
 	return 0;

@@ -31,9 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_quiet();
 	fa = fuzz_memfd(data, n, a);
 	fb = fuzz_memfd(data + n, size - n, b);
-	erofs_share_report_images(paths, 2, &opts, false, fuzz_null_file());
+	erofs_share_report_images(paths, NULL, 2, &opts, false, fuzz_null_file());
 	fuzz_quiet();
-	erofs_share_report_images(paths, 2, &opts, true, fuzz_null_file());
+	erofs_share_report_images(paths, NULL, 2, &opts, true, fuzz_null_file());
 	close(fa);
 	close(fb);
 	return 0;

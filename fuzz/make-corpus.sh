@@ -101,6 +101,32 @@ if [ -n "$EU_BIN" ]; then
 	theirs "$EU_BIN/mkfs.erofs" --chunksize=4096
 	theirs "$EU_BIN/mkfs.erofs" -zlz4 --max-extent-bytes=-65536 -E48bit
 fi
+# images with a device table and chunk indexes, each followed by its
+# devices in one file (read in the flat device mode, as the kernel mounts
+# such a file without device= options)
+combined() {
+	local name=$1
+	shift
+	cat "$@" >"$out/image/$name.img" 2>/dev/null || rm -f "$out/image/$name.img"
+}
+if [ -n "$EU_BIN" ]; then
+	eu=$EU_BIN/mkfs.erofs
+	theirs "$eu" --chunksize=4096 -Eforce-chunk-indexes
+	"$eu" -T1700000000 -Uclear --blobdev="$work/blob" --chunksize=4096 		"$work/meta" "$src" >/dev/null 2>&1 &&
+		combined eu-blobdev "$work/meta" "$work/blob"
+	"$eu" -T1700000000 -Uclear --blobdev="$work/fpblob" --chunksize=8192 		--xattr-inode-digest "$work/fpmeta" "$src" >/dev/null 2>&1 &&
+		combined eu-blobdev-digest "$work/fpmeta" "$work/fpblob"
+	tar -C "$src" --exclude=./sparse --sort=name --format=pax 		--numeric-owner -cf "$work/src.tar" . 2>/dev/null
+	"$eu" -T1700000000 -Uclear --tar=i "$work/ti" "$work/src.tar" 		>/dev/null 2>&1 &&
+		combined eu-tar-index "$work/ti" "$work/src.tar"
+	mkdir -p "$work/l2"
+	echo upper >"$work/l2/hello"
+	tar -C "$work/l2" -cf "$work/l2.tar" .
+	"$eu" -T1700000000 -Uclear --tar=f --aufs -Enoinline_data 		"$work/L1" "$work/src.tar" >/dev/null 2>&1 &&
+		"$eu" -T1700000000 -U 22222222-2222-2222-2222-222222222222 			--tar=f --aufs -Enoinline_data "$work/L2" 			"$work/l2.tar" >/dev/null 2>&1 &&
+		"$eu" -T1700000000 -Uclear "$work/merged" "$work/L1" 			"$work/L2" >/dev/null 2>&1 &&
+		combined eu-merged "$work/merged" "$work/L1" "$work/L2"
+fi
 if command -v mkfs.erofs >/dev/null && [ "$(command -v mkfs.erofs)" != "$MKFS" ]; then
 	# bookworm's erofs-utils 1.5
 	theirs mkfs.erofs --chunksize=4096
@@ -160,5 +186,7 @@ pair "$out/image/ours-3.img" "$work/changed.img" ishare-changed.bin
 pair "$out/image/ours-3.img" "$out/image/ours-3.img" same.bin
 pair "$out/image/ours-11.img" "$out/image/ours-5.img" compressed-flat.bin
 pair "$out/image/ours-1.img" "$out/image/ours-4.img" plain-ishare.bin
+pair "$out/image/eu-blobdev-digest.img" "$out/image/eu-blobdev-digest.img" \
+	blobdev-twice.bin
 
 echo "corpus: $(ls "$out/image" | wc -l) images, $(ls "$out/tar" | wc -l) archives, $(ls "$out/share" | wc -l) share pairs in $out"

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "erofs/data_read.h"
+#include "erofs/device.h"
 #include "erofs/format.h"
 #include "erofs/zmap.h"
 
@@ -20,6 +21,7 @@ static int map_flat(struct erofs_image *img, const struct erofs_rinode *ri,
 {
 	u64 outside = ri->i.size - ri->tail_len;
 
+	m->dev = 0;
 	if (ri->null_startblk) {
 		m->kind = EROFS_MAP_HOLE;
 		m->la = 0;
@@ -27,10 +29,12 @@ static int map_flat(struct erofs_image *img, const struct erofs_rinode *ri,
 		return 0;
 	}
 	if (la < outside) {
+		/* checked to lie on one device when the inode was read */
 		m->kind = EROFS_MAP_MAPPED;
 		m->la = 0;
 		m->llen = outside;
-		m->pa = ri->startblk << img->blkszbits;
+		m->dev = ri->data_dev;
+		m->pa = ri->data_pos;
 	} else {
 		m->kind = EROFS_MAP_INLINE;
 		m->la = outside;
@@ -43,15 +47,27 @@ static int map_flat(struct erofs_image *img, const struct erofs_rinode *ri,
 /* Chunks whose entries are read at once to merge contiguous ones. */
 #define CHUNK_BATCH 256
 
-/* A chunk's first block, or EROFS_NULL_ADDR widened to 64 bits for holes. */
-static u64 chunk_entry(const struct erofs_rinode *ri, const u8 *p)
+struct chunk {
+	u64 blk; /* first block; UINT64_MAX for a hole */
+	unsigned int dev;
+};
+
+/*
+ * A chunk's first block and device, as the kernel reads them: the
+ * device_id masked to the table's size (nydus keeps other data in the
+ * high bits), startblk_hi only with the 48-bit format (it was "advise").
+ */
+static void chunk_entry(const struct erofs_image *img,
+			const struct erofs_rinode *ri, const u8 *p,
+			struct chunk *c)
 {
+	c->dev = 0;
 	if (ri->chunk_unit == sizeof(__le32)) {
 		__le32 v;
 
 		memcpy(&v, p, sizeof(v));
-		return le32_to_cpu(v) == EROFS_NULL_ADDR ? UINT64_MAX :
-							   le32_to_cpu(v);
+		c->blk = le32_to_cpu(v) == EROFS_NULL_ADDR ? UINT64_MAX :
+							     le32_to_cpu(v);
 	} else {
 		struct erofs_inode_chunk_index ci;
 		u64 addr, mask;
@@ -63,8 +79,12 @@ static u64 chunk_entry(const struct erofs_rinode *ri, const u8 *p)
 			addr |= (u64)le16_to_cpu(ci.startblk_hi) << 32;
 			mask = (1ULL << 48) - 1;
 		}
-		/* device_id is ignored: images with extra devices are refused */
-		return addr == mask ? UINT64_MAX : addr;
+		if (addr == mask) {
+			c->blk = UINT64_MAX;
+			return;
+		}
+		c->blk = addr;
+		c->dev = le16_to_cpu(ci.device_id) & img->device_id_mask;
 	}
 }
 
@@ -72,8 +92,9 @@ static int map_chunked(struct erofs_image *img, const struct erofs_rinode *ri,
 		       u64 la, struct erofs_map *m, const char **why)
 {
 	u8 buf[CHUNK_BATCH * sizeof(struct erofs_inode_chunk_index)];
-	u64 idx = la >> ri->chunkbits, first, blocks_per_chunk, end;
-	unsigned int n, i;
+	u64 idx = la >> ri->chunkbits, blocks_per_chunk, end, pos, room;
+	struct chunk first, next;
+	unsigned int n, i, dev;
 	int ret;
 
 	if (idx >= ri->nchunks) {
@@ -87,30 +108,52 @@ static int map_chunked(struct erofs_image *img, const struct erofs_rinode *ri,
 		*why = "cannot read the chunk table";
 		return ret;
 	}
-	first = chunk_entry(ri, buf);
+	chunk_entry(img, ri, buf, &first);
 	blocks_per_chunk = 1ULL << (ri->chunkbits - img->blkszbits);
 	for (i = 1; i < n; i++) {
-		u64 next = chunk_entry(ri, buf + i * ri->chunk_unit);
-
-		if (first == UINT64_MAX ?
-			    next != UINT64_MAX :
-			    next != first + i * blocks_per_chunk)
+		chunk_entry(img, ri, buf + i * ri->chunk_unit, &next);
+		if (first.blk == UINT64_MAX ?
+			    next.blk != UINT64_MAX :
+			    next.dev != first.dev ||
+				    next.blk != first.blk + i * blocks_per_chunk)
 			break;
 	}
 	m->la = idx << ri->chunkbits;
-	end = (idx + i) << ri->chunkbits;
-	m->llen = min(end, ri->i.size) - m->la;
-	if (first == UINT64_MAX) {
+	m->dev = 0;
+	if (first.blk == UINT64_MAX) {
+		end = (idx + i) << ri->chunkbits;
+		m->llen = min(end, ri->i.size) - m->la;
 		m->kind = EROFS_MAP_HOLE;
 		return 0;
 	}
-	m->kind = EROFS_MAP_MAPPED;
-	if (first > (img->size >> img->blkszbits) ||
-	    !erofs_image_contains(img, first << img->blkszbits, m->llen)) {
-		*why = "chunk data lies past the end of the image";
+	if (first.dev > img->nr_devices) {
+		*why = "chunk index names a device the device table does not have";
 		return -EFSCORRUPTED;
 	}
-	m->pa = first << img->blkszbits;
+	dev = first.dev;
+	pos = first.blk << img->blkszbits;
+	ret = erofs_device_resolve(img, &dev, &pos, &room, why);
+	if (ret) {
+		*why = first.dev ? "chunk data lies past the end of its extra device" :
+				   "chunk data lies past the end of the image";
+		return ret;
+	}
+	/* the run ends where its device (or unified range) does */
+	for (;;) {
+		end = (idx + i) << ri->chunkbits;
+		m->llen = min(end, ri->i.size) - m->la;
+		if (m->llen <= room || i == 1)
+			break;
+		i--;
+	}
+	if (m->llen > room) {
+		*why = dev ? "chunk data runs past the end of its extra device" :
+			     "chunk data lies past the end of the image or runs into an extra device";
+		return -EFSCORRUPTED;
+	}
+	m->kind = EROFS_MAP_MAPPED;
+	m->dev = dev;
+	m->pa = pos;
 	return 0;
 }
 
@@ -304,7 +347,10 @@ int erofs_read_data(struct erofs_image *img, const struct erofs_rinode *ri,
 				return ret;
 			break;
 		default:
-			ret = erofs_image_pread(img, out, n, m.pa + skip);
+			ret = erofs_device_read(img, m.dev, out, n, m.pa + skip,
+						why);
+			if (ret)
+				return ret;
 			break;
 		}
 		if (ret) {

@@ -88,6 +88,54 @@ static const char *const algorithm_names[] = {
 	[Z_EROFS_COMPRESSION_ZSTD] = "zstd",
 };
 
+/* The device table, and where each device is read from. */
+static void print_devices(const struct erofs_image *img, FILE *out)
+{
+	u64 total = img->sb.blocks;
+
+	for (unsigned int i = 0; i < img->nr_devices; i++)
+		total += img->devices[i].blocks;
+	fprintf(out, "Extra devices:          %u", img->nr_devices);
+	if (img->nr_devices)
+		fprintf(out, " (table at byte %llu; %" PRIu64
+			     " blocks with the primary device)",
+			(unsigned long long)img->sb.devt_slotoff *
+				EROFS_DEVT_SLOT_SIZE,
+			total);
+	fputc('\n', out);
+	for (unsigned int i = 0; i < img->nr_devices; i++) {
+		const struct erofs_device *d = &img->devices[i];
+
+		fprintf(out, "  device %u: %" PRIu64 " blocks", i + 1, d->blocks);
+		if (d->uniaddr)
+			fprintf(out, " at unified block %" PRIu64, d->uniaddr);
+		else
+			fprintf(out, ", no unified address");
+		if (d->tag[0]) {
+			fputs(", tag \"", out);
+			erofs_fputs_escaped(d->tag, strlen(d->tag), out);
+			fputc('"', out);
+		} else {
+			fputs(", no tag", out);
+		}
+		fputs("\n    read from ", out);
+		if (d->path) {
+			erofs_fputs_escaped(d->path, strlen(d->path), out);
+		} else if (d->missing) {
+			fputs("nowhere: not in ", out);
+			erofs_fputs_escaped(img->path, strlen(img->path), out);
+			fputs(" (give it with --device=FILE)", out);
+		} else {
+			erofs_fputs_escaped(img->path, strlen(img->path), out);
+			fprintf(out, " at byte %" PRIu64, d->offset);
+		}
+		if (!d->missing && d->avail < d->blocks << img->blkszbits)
+			fprintf(out, " (only %" PRIu64 " bytes of it there)",
+				d->avail);
+		fputc('\n', out);
+	}
+}
+
 int erofs_dump_superblock(struct erofs_image *img, FILE *out)
 {
 	const struct erofs_sb_info *sb = &img->sb;
@@ -138,7 +186,7 @@ int erofs_dump_superblock(struct erofs_image *img, FILE *out)
 			sb->available_compr_algs);
 	}
 	if (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_DEVICE_TABLE)
-		fprintf(out, "Extra devices:          %u\n", sb->extra_devices);
+		print_devices(img, out);
 	if (img->nr_prefixes) {
 		fprintf(out, "Long xattr prefixes:    %u at byte %" PRIu64 "\n",
 			img->nr_prefixes, (u64)sb->xattr_prefix_start * 4);
@@ -574,7 +622,8 @@ int erofs_dump_extents(struct erofs_image *img, erofs_nid_t nid, FILE *out)
 		return erofs_fail(-EINVAL, "nid %llu: %s has no data",
 				  (unsigned long long)nid, type_name(ri.i.mode));
 	fprintf(out, "%5s  %-26s %12s  %-26s %s\n", "ext", "logical range",
-		"length", "image bytes", "kind");
+		"length", img->nr_devices ? "device bytes" : "image bytes",
+		"kind");
 	while (pos < ri.i.size) {
 		struct erofs_map m;
 		char lr[64], pr[64];
@@ -603,6 +652,9 @@ int erofs_dump_extents(struct erofs_image *img, erofs_nid_t nid, FILE *out)
 				m.zwhere == EROFS_ZX_INLINE ? ", inline" :
 				m.zwhere == EROFS_ZX_FRAGMENT ? ", fragment" :
 								"");
+		/* as erofs-utils marks extents on extra devices */
+		if (m.kind == EROFS_MAP_MAPPED && m.dev)
+			fprintf(out, "  # device %u", m.dev);
 		fputc('\n', out);
 		pos = m.la + m.llen;
 		n++;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "erofs/data_read.h"
+#include "erofs/device.h"
 #include "erofs/dir_read.h"
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
@@ -84,7 +85,8 @@ static enum erofs_fsck_level level_of(int err)
 		return EROFS_FSCK_WARNING;
 	if (err == -EFSCORRUPTED)
 		return EROFS_FSCK_CORRUPT;
-	if (err == -EOPNOTSUPP)
+	/* unsupported, or on an extra device that was not given */
+	if (err == -EOPNOTSUPP || err == -ENODEV)
 		return EROFS_FSCK_UNCHECKED;
 	return EROFS_FSCK_ERROR;
 }
@@ -262,16 +264,17 @@ static void process_job(struct worker *w, struct job *j)
 				ret = 0;
 			} else if (m.kind == EROFS_MAP_INLINE) {
 				ret = erofs_image_read(img, w->buf, n, at);
+				why = ret == -EFSCORRUPTED ?
+					      "lies past the end of the image" :
+					      strerror(-ret);
 			} else {
-				ret = erofs_image_pread(img, w->buf, n, at);
+				ret = erofs_device_read(img, m.dev, w->buf, n,
+							at, &why);
 			}
 			if (ret) {
 				report(c, level_of(ret), j->path, nid,
 				       "nid %llu: data at offset %llu: %s",
-				       nid, (unsigned long long)pos,
-				       ret == -EFSCORRUPTED ?
-					       "lies past the end of the image" :
-					       strerror(-ret));
+				       nid, (unsigned long long)pos, why);
 				ok = false;
 				break;
 			}
@@ -741,6 +744,47 @@ static void check_image(struct fsck *c, const struct erofs_walk_stats *st,
 		       (unsigned long long)st->inodes);
 }
 
+/*
+ * Extra devices that cannot be read whole: said once here; each file with
+ * data where they are missing is reported as not checked, each read past
+ * where they end as corruption.
+ */
+#define DEVICE_WARNINGS 16 /* a table may list 65535 devices */
+
+static void check_devices(struct fsck *c)
+{
+	struct erofs_image *img = c->img;
+	unsigned int warned = 0, more = 0;
+
+	for (unsigned int i = 0; i < img->nr_devices; i++) {
+		const struct erofs_device *d = &img->devices[i];
+
+		if (!d->missing && d->avail >= d->blocks << img->blkszbits)
+			continue;
+		if (warned++ >= DEVICE_WARNINGS)
+			more++;
+		else if (d->missing && !d->uniaddr)
+			report(c, EROFS_FSCK_WARNING, img->path,
+			       img->sb.root_nid,
+			       "extra device %u has no unified address, so the image file cannot hold it: files with data on it cannot be checked; give it with --device=FILE",
+			       i + 1);
+		else if (d->missing)
+			report(c, EROFS_FSCK_WARNING, img->path,
+			       img->sb.root_nid,
+			       "extra device %u would start at byte %llu of the image file, which has %llu bytes: files with data on it cannot be checked; give it with --device=FILE",
+			       i + 1,
+			       (unsigned long long)(d->uniaddr
+						    << img->blkszbits),
+			       (unsigned long long)img->size);
+		else
+			report(c, EROFS_FSCK_WARNING, img->path,
+			       img->sb.root_nid, "%s", d->short_why);
+	}
+	if (more)
+		report(c, EROFS_FSCK_WARNING, img->path, img->sb.root_nid,
+		       "%u more extra devices are missing or cut short", more);
+}
+
 static void check_packed(struct fsck *c)
 {
 	struct erofs_image *img = c->img;
@@ -829,6 +873,7 @@ int erofs_fsck(struct erofs_image *img, const struct erofs_fsck_opts *opts,
 		stop_workers(&c);
 		goto out;
 	}
+	check_devices(&c);
 	if (start == img->sb.root_nid && !opts->path)
 		check_packed(&c);
 	ret = erofs_walk(img, start, opts->path, &ops, &c, &st);

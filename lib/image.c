@@ -245,13 +245,6 @@ static int check_features(struct erofs_image *img)
 	if (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_METABOX)
 		return open_fail(img, -EOPNOTSUPP,
 				 "incompatible feature metabox (compressed metadata) is not supported");
-	if ((sb->feature_incompat & EROFS_FEATURE_INCOMPAT_DEVICE_TABLE) &&
-	    sb->extra_devices) {
-		snprintf(msg, sizeof(msg),
-			 "incompatible feature device_table: %u extra devices are not supported",
-			 sb->extra_devices);
-		return open_fail(img, -EOPNOTSUPP, msg);
-	}
 	if (sb->dirblkbits)
 		return open_fail(img, -EOPNOTSUPP,
 				 "directory blocks larger than file system blocks are not supported");
@@ -483,6 +476,10 @@ int erofs_image_open(struct erofs_image *img, const char *path,
 	ret = check_features(img);
 	if (ret)
 		goto err;
+	ret = erofs_devices_open(img, opts ? opts->devices : NULL,
+				 opts ? opts->nr_devices : 0);
+	if (ret)
+		goto err;
 	ret = mcache_create(img);
 	if (ret)
 		goto err;
@@ -497,6 +494,7 @@ err:
 
 void erofs_image_close(struct erofs_image *img)
 {
+	erofs_devices_close(img);
 	if (img->fd >= 0)
 		close(img->fd);
 	img->fd = -1;
@@ -520,7 +518,7 @@ static int layout_flat(struct erofs_image *img, struct erofs_rinode *ri,
 		       const char **why)
 {
 	const struct erofs_inode_info *ii = &ri->i;
-	u64 nblocks = erofs_inode_nblocks(img, ri), outside = nblocks;
+	u64 nblocks = erofs_inode_nblocks(img, ri), outside = nblocks, room;
 	bool wide;
 
 	ri->startblk = ii->i_u | (u64)ii->nb_hi << 32;
@@ -549,12 +547,17 @@ static int layout_flat(struct erofs_image *img, struct erofs_rinode *ri,
 	}
 	if (!outside)
 		return 0;
-	if (ri->startblk > (img->size >> img->blkszbits) ||
-	    !erofs_image_contains(img, ri->startblk << img->blkszbits,
-				  ii->datalayout == EROFS_INODE_FLAT_INLINE ?
-					  outside << img->blkszbits :
-					  ii->size))
+	/* the data may lie on an extra device through its unified address */
+	ri->data_pos = ri->startblk << img->blkszbits;
+	if (erofs_device_resolve(img, &ri->data_dev, &ri->data_pos, &room,
+				 why))
 		return corrupt(why, "data blocks lie past the end of the image");
+	if ((ii->datalayout == EROFS_INODE_FLAT_INLINE ?
+		     outside << img->blkszbits :
+		     ii->size) > room)
+		return corrupt(why, ri->data_dev ?
+				       "data blocks run past the end of their extra device" :
+				       "data blocks lie past the end of the image or run into an extra device");
 	return 0;
 }
 
@@ -564,7 +567,7 @@ static int layout_chunked(struct erofs_image *img, struct erofs_rinode *ri,
 	u16 format = ri->i.i_u & 0xFFFF;
 
 	if (format & ~EROFS_CHUNK_FORMAT_ALL) {
-		*why = "unsupported chunk format";
+		*why = "chunk format has unknown bits (0x80 and up): not supported";
 		return -EOPNOTSUPP;
 	}
 	ri->chunkbits = img->blkszbits +

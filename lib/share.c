@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "erofs/data_read.h"
+#include "erofs/device.h"
 #include "erofs/dump.h"
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
@@ -50,6 +51,21 @@ struct group {
 	u64 hash;
 };
 
+/* A device of an image, for the storage figures. */
+struct sdev {
+	u64 file_dev, file_ino, file_offset;
+	char *tag; /* NULL: none */
+	u32 img;
+	u32 parent; /* union-find: devices known to be the same */
+};
+
+/* Bytes [start, end) of a device that an image uses. */
+struct sext {
+	u64 start, end;
+	u32 dev; /* index into devs */
+	u32 img;
+};
+
 /* Open-addressing set of indexes (stored + 1) with caller-given keys. */
 struct htab {
 	u32 *slot;
@@ -70,6 +86,11 @@ struct erofs_share {
 	unsigned int nr_images;
 	struct erofs_share_conflict conflicts[SHARE_MAX_CONFLICTS];
 	unsigned int nr_conflicts;
+	struct sdev *devs;
+	u64 nr_devs, cap_devs;
+	u64 img_devs; /* index of the current image's primary in devs */
+	struct sext *exts;
+	u64 nr_exts, cap_exts;
 	struct erofs_share_report r;
 	bool finished;
 };
@@ -199,6 +220,8 @@ void erofs_share_free(struct erofs_share *s)
 		free(s->images[i].fp_name);
 	}
 	free(s->images);
+	free(s->devs);
+	free(s->exts);
 	free(s->recs);
 	free(s->groups);
 	free(s->fp_tab.slot);
@@ -233,6 +256,66 @@ int erofs_share_add_image(struct erofs_share *s, const char *name,
 		return -ENOMEM;
 	}
 	s->nr_images++;
+	s->img_devs = s->nr_devs;
+	return 0;
+}
+
+int erofs_share_add_device(struct erofs_share *s,
+			   const struct erofs_share_device *d, u64 bytes)
+{
+	struct sdev *v;
+	int ret;
+
+	if (!s->nr_images || s->finished || s->nr_devs >= UINT32_MAX - 1)
+		return -EINVAL;
+	ret = grow((void **)&s->devs, &s->cap_devs, s->nr_devs + 1,
+		   sizeof(*s->devs));
+	if (ret)
+		return ret;
+	v = &s->devs[s->nr_devs];
+	v->file_dev = d->file_dev;
+	v->file_ino = d->file_ino;
+	v->file_offset = d->file_offset;
+	v->tag = d->tag && d->tag[0] ? arena_strdup(s, d->tag) : NULL;
+	if (d->tag && d->tag[0] && !v->tag)
+		return -ENOMEM;
+	v->img = s->nr_images - 1;
+	v->parent = s->nr_devs;
+	s->nr_devs++;
+	/* the primary counts whole, metadata and all */
+	if (s->nr_devs - 1 == s->img_devs)
+		return erofs_share_add_extent(s, 0, 0, bytes);
+	s->images[s->nr_images - 1].extra_devices++;
+	return 0;
+}
+
+int erofs_share_add_extent(struct erofs_share *s, unsigned int dev, u64 pos,
+			   u64 len)
+{
+	struct sext *e;
+	u64 gdev = s->img_devs + dev;
+	int ret;
+
+	if (!s->nr_images || s->finished || gdev >= s->nr_devs ||
+	    pos + len < pos)
+		return -EINVAL;
+	if (!len)
+		return 0;
+	/* contiguous chunks of one file come in pieces */
+	e = s->nr_exts ? &s->exts[s->nr_exts - 1] : NULL;
+	if (e && e->dev == gdev && e->end == pos) {
+		e->end += len;
+		return 0;
+	}
+	ret = grow((void **)&s->exts, &s->cap_exts, s->nr_exts + 1,
+		   sizeof(*s->exts));
+	if (ret)
+		return ret;
+	e = &s->exts[s->nr_exts++];
+	e->start = pos;
+	e->end = pos + len;
+	e->dev = gdev;
+	e->img = s->nr_images - 1;
 	return 0;
 }
 
@@ -594,6 +677,152 @@ static int rebuild_estimate(struct erofs_share *s)
 	return 0;
 }
 
+/* --- storage: devices known to be the same, and the bytes images use --- */
+
+static u32 dev_find(struct sdev *devs, u32 i)
+{
+	while (devs[i].parent != i) {
+		devs[i].parent = devs[devs[i].parent].parent;
+		i = devs[i].parent;
+	}
+	return i;
+}
+
+static void dev_union(struct sdev *devs, u32 a, u32 b)
+{
+	a = dev_find(devs, a);
+	b = dev_find(devs, b);
+	if (a != b)
+		devs[a > b ? a : b].parent = a > b ? b : a;
+}
+
+static int dev_file_cmp(const void *a, const void *b, void *arg)
+{
+	const struct sdev *x = &((struct sdev *)arg)[*(const u32 *)a];
+	const struct sdev *y = &((struct sdev *)arg)[*(const u32 *)b];
+
+	if (x->file_dev != y->file_dev)
+		return x->file_dev < y->file_dev ? -1 : 1;
+	if (x->file_ino != y->file_ino)
+		return x->file_ino < y->file_ino ? -1 : 1;
+	if (x->file_offset != y->file_offset)
+		return x->file_offset < y->file_offset ? -1 : 1;
+	return 0;
+}
+
+static int dev_tag_cmp(const void *a, const void *b, void *arg)
+{
+	const struct sdev *x = &((struct sdev *)arg)[*(const u32 *)a];
+	const struct sdev *y = &((struct sdev *)arg)[*(const u32 *)b];
+
+	if (!x->tag || !y->tag)
+		return !!x->tag - !!y->tag;
+	return strcmp(x->tag, y->tag);
+}
+
+/* Join devices held by the same file at the same place, or tagged alike. */
+static int join_devices(struct erofs_share *s)
+{
+	u32 *order = malloc((s->nr_devs ? s->nr_devs : 1) * sizeof(*order));
+
+	if (!order)
+		return -ENOMEM;
+	for (u64 i = 0; i < s->nr_devs; i++)
+		order[i] = i;
+	qsort_r(order, s->nr_devs, sizeof(*order), dev_file_cmp, s->devs);
+	for (u64 i = 1; i < s->nr_devs; i++) {
+		const struct sdev *a = &s->devs[order[i - 1]];
+
+		if ((a->file_dev || a->file_ino) &&
+		    !dev_file_cmp(&order[i - 1], &order[i], s->devs))
+			dev_union(s->devs, order[i - 1], order[i]);
+	}
+	qsort_r(order, s->nr_devs, sizeof(*order), dev_tag_cmp, s->devs);
+	for (u64 i = 1; i < s->nr_devs; i++)
+		if (s->devs[order[i - 1]].tag &&
+		    !dev_tag_cmp(&order[i - 1], &order[i], s->devs))
+			dev_union(s->devs, order[i - 1], order[i]);
+	free(order);
+	return 0;
+}
+
+struct sevent {
+	u32 dev; /* the device's representative */
+	u32 img;
+	u64 pos;
+	int delta;
+};
+
+static int event_cmp(const void *a, const void *b)
+{
+	const struct sevent *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->pos != y->pos)
+		return x->pos < y->pos ? -1 : 1;
+	return x->delta - y->delta;
+}
+
+/*
+ * Sweep every device's ranges in order, counting for each stretch how many
+ * images use it: each image's bytes once however often its files name
+ * them, the union, and what two images or more have in common.
+ */
+static int storage_figures(struct erofs_share *s)
+{
+	struct erofs_share_report *r = &s->r;
+	u64 *cover = calloc(s->nr_images ? s->nr_images : 1, sizeof(*cover));
+	struct sevent *ev = malloc((s->nr_exts ? s->nr_exts : 1) * 2 *
+				   sizeof(*ev));
+	unsigned int active = 0;
+	u64 n = 0;
+	int ret = -ENOMEM;
+
+	if (!cover || !ev)
+		goto out;
+	ret = join_devices(s);
+	if (ret)
+		goto out;
+	for (u64 i = 0; i < s->nr_exts; i++) {
+		const struct sext *e = &s->exts[i];
+		u32 root = dev_find(s->devs, e->dev);
+
+		ev[n++] = (struct sevent){ root, e->img, e->start, 1 };
+		ev[n++] = (struct sevent){ root, e->img, e->end, -1 };
+	}
+	qsort(ev, n, sizeof(*ev), event_cmp);
+	for (u64 i = 0; i < n; i++) {
+		if (i && active && ev[i].pos > ev[i - 1].pos) {
+			u64 len = ev[i].pos - ev[i - 1].pos;
+
+			r->storage_bytes += len;
+			if (active > 1)
+				r->storage_shared_bytes += len;
+			for (unsigned int k = 0; k < s->nr_images; k++) {
+				if (!cover[k])
+					continue;
+				s->images[k].storage_bytes += len;
+				if (active > 1)
+					s->images[k].storage_shared_bytes +=
+						len;
+			}
+		}
+		/* a device's ranges all close before the next one's open */
+		if (ev[i].delta > 0 && !cover[ev[i].img]++)
+			active++;
+		else if (ev[i].delta < 0 && !--cover[ev[i].img])
+			active--;
+	}
+	for (unsigned int k = 0; k < s->nr_images; k++)
+		r->storage_referenced_bytes += s->images[k].storage_bytes;
+	ret = 0;
+out:
+	free(cover);
+	free(ev);
+	return ret;
+}
+
 /* --- figures -------------------------------------------------------------- */
 
 struct top_key {
@@ -734,6 +963,8 @@ int erofs_share_finish(struct erofs_share *s,
 	ret = fill_top(s);
 	if (!ret)
 		ret = rebuild_estimate(s);
+	if (!ret)
+		ret = storage_figures(s);
 	if (ret)
 		return ret;
 	s->finished = true;
@@ -830,6 +1061,75 @@ static int hash_content(struct scan *sc, const struct erofs_rinode *ri,
 	return 0;
 }
 
+/* The ranges of extra devices a file's data lies in, for the storage. */
+static int add_device_extents(struct scan *sc,
+			      const struct erofs_walk_entry *e)
+{
+	const struct erofs_rinode *ri = e->inode;
+	const char *why = NULL;
+	u64 pos = 0;
+	int ret;
+
+	if (ri->i.datalayout != EROFS_INODE_CHUNK_BASED &&
+	    !(ri->i.datalayout == EROFS_INODE_FLAT_PLAIN && ri->data_dev) &&
+	    !(ri->i.datalayout == EROFS_INODE_FLAT_INLINE && ri->data_dev))
+		return 0;
+	while (pos < ri->i.size) {
+		struct erofs_map m;
+
+		ret = erofs_map_data(sc->img, ri, pos, &m, &why);
+		if (ret == -ENOMEM)
+			return ret;
+		if (ret) {
+			sc->problems++;
+			scan_warn(sc, e->path,
+				  "data at offset %llu: %s; left out of the storage figures",
+				  (unsigned long long)pos, why ? why : "");
+			return 0;
+		}
+		if (m.kind == EROFS_MAP_MAPPED && m.dev) {
+			ret = erofs_share_add_extent(
+				sc->s, m.dev, m.pa,
+				round_up(m.llen, (u64)sc->img->blksz));
+			if (ret)
+				return ret;
+		}
+		pos = m.la + m.llen;
+	}
+	return 0;
+}
+
+/* The image's devices: where each keeps its bytes, and its tag. */
+static int add_devices(struct erofs_share *s, struct erofs_image *img)
+{
+	struct erofs_share_device d = { .file_offset = img->offset };
+	u64 primary = img->sb.blocks << img->blkszbits;
+	struct stat st;
+	int ret;
+
+	if (!fstat(img->fd, &st)) {
+		d.file_dev = st.st_dev;
+		d.file_ino = st.st_ino;
+	}
+	if (!primary || primary > img->size)
+		primary = img->size;
+	ret = erofs_share_add_device(s, &d, primary);
+	for (unsigned int i = 0; i < img->nr_devices && !ret; i++) {
+		const struct erofs_device *v = &img->devices[i];
+		int fd = v->fd >= 0 ? v->fd : img->fd;
+
+		d.file_dev = d.file_ino = 0;
+		if (!fstat(fd, &st)) {
+			d.file_dev = st.st_dev;
+			d.file_ino = st.st_ino;
+		}
+		d.file_offset = v->offset;
+		d.tag = v->tag;
+		ret = erofs_share_add_device(s, &d, 0);
+	}
+	return ret;
+}
+
 static int scan_file(struct scan *sc, const struct erofs_walk_entry *e)
 {
 	const struct erofs_rinode *ri = e->inode;
@@ -882,6 +1182,11 @@ static int scan_file(struct scan *sc, const struct erofs_walk_entry *e)
 			erofs_share_add_unverified(sc->s);
 		}
 	}
+	if (sc->img->nr_devices) {
+		ret = add_device_extents(sc, e);
+		if (ret)
+			return ret;
+	}
 	return erofs_share_add_file(sc->s, &f);
 }
 
@@ -925,6 +1230,8 @@ int erofs_share_scan_image(struct erofs_share *s, struct erofs_image *img)
 	int ret;
 
 	ret = erofs_share_add_image(s, img->path, img->ishare_name);
+	if (!ret)
+		ret = add_devices(s, img);
 	if (ret)
 		return ret;
 	if (img->ishare_name)
@@ -951,9 +1258,10 @@ out:
 	return ret;
 }
 
-int erofs_share_report_images(char *const *paths, unsigned int n,
-			      const struct erofs_share_opts *o, bool json,
-			      FILE *out)
+int erofs_share_report_images(char *const *paths,
+			      const struct erofs_image_opts *iopts,
+			      unsigned int n, const struct erofs_share_opts *o,
+			      bool json, FILE *out)
 {
 	const struct erofs_share_report *r;
 	struct erofs_share *s;
@@ -966,7 +1274,7 @@ int erofs_share_report_images(char *const *paths, unsigned int n,
 		struct erofs_image img;
 		struct erofs_image_opts io = { 0 };
 
-		ret = erofs_image_open(&img, paths[i], &io);
+		ret = erofs_image_open(&img, paths[i], iopts ? &iopts[i] : &io);
 		if (ret)
 			break;
 		ret = erofs_share_scan_image(s, &img);

@@ -97,6 +97,11 @@ void erofs_share_print(const struct erofs_share_report *r, FILE *out)
 			"    directories: %llu, %s of page cache (never shared)\n",
 			(unsigned long long)im->dirs,
 			size_str(b1, sizeof(b1), im->dir_bytes));
+		fprintf(out,
+			"    storage: %s (the image, and file data on %u extra devices); in common with other images: %s\n",
+			size_str(b1, sizeof(b1), im->storage_bytes),
+			im->extra_devices,
+			size_str(b2, sizeof(b2), im->storage_shared_bytes));
 	}
 	fprintf(out, "\nAll images: %llu regular files, %s\n",
 		(unsigned long long)r->files,
@@ -111,6 +116,20 @@ void erofs_share_print(const struct erofs_share_report *r, FILE *out)
 		(unsigned long long)r->shared_contents);
 	fprintf(out, "  plus directories, never shared: %s\n",
 		size_str(b1, sizeof(b1), r->dir_bytes));
+	fprintf(out,
+		"\nStorage (each image's file, and the ranges of extra devices its files use):\n");
+	fprintf(out, "  the images one by one:       %s\n",
+		size_str(b1, sizeof(b1), r->storage_referenced_bytes));
+	fprintf(out, "  held once on storage:        %s\n",
+		size_str(b1, sizeof(b1), r->storage_bytes));
+	fprintf(out,
+		"  shared on storage already:   %s used by two images or more (same device\n"
+		"  file or tag, same blocks), saving %s (%.2f%%)\n",
+		size_str(b1, sizeof(b1), r->storage_shared_bytes),
+		size_str(b2, sizeof(b2),
+			 r->storage_referenced_bytes - r->storage_bytes),
+		pct(r->storage_referenced_bytes - r->storage_bytes,
+		    r->storage_referenced_bytes));
 
 	if (r->nr_top) {
 		fprintf(out, "\nTop %u shared contents by page cache saved:\n",
@@ -285,7 +304,15 @@ void erofs_share_print_json(const struct erofs_share_report *r, FILE *out)
 	J("shared_contents", r->shared_contents);
 	fputc(',', out);
 	J("dir_bytes", r->dir_bytes);
-	fputs(",\"images\":[", out);
+	fputs(",\"storage\":{", out);
+	J("referenced_bytes", r->storage_referenced_bytes);
+	fputc(',', out);
+	J("bytes", r->storage_bytes);
+	fputc(',', out);
+	J("shared_bytes", r->storage_shared_bytes);
+	fputc(',', out);
+	J("saving_bytes", r->storage_referenced_bytes - r->storage_bytes);
+	fputs("},\"images\":[", out);
 	for (unsigned int i = 0; i < r->nr_images; i++) {
 		const struct erofs_share_image *im = &r->images[i];
 
@@ -318,6 +345,12 @@ void erofs_share_print_json(const struct erofs_share_report *r, FILE *out)
 		J("dirs", im->dirs);
 		fputc(',', out);
 		J("dir_bytes", im->dir_bytes);
+		fputc(',', out);
+		J("extra_devices", im->extra_devices);
+		fputc(',', out);
+		J("storage_bytes", im->storage_bytes);
+		fputc(',', out);
+		J("storage_shared_bytes", im->storage_shared_bytes);
 		fputc('}', out);
 	}
 	fputs("],\"top\":[", out);

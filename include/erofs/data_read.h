@@ -12,7 +12,7 @@
 
 enum erofs_map_kind {
 	EROFS_MAP_HOLE, /* reads as zeros, nothing stored */
-	EROFS_MAP_MAPPED, /* stored uncompressed at image offset pa */
+	EROFS_MAP_MAPPED, /* stored uncompressed at offset pa of device dev */
 	EROFS_MAP_INLINE, /* stored in the metadata area at pa */
 	EROFS_MAP_ENCODED, /* compressed (or packed): read with
 			    * erofs_read_data() */
@@ -21,7 +21,12 @@ enum erofs_map_kind {
 struct erofs_map {
 	u64 la; /* logical start of the extent */
 	u64 llen; /* its logical length, never past i_size */
-	u64 pa; /* image offset of byte la (MAPPED and INLINE) */
+	/*
+	 * Where byte la is (MAPPED and INLINE): device 0, the image, or an
+	 * extra device (lib/device.c), and the byte offset on it.
+	 */
+	unsigned int dev;
+	u64 pa;
 	u8 kind; /* enum erofs_map_kind */
 	/* EROFS_MAP_ENCODED: how the extent is stored (lib/zmap.h) */
 	u32 plen; /* stored bytes */
@@ -31,7 +36,8 @@ struct erofs_map {
 
 /*
  * Map the extent that contains logical offset "la" (< i_size). Every
- * mapped byte is checked to lie inside the image.
+ * mapped byte is checked to lie inside its device: the image, or an extra
+ * device as its device table slot gives its size.
  */
 int erofs_map_data(struct erofs_image *img, const struct erofs_rinode *ri,
 		   u64 la, struct erofs_map *m, const char **why);

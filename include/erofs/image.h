@@ -19,6 +19,7 @@
 #include <pthread.h>
 
 #include "erofs/defs.h"
+#include "erofs/device.h"
 #include "erofs/inode.h"
 #include "erofs/super.h"
 
@@ -45,6 +46,14 @@ struct erofs_image {
 	/* full name of the content fingerprint xattr, NULL without one */
 	char *ishare_name;
 	struct erofs_mcache *cache;
+	/* extra devices (lib/device.c), numbered from 1 */
+	unsigned int nr_devices;
+	struct erofs_device *devices;
+	u16 device_id_mask; /* of chunk indexes' device_id, as the kernel's */
+	bool flatdev; /* no files given: devices lie in the primary file */
+	/* the devices' unified address ranges, sorted, disjoint */
+	struct erofs_device_range *ranges;
+	unsigned int nr_ranges;
 	/*
 	 * Unique per open in this process: per-thread caches of decoded
 	 * data key on it, as a new image may reuse an old one's address.
@@ -55,12 +64,20 @@ struct erofs_image {
 struct erofs_image_opts {
 	bool no_sbcrc; /* skip the superblock checksum (--no-sbcrc) */
 	u64 offset; /* bytes before the image in the file (--offset) */
+	/*
+	 * Files holding the extra devices, in slot order (--device=FILE);
+	 * none: each is read from the primary file at its unified address.
+	 */
+	const char *const *devices;
+	unsigned int nr_devices;
 };
 
 /*
  * Open and validate "path". Refuses incompatible features this reader
- * lacks (naming them), a bad checksum, and a broken prefix table. Returns
- * -EFSCORRUPTED for damage, -EOPNOTSUPP for unsupported images.
+ * lacks (naming them), a bad checksum, a broken prefix table or device
+ * table. Returns -EFSCORRUPTED for damage, -EOPNOTSUPP for unsupported
+ * images, -EINVAL for what the caller asked wrongly (a number of device
+ * files that is not the image's, an offset past the end, not a file).
  */
 int erofs_image_open(struct erofs_image *img, const char *path,
 		     const struct erofs_image_opts *opts);
@@ -94,6 +111,9 @@ struct erofs_rinode {
 	/* flat layouts */
 	erofs_blk_t startblk;
 	bool null_startblk; /* FLAT_PLAIN whose whole data is a hole */
+	/* where startblk lies: the device and the byte on it */
+	unsigned int data_dev;
+	u64 data_pos;
 	u64 tail_pos; /* FLAT_INLINE: image offset of the inline tail */
 	u32 tail_len; /* FLAT_INLINE: bytes of the tail (0 if none) */
 	/* chunk-based layout */

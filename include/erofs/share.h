@@ -21,7 +21,15 @@
  * files nothing. Directories, which the kernel also caches, are counted
  * apart. Compressed files may make the kernel also cache compressed
  * blocks, and files with fragments the packed inode; that is not
- * modelled.
+ * modelled. Images with extra devices (blob devices, tar indexes, merged
+ * layers) share by fingerprint like any other: where the data lies does
+ * not matter to the kernel's sharing.
+ *
+ * Apart from the page cache, the report tells what the images already
+ * share on storage: each image's primary device counts whole, its extra
+ * devices by the byte ranges its files use, and bytes are common to two
+ * images when they lie in the same ranges of the same device, known as the
+ * same file (or the same place in one file) or by the same device tag.
  *
  * Two layers: an accumulator fed one file at a time (for any source, and
  * for tests), and erofs_share_scan_image(), which feeds it from an image
@@ -90,6 +98,10 @@ struct erofs_share_image {
 	u64 dirs;
 	/* verify */
 	u64 verified, mismatched, unverified;
+	/* storage: the primary and what its files use of extra devices */
+	unsigned int extra_devices;
+	u64 storage_bytes;
+	u64 storage_shared_bytes; /* of them, also used by other images */
 };
 
 /* A content held once for several inodes. */
@@ -148,6 +160,18 @@ struct erofs_share_report {
 	u64 rebuild_guessed_files; /* files matched by path and size */
 	/* verify */
 	u64 verified, mismatched, unverified;
+	/* storage */
+	u64 storage_referenced_bytes; /* the images' storage_bytes summed */
+	u64 storage_bytes;	      /* counting common bytes once */
+	u64 storage_shared_bytes;     /* bytes used by two images or more */
+};
+
+/* Where a device of an image keeps its bytes, to find common storage. */
+struct erofs_share_device {
+	/* the file (or block device) holding it; 0, 0: unknown */
+	u64 file_dev, file_ino;
+	u64 file_offset; /* where the device starts in that file */
+	const char *tag; /* its device table tag; NULL or "": none */
 };
 
 struct erofs_share;
@@ -165,6 +189,16 @@ int erofs_share_add_file(struct erofs_share *s,
 void erofs_share_add_link(struct erofs_share *s);
 /* A directory of the current image, of "size" bytes. */
 void erofs_share_add_dir(struct erofs_share *s, u64 size);
+/*
+ * A device of the current image: first the primary, then its extra
+ * devices in slot order. The primary counts whole ("bytes"); of extra
+ * devices only the ranges given with erofs_share_add_extent().
+ */
+int erofs_share_add_device(struct erofs_share *s,
+			   const struct erofs_share_device *d, u64 bytes);
+/* File data of the current image in [pos, pos + len) of device "dev". */
+int erofs_share_add_extent(struct erofs_share *s, unsigned int dev, u64 pos,
+			   u64 len);
 /* A file whose content did (or did not) match its fingerprint (verify). */
 void erofs_share_add_verified(struct erofs_share *s, bool matched);
 void erofs_share_add_unverified(struct erofs_share *s);
@@ -182,13 +216,15 @@ int erofs_share_finish(struct erofs_share *s,
 
 /*
  * The whole report for image files "paths" (the same one may be given
- * twice), printed to "out". Fails when an image cannot be read, and with
- * -EBADMSG after printing when verify found fingerprints that do not match
- * their files' content.
+ * twice), each opened with its "iopts" (its device files; NULL: none),
+ * printed to "out". Fails when an image cannot be read, and with -EBADMSG
+ * after printing when verify found fingerprints that do not match their
+ * files' content.
  */
-int erofs_share_report_images(char *const *paths, unsigned int n,
-			      const struct erofs_share_opts *o, bool json,
-			      FILE *out);
+int erofs_share_report_images(char *const *paths,
+			      const struct erofs_image_opts *iopts,
+			      unsigned int n, const struct erofs_share_opts *o,
+			      bool json, FILE *out);
 
 /* Print the report for people, or as one JSON object. */
 void erofs_share_print(const struct erofs_share_report *r, FILE *out);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "erofs/data_read.h"
+#include "erofs/device.h"
 #include "erofs/dir_read.h"
 #include "erofs/error.h"
 #include "erofs/format.h"
@@ -633,6 +634,230 @@ static void test_chunks(void)
 	}
 }
 
+/* Slot i of the device table at devt_slotoff 9 (byte 1152). */
+static void put_slot(unsigned int i, u32 blocks, u32 uniaddr, u16 blocks_hi,
+		     const char *tag)
+{
+	struct erofs_deviceslot ds = {
+		.blocks_lo = cpu_to_le32(blocks),
+		.uniaddr_lo = cpu_to_le32(uniaddr),
+		.blocks_hi = cpu_to_le16(blocks_hi),
+	};
+
+	memcpy(ds.tag, tag, strlen(tag));
+	memcpy(image + 9 * EROFS_DEVT_SLOT_SIZE + i * sizeof(ds), &ds,
+	       sizeof(ds));
+}
+
+/*
+ * Three extra devices after an 8-block primary: 1 at unified block 8 (4
+ * blocks), 2 without a unified address, 3 at block 12 (2 blocks, with a
+ * blocks_hi that only 48-bit images read).
+ */
+static void reset_devices(void)
+{
+	reset();
+	sb.blocks = 8;
+	sb.feature_incompat = EROFS_FEATURE_INCOMPAT_CHUNKED_FILE |
+			      EROFS_FEATURE_INCOMPAT_DEVICE_TABLE;
+	sb.extra_devices = 3;
+	sb.devt_slotoff = 9;
+	put_inode(1, S_IFDIR | 0755, EROFS_INODE_FLAT_PLAIN, 0, 0, 0);
+	put_slot(0, 4, 8, 0, "");
+	put_slot(1, 2, 0, 0, "blob-two");
+	put_slot(2, 2, 12, 1, "");
+	for (unsigned int b = 8; b < NBLOCKS; b++)
+		memset(image + b * BS, 'A' + b, BS);
+	put_sb();
+}
+
+static void put_index(u64 pos, unsigned int i, u16 hi, u16 dev, u32 lo)
+{
+	struct erofs_inode_chunk_index ci = {
+		.startblk_hi = cpu_to_le16(hi),
+		.device_id = cpu_to_le16(dev),
+		.startblk_lo = cpu_to_le32(lo),
+	};
+
+	memcpy(image + pos + i * sizeof(ci), &ci, sizeof(ci));
+}
+
+static void test_devices(void)
+{
+	const char *dev_paths[3];
+	char dpath[3][80];
+	struct erofs_image_opts o = { 0 };
+	struct erofs_image img;
+	struct erofs_rinode ri;
+	struct erofs_map m;
+	const char *why = "";
+	unsigned int dev;
+	u64 pos, room;
+	u8 buf[16];
+	int ret;
+
+	reset_devices();
+	/* nid 2: seven one-block chunks as 8-byte indexes */
+	pos = put_inode(2, S_IFREG | 0644, EROFS_INODE_CHUNK_BASED, 7 * BS,
+			EROFS_CHUNK_FORMAT_INDEXES, 0);
+	pos = round_up(pos, 8);
+	put_index(pos, 0, 0, 0xab01, 1); /* nydus' bits above the id */
+	put_index(pos, 1, 0x55, 1, 2);	 /* startblk_hi is not 48-bit */
+	put_index(pos, 2, 0, 3, 0);
+	put_index(pos, 3, 0, 0, 13);	 /* device 3 by unified address */
+	put_index(pos, 4, 0, 0, 5);	 /* the primary */
+	put_index(pos, 5, 0, 2, 1);
+	put_index(pos, 6, 0, 1, 4);	 /* past device 1's 4 blocks */
+	ret = open_image(&img, sizeof(image), false);
+	CHECK("devices: an image with a device table opens", !ret);
+	if (ret)
+		return;
+	CHECK("devices: three devices, mask 3, flat mode",
+	      img.nr_devices == 3 && img.device_id_mask == 3 && img.flatdev);
+	CHECK("devices: blocks_hi is ignored without 48-bit",
+	      img.devices[2].blocks == 2);
+	CHECK("devices: the tag is read",
+	      !strcmp(img.devices[1].tag, "blob-two"));
+
+	dev = 0, pos = 9 * BS;
+	ret = erofs_device_resolve(&img, &dev, &pos, &room, &why);
+	CHECK("devices: a unified address moves to its device",
+	      !ret && dev == 1 && pos == BS && room == 3 * BS);
+	dev = 0, pos = 5 * BS;
+	ret = erofs_device_resolve(&img, &dev, &pos, &room, &why);
+	CHECK("devices: the primary ends where a unified range starts",
+	      !ret && dev == 0 && pos == 5 * BS && room == 3 * BS);
+	dev = 0, pos = 14 * BS;
+	ret = erofs_device_resolve(&img, &dev, &pos, &room, &why);
+	CHECK("devices: past the ranges, the primary again",
+	      !ret && dev == 0 && room == 2 * BS);
+	dev = 3, pos = 2 * BS;
+	CHECK("devices: an address past its device is corrupt",
+	      erofs_device_resolve(&img, &dev, &pos, &room, &why) ==
+		      -EFSCORRUPTED);
+	dev = 4, pos = 0;
+	CHECK("devices: a device the table lacks is corrupt",
+	      erofs_device_resolve(&img, &dev, &pos, &room, &why) ==
+		      -EFSCORRUPTED);
+	ret = erofs_device_read(&img, 1, buf, sizeof(buf), BS, &why);
+	CHECK("devices: flat mode reads a device from the image",
+	      !ret && buf[0] == 'A' + 9);
+	ret = erofs_device_read(&img, 2, buf, sizeof(buf), 0, &why);
+	CHECK("devices: a device without a unified address is missing",
+	      ret == -ENODEV && strstr(why, "extra device 2 is not in"));
+
+	ret = erofs_read_inode(&img, 2, &ri, &why);
+	CHECK("devices: chunk-based inode reads", !ret);
+	ret = erofs_map_data(&img, &ri, 0, &m, &why);
+	CHECK("devices: masked device id; startblk_hi ignored; runs merge",
+	      !ret && m.kind == EROFS_MAP_MAPPED && m.dev == 1 &&
+		      m.pa == BS && m.llen == 2 * BS);
+	ret = erofs_map_data(&img, &ri, 2 * BS, &m, &why);
+	CHECK("devices: a chunk of device 3",
+	      !ret && m.dev == 3 && m.pa == 0 && m.llen == BS);
+	ret = erofs_map_data(&img, &ri, 3 * BS, &m, &why);
+	CHECK("devices: a device-0 chunk at a unified address is on device 3",
+	      !ret && m.dev == 3 && m.pa == BS && m.llen == BS);
+	ret = erofs_map_data(&img, &ri, 4 * BS, &m, &why);
+	CHECK("devices: a primary chunk stays on the primary",
+	      !ret && m.dev == 0 && m.pa == 5 * BS && m.llen == BS);
+	ret = erofs_map_data(&img, &ri, 6 * BS, &m, &why);
+	CHECK("devices: a chunk past its device's end is corrupt",
+	      ret == -EFSCORRUPTED);
+	ret = erofs_read_data(&img, &ri, buf, sizeof(buf), 3 * BS, &why);
+	CHECK("devices: data of device 3 read through the image",
+	      !ret && buf[0] == 'A' + 13);
+	ret = erofs_read_data(&img, &ri, buf, sizeof(buf), 5 * BS, &why);
+	CHECK("devices: data of a missing device is -ENODEV", ret == -ENODEV);
+	erofs_image_close(&img);
+
+	/* with files of their own */
+	for (unsigned int i = 0; i < 3; i++) {
+		FILE *f;
+
+		snprintf(dpath[i], sizeof(dpath[i]), "%s/dev%u", tmpdir, i + 1);
+		f = fopen(dpath[i], "wb");
+		for (unsigned int b = 0; b < 4; b++) {
+			memset(buf, '0' + 10 * i + b, sizeof(buf));
+			for (unsigned int k = 0; k < BS / sizeof(buf); k++)
+				fwrite(buf, 1, sizeof(buf), f);
+		}
+		fclose(f);
+		dev_paths[i] = dpath[i];
+	}
+	o.devices = dev_paths;
+	o.nr_devices = 2;
+	erofs_clear_error();
+	CHECK("devices: a wrong count of files is refused",
+	      erofs_image_open(&img, path, &o) == -EINVAL &&
+		      erofs_last_error() &&
+		      strstr(erofs_last_error(),
+			     "extra devices don't match (ondisk 3, given 2)"));
+	o.nr_devices = 3;
+	ret = erofs_image_open(&img, path, &o);
+	CHECK("devices: files given for all three", !ret && !img.flatdev);
+	if (!ret) {
+		ret = erofs_read_inode(&img, 2, &ri, &why);
+		ret = ret ?: erofs_read_data(&img, &ri, buf, sizeof(buf),
+					     5 * BS, &why);
+		CHECK("devices: a device read from its file",
+		      !ret && buf[0] == '0' + 10 + 1);
+		ret = erofs_device_read(&img, 3, buf, sizeof(buf), BS, &why);
+		CHECK("devices: the file of device 3", !ret &&
+						      buf[0] == '0' + 21);
+		erofs_image_close(&img);
+	}
+	for (unsigned int i = 0; i < 3; i++)
+		unlink(dpath[i]);
+
+	reset_devices();
+	sb.extra_devices = 2;
+	pos = put_inode(2, S_IFREG | 0644, EROFS_INODE_CHUNK_BASED, BS,
+			EROFS_CHUNK_FORMAT_INDEXES, 0);
+	put_index(round_up(pos, 8), 0, 0, 3, 0);
+	put_sb();
+	ret = open_image(&img, sizeof(image), false);
+	if (!ret && !erofs_read_inode(&img, 2, &ri, &why))
+		CHECK("devices: device id 3 of 2 (mask 3) is corrupt",
+		      erofs_map_data(&img, &ri, 0, &m, &why) == -EFSCORRUPTED);
+	else
+		CHECK("devices: two-device image opens", 0);
+	if (!ret)
+		erofs_image_close(&img);
+
+	reset_devices();
+	put_slot(2, 2, 9, 0, "");
+	put_sb();
+	CHECK("devices: overlapping unified ranges are corrupt",
+	      open_image(&img, sizeof(image), false) == -EFSCORRUPTED &&
+		      strstr(erofs_last_error(), "overlap"));
+	reset_devices();
+	sb.extra_devices = 200; /* 25600 bytes of slots in 8 blocks: fits */
+	put_sb();
+	ret = open_image(&img, sizeof(image), false);
+	CHECK("devices: 200 slots inside the primary open", !ret);
+	if (!ret)
+		erofs_image_close(&img);
+	sb.extra_devices = 300; /* 38400 bytes: past the primary's 8 blocks */
+	put_sb();
+	CHECK("devices: a table past the primary is corrupt",
+	      open_image(&img, sizeof(image), false) == -EFSCORRUPTED &&
+		      strstr(erofs_last_error(), "runs past the end"));
+	reset_devices();
+	sb.devt_slotoff = 8;
+	put_sb();
+	CHECK("devices: a table over the superblock is corrupt",
+	      open_image(&img, sizeof(image), false) == -EFSCORRUPTED);
+	reset_devices();
+	sb.feature_incompat &= ~EROFS_FEATURE_INCOMPAT_DEVICE_TABLE;
+	put_sb();
+	ret = open_image(&img, sizeof(image), false);
+	CHECK("devices: extra_devices without the feature is not read",
+	      !ret && img.nr_devices == 0 && img.device_id_mask == 0);
+	if (!ret)
+		erofs_image_close(&img);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -646,6 +871,7 @@ int main(void)
 	test_dirs();
 	test_xattrs();
 	test_chunks();
+	test_devices();
 	unlink(path);
 	rmdir(tmpdir);
 	UNIT_EXIT();

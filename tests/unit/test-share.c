@@ -311,6 +311,82 @@ static void test_links_empty_pages(void)
 	done(&t);
 }
 
+static void device(struct set *t, u64 ino, const char *tag, u64 bytes)
+{
+	struct erofs_share_device d = { .file_dev = 1, .file_ino = ino,
+					.tag = tag };
+
+	if (t->s)
+		erofs_share_add_device(t->s, &d, bytes);
+}
+
+static void extent(struct set *t, unsigned int dev, u64 pos, u64 len)
+{
+	if (t->s)
+		erofs_share_add_extent(t->s, dev, pos, len);
+}
+
+/*
+ * Storage: a's blob (file 200) is also b's device; a's second device and
+ * c's carry the tag "T". Bytes in common: [4K, 8K) of each.
+ */
+static void test_storage(void)
+{
+	struct set t;
+
+	start(&t, 0, 0);
+	image(&t, "a", false);
+	device(&t, 100, NULL, 2 * K);
+	device(&t, 200, "", 0);
+	device(&t, 400, "T", 0);
+	extent(&t, 1, 0, K);
+	extent(&t, 1, K, K); /* joins the one before */
+	extent(&t, 1, 4 * K, K);
+	extent(&t, 1, 0, K); /* used twice by a counts once */
+	extent(&t, 2, K, 2 * K);
+	image(&t, "b", false);
+	device(&t, 101, NULL, K);
+	device(&t, 200, NULL, 0);
+	extent(&t, 1, K, 2 * K);
+	image(&t, "c", false);
+	device(&t, 102, NULL, K);
+	device(&t, 500, "T", 0);
+	extent(&t, 1, 0, 2 * K);
+	if (!finish(&t)) {
+		CHECK("storage: report", 0);
+		done(&t);
+		return;
+	}
+	CHECK("storage: each image's primary and device ranges",
+	      t.r->images[0].storage_bytes == 7 * K &&
+		      t.r->images[1].storage_bytes == 3 * K &&
+		      t.r->images[2].storage_bytes == 3 * K);
+	CHECK("storage: extra devices per image",
+	      t.r->images[0].extra_devices == 2 &&
+		      t.r->images[1].extra_devices == 1);
+	CHECK("storage: referenced, held once, shared",
+	      t.r->storage_referenced_bytes == 13 * K &&
+		      t.r->storage_bytes == 11 * K &&
+		      t.r->storage_shared_bytes == 2 * K);
+	CHECK("storage: in common per image (same file; same tag)",
+	      t.r->images[0].storage_shared_bytes == 2 * K &&
+		      t.r->images[1].storage_shared_bytes == K &&
+		      t.r->images[2].storage_shared_bytes == K);
+	done(&t);
+
+	/* one image twice: everything in common */
+	start(&t, 0, 0);
+	image(&t, "a", false);
+	device(&t, 100, NULL, 4 * K);
+	image(&t, "a", false);
+	device(&t, 100, NULL, 4 * K);
+	CHECK("storage: an image twice is stored once",
+	      finish(&t) && t.r->storage_bytes == 4 * K &&
+		      t.r->storage_shared_bytes == 4 * K &&
+		      t.r->storage_referenced_bytes == 8 * K);
+	done(&t);
+}
+
 int main(void)
 {
 	test_identical_pair();
@@ -319,5 +395,6 @@ int main(void)
 	test_rebuild_with_content();
 	test_three_and_self();
 	test_links_empty_pages();
+	test_storage();
 	UNIT_EXIT();
 }
