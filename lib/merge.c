@@ -37,6 +37,13 @@ struct layer {
 	const char *path;
 	unsigned int index; /* 0: the bottom layer, device 1 */
 	bool open;
+	/*
+	 * A layer with extra devices (a tar index): "whole" when the layer
+	 * file holds them too (containerd's [index][tar]), and then the
+	 * merged image's device is that file; else the device is the
+	 * layer's own device 1 (its bare tar), as erofs-utils names it.
+	 */
+	bool whole;
 };
 
 /* A regular file of a layer, read through the image reader. */
@@ -135,6 +142,26 @@ static void map_clear(struct nid_map *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* Which device the merged image names for a layer with extra devices. */
+static int check_devices(struct layer *l)
+{
+	const struct erofs_image *img = &l->img;
+
+	if (!img->nr_devices)
+		return 0;
+	l->whole = true;
+	for (unsigned int i = 0; i < img->nr_devices; i++)
+		if (img->devices[i].missing ||
+		    img->devices[i].avail <
+			    img->devices[i].blocks << img->blkszbits)
+			l->whole = false;
+	if (!l->whole && img->nr_devices > 1)
+		return erofs_fail(-EOPNOTSUPP,
+				  "%s: %u extra devices not in the file: a layer to merge has one at most, or holds them after itself",
+				  l->path, img->nr_devices);
+	return 0;
+}
+
 int erofs_merge_open(struct erofs_merge **out, const char *const *paths,
 		     unsigned int n, unsigned int *blkszbits)
 {
@@ -161,6 +188,11 @@ int erofs_merge_open(struct erofs_merge **out, const char *const *paths,
 	}
 	if (ret)
 		return ret;
+	for (unsigned int i = 0; i < n; i++) {
+		ret = check_devices(&m->layers[i]);
+		if (ret)
+			return ret;
+	}
 	/* the top layer's block size, as erofs-utils takes it */
 	*blkszbits = m->layers[n - 1].img.blkszbits;
 	for (unsigned int i = 0; i < n; i++)
@@ -245,6 +277,29 @@ static struct file_reader *new_file(struct erofs_merge *m, const char *path,
 }
 
 /*
+ * A mapped extent of the current layer as an offset on the merged image's
+ * device for the layer: the layer file itself, where its own extra
+ * devices lie after it; or its device 1 (a bare tar), for a layer whose
+ * file holds no more than its index.
+ */
+static int layer_address(struct erofs_merge *m, const char *path,
+			 struct erofs_map *map)
+{
+	const struct erofs_image *img = &m->cur->img;
+
+	if (m->cur->whole) {
+		if (map->dev)
+			map->pa += img->devices[map->dev - 1].offset - img->offset;
+		map->dev = 0;
+		return 0;
+	}
+	if (img->nr_devices && map->dev != 1)
+		return layer_fail(m, -EOPNOTSUPP, path,
+				  "data in the layer's own blocks, while the merged image names its tar: append the tar to the layer, as containerd keeps it");
+	return 0;
+}
+
+/*
  * Where a file's data lies in its layer, as chunks of the merged image on
  * the layer's device: the layer's own chunks, or one run for flat data.
  */
@@ -282,7 +337,14 @@ static int map_in_layer(struct erofs_merge *m, const char *path,
 			return layer_fail(m, ret, path, "%s", why);
 		}
 		if (map.kind == EROFS_MAP_MAPPED) {
-			u64 first = map.pa >> img->blkszbits;
+			u64 first;
+
+			ret = layer_address(m, path, &map);
+			if (ret) {
+				erofs_ext_data_free(x);
+				return ret;
+			}
+			first = map.pa >> img->blkszbits;
 
 			if (map.pa & (img->blksz - 1) ||
 			    (!cbits && (map.la || map.llen != ri->i.size))) {
@@ -659,14 +721,31 @@ static int hash_files(struct erofs_merge *m)
 	return erofs_parallel_run(&run);
 }
 
-/* A layer's slot: its UUID names it, as erofs-utils names it. */
+/*
+ * A layer's slot: named by its own device's tag when it names its tar
+ * that way, else by its UUID, as erofs-utils names them; as long as the
+ * layer with the devices it holds, or its bare tar.
+ */
 static void layer_device(const struct layer *l, struct erofs_build_device *d)
 {
-	const u8 *u = l->img.sb.uuid;
+	const struct erofs_image *img = &l->img;
+	const u8 *u = img->sb.uuid;
 
+	d->blocks = img->sb.blocks;
+	if (img->nr_devices && !l->whole) {
+		d->blocks = img->devices[0].blocks;
+		if (img->devices[0].tag[0]) {
+			memcpy(d->tag, img->devices[0].tag, sizeof(d->tag));
+			return;
+		}
+	} else if (img->nr_devices) {
+		const struct erofs_device *last =
+			&img->devices[img->nr_devices - 1];
+
+		d->blocks = max(d->blocks, last->uniaddr + last->blocks);
+	}
 	for (unsigned int i = 0; i < 16; i++)
 		snprintf(d->tag + 2 * i, 3, "%02x", u[i]);
-	d->blocks = l->img.sb.blocks;
 }
 
 int erofs_merge_read(struct erofs_merge *m, struct erofs_tree *tree,
