@@ -12,7 +12,7 @@ packages=(
 	# build
 	build-essential autoconf automake libtool pkg-config
 	liblz4-dev liblzma-dev libzstd-dev uuid-dev libselinux1-dev
-	libxxhash-dev libssl-dev libarchive-dev zlib1g-dev
+	libxxhash-dev libssl-dev libarchive-dev zlib1g-dev libdeflate-dev
 	# tests and oracles
 	python3 attr acl e2fsprogs xfsprogs util-linux kmod file tar gzip
 	xz-utils zstd

@@ -2,11 +2,12 @@
 # compress.sh: image size and build time of compressed images, ours against
 # erofs-utils' mkfs.erofs (the newest available), on the same tree in one run.
 #
-# Usage: bench/compress.sh [-n RUNS] [-s MB] [-a "lz4 lz4hc lzma zstd"]
+# Usage: bench/compress.sh [-n RUNS] [-s MB] [-a "lz4 lz4hc lzma zstd deflate"]
 #                          [-o "EXTRA MKFS OPTIONS"] [TREE]
 #   -n RUNS   timed builds per tool and algorithm (default 3; medians)
 #   -s MB     size of the generated tree (default 400)
-#   -a ALGS   algorithms, each at its default level (default: all four)
+#   -a ALGS   algorithms, each at its default level or as ALG,LEVEL
+#             (default: all five)
 #   -o OPTS   options given to both tools (e.g. "-C65536 -Eztailpacking")
 #   TREE      a source tree to use instead of the generated one
 #
@@ -24,14 +25,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
 
-runs=3 mb=400 algs="lz4 lz4hc lzma zstd" opts=""
+runs=3 mb=400 algs="lz4 lz4hc lzma zstd deflate" opts=""
 while getopts "n:s:a:o:" o; do
 	case $o in
 	n) runs=$OPTARG ;;
 	s) mb=$OPTARG ;;
 	a) algs=$OPTARG ;;
 	o) opts=$OPTARG ;;
-	*) sed -n '2,20p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,21p' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))

@@ -13,9 +13,10 @@
 #             library versions; by default ours use this system's
 #   -n RUNS   timed runs per tool and row (default 3; medians, alternating)
 #   -s MB     size of the /usr tree (default 1024)
-#   -c CASES  among: none ishare lz4 lz4hc lzma zstd (default: all), and
-#             lz4hc:N, ours -zlz4hc,N against erofs-utils' -zlz4hc (its
-#             level 9): what a lower search level buys and costs
+#   -c CASES  among: none ishare lz4 lz4hc lzma zstd deflate (default:
+#             all), lz4hc:N, ours -zlz4hc,N against erofs-utils' -zlz4hc
+#             (its level 9): what a lower search level buys and costs, and
+#             deflate:N, both tools' -zdeflate,N
 #   -t TREES  among: usr (files of /usr/lib and /usr/share up to MB, see
 #             bench_tree in bench/lib.sh), container (postgresql's
 #             container-like tree from Debian packages, bench/debian-pairs.sh)
@@ -53,7 +54,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
 
-runs=3 mb=1024 cases="none ishare lz4 lz4hc lzma zstd" trees="usr container packed"
+runs=3 mb=1024 cases="none ishare lz4 lz4hc lzma zstd deflate" trees="usr container packed"
 same_libs=
 while getopts "ln:s:c:t:" o; do
 	case $o in
@@ -62,7 +63,7 @@ while getopts "ln:s:c:t:" o; do
 	s) mb=$OPTARG ;;
 	c) cases=$OPTARG ;;
 	t) trees=$OPTARG ;;
-	*) sed -n '2,49p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,50p' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -101,8 +102,9 @@ case_opts() {
 	case $1 in
 	none) echo "|" ;;
 	ishare) echo "--xattr-inode-digest|--ishare" ;;
-	lz4 | lz4hc | lzma | zstd) echo "-z$1|-z$1" ;;
+	lz4 | lz4hc | lzma | zstd | deflate) echo "-z$1|-z$1" ;;
 	lz4hc:[0-9]*) echo "-zlz4hc|-zlz4hc,${1#lz4hc:}" ;;
+	deflate:[0-9]*) echo "-zdeflate,${1#deflate:}|-zdeflate,${1#deflate:}" ;;
 	*) echo "run-all.sh: unknown case $1" >&2; return 1 ;;
 	esac
 }

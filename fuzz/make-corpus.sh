@@ -78,6 +78,8 @@ ours -zlzma -Efragments
 ours -zzstd -Ededupe,fragments -b512
 ours -zlz4 -Eall-fragments --ishare
 ours -zzstd -C65536 -Eztailpacking
+ours -zdeflate -Eztailpacking,fragments
+ours -zdeflate,dictsize=4096 -C16384 -b1024
 
 if [ -z "${EU_BIN:-}" ]; then
 	EU_BIN=$(bash "$here/../tests/oracle/erofs-utils-new.sh" 2>/dev/null) ||

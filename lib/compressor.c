@@ -24,6 +24,12 @@ static const struct erofs_compressor_ops *const compressors[EROFS_COMPRESSOR_NR]
 #ifdef HAVE_ZSTD
 	[EROFS_COMPRESSOR_ZSTD] = &erofs_zstd_ops,
 #endif
+#if defined(HAVE_LIBDEFLATE) || defined(HAVE_ZLIB)
+	[EROFS_COMPRESSOR_DEFLATE] = &erofs_deflate_ops,
+#endif
+#ifdef HAVE_LIBDEFLATE
+	[EROFS_COMPRESSOR_LIBDEFLATE] = &erofs_libdeflate_ops,
+#endif
 };
 
 static const char *const names[EROFS_COMPRESSOR_NR] = {
@@ -31,6 +37,8 @@ static const char *const names[EROFS_COMPRESSOR_NR] = {
 	[EROFS_COMPRESSOR_LZ4HC] = "lz4hc",
 	[EROFS_COMPRESSOR_LZMA] = "lzma",
 	[EROFS_COMPRESSOR_ZSTD] = "zstd",
+	[EROFS_COMPRESSOR_DEFLATE] = "deflate",
+	[EROFS_COMPRESSOR_LIBDEFLATE] = "libdeflate",
 };
 
 static const u8 disk_algs[EROFS_COMPRESSOR_NR] = {
@@ -38,6 +46,8 @@ static const u8 disk_algs[EROFS_COMPRESSOR_NR] = {
 	[EROFS_COMPRESSOR_LZ4HC] = Z_EROFS_COMPRESSION_LZ4,
 	[EROFS_COMPRESSOR_LZMA] = Z_EROFS_COMPRESSION_LZMA,
 	[EROFS_COMPRESSOR_ZSTD] = Z_EROFS_COMPRESSION_ZSTD,
+	[EROFS_COMPRESSOR_DEFLATE] = Z_EROFS_COMPRESSION_DEFLATE,
+	[EROFS_COMPRESSOR_LIBDEFLATE] = Z_EROFS_COMPRESSION_DEFLATE,
 };
 
 const char *erofs_compressor_name(unsigned int kind)
@@ -78,6 +88,19 @@ static int parse_u32(const char *s, size_t len, u32 *out)
 	return 0;
 }
 
+/* What a build without compressor "kind" lacked. */
+static const char *unbuilt_hint(unsigned int kind)
+{
+	switch (kind) {
+	case EROFS_COMPRESSOR_DEFLATE:
+		return " (configure found neither libdeflate nor zlib)";
+	case EROFS_COMPRESSOR_LIBDEFLATE:
+		return " (configure did not find libdeflate; -zdeflate may still work)";
+	default:
+		return "";
+	}
+}
+
 /* One alternative: NAME[,N][,level=N][,dictsize=S] */
 static int parse_one(struct erofs_zparam *p, const char *s, size_t len)
 {
@@ -93,8 +116,8 @@ static int parse_one(struct erofs_zparam *p, const char *s, size_t len)
 				  (int)nlen, s);
 	if (!erofs_compressor_available(k))
 		return erofs_fail(-EOPNOTSUPP,
-				  "compressor '%s' is not built in",
-				  names[k]);
+				  "compressor '%s' is not built in%s",
+				  names[k], unbuilt_hint(k));
 	p->kind = k;
 	p->level = -1;
 	p->dictsize = 0;
@@ -130,6 +153,10 @@ bad:
 		return erofs_fail(-EINVAL,
 				  "%s: level %d out of range (maximum %d)",
 				  names[k], p->level, compressors[k]->max_level);
+	/* as in erofs-utils, whose deflate encoder has no level 0 */
+	if (k == EROFS_COMPRESSOR_DEFLATE && !p->level)
+		return erofs_fail(-EINVAL,
+				  "deflate: level 0 (store only) is not supported, use 1..9");
 	return 0;
 }
 
@@ -307,11 +334,30 @@ int erofs_zimage_init(struct erofs_zimage *zi,
 						  "zstd dictionary size %u must be a power of two up to %u",
 						  d, Z_EROFS_ZSTD_MAX_DICT_SIZE);
 			break;
+		case EROFS_COMPRESSOR_DEFLATE:
+			if (!d)
+				d = EROFS_DEFLATE_MAX_WINDOW;
+			if (d & (d - 1) || d < EROFS_DEFLATE_MIN_WINDOW ||
+			    d > EROFS_DEFLATE_MAX_WINDOW)
+				return erofs_fail(-EINVAL,
+						  "deflate dictionary size %u must be a power of two from %u to %u",
+						  d, EROFS_DEFLATE_MIN_WINDOW,
+						  EROFS_DEFLATE_MAX_WINDOW);
+#ifndef HAVE_ZLIB
+			/* libdeflate always searches the whole 32 KiB */
+			if (d != EROFS_DEFLATE_MAX_WINDOW)
+				return erofs_fail(-EOPNOTSUPP,
+						  "deflate dictionary sizes below %u need zlib, which this build lacks",
+						  EROFS_DEFLATE_MAX_WINDOW);
+#endif
+			break;
 		default:
 			if (d)
 				return erofs_fail(-EINVAL,
 						  "%s has no dictionary size",
 						  names[p->kind]);
+			if (p->kind == EROFS_COMPRESSOR_LIBDEFLATE)
+				d = EROFS_DEFLATE_MAX_WINDOW;
 			break;
 		}
 		zi->dictsize[i] = d;
@@ -386,6 +432,13 @@ void erofs_zimage_encode_cfgs(const struct erofs_zimage *zi, u8 *buf)
 		} else if (alg == Z_EROFS_COMPRESSION_ZSTD) {
 			struct z_erofs_zstd_cfgs c = {
 				.windowlog = ilog2_u32(max_dict(zi, alg)) - 10,
+			};
+
+			memcpy(buf + 2, &c, sizeof(c));
+		} else if (alg == Z_EROFS_COMPRESSION_DEFLATE) {
+			/* how far back any of the deflate alternatives looks */
+			struct z_erofs_deflate_cfgs c = {
+				.windowbits = ilog2_u32(max_dict(zi, alg)),
 			};
 
 			memcpy(buf + 2, &c, sizeof(c));

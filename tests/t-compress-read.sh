@@ -1,7 +1,8 @@
 #!/bin/bash
 # Our fsck.erofs reads compressed images: those erofs-utils makes (the
 # newest with every algorithm and layout option, bookworm's 1.5 with
-# lz4hc) and ours must extract to exactly their source; damaged compressed
+# lz4hc) and ours must extract to exactly their source, and our dump.erofs
+# and share report read erofs-utils' deflate images; damaged compressed
 # images must be reported, never crash or hang the reader.
 . "$(dirname "$0")/lib.sh"
 
@@ -58,13 +59,14 @@ extract_check() {
 EU_BIN=$(bash "$TOP_SRCDIR/tests/oracle/erofs-utils-new.sh" 2>/dev/null) ||
 	EU_BIN=
 if [ -n "$EU_BIN" ]; then
-	for a in lz4 lz4hc lzma zstd; do
+	for a in lz4 lz4hc lzma zstd deflate deflate,9 libdeflate; do
 		for v in "" "-Eztailpacking" "-Efragments" "-Ededupe" \
 			"-C65536 -Eall-fragments" "-Elegacy-compress -C16384" \
 			"-b512 -Eztailpacking" "-E48bit" "-E48bit,fragments" \
 			"-E48bit --max-extent-bytes=-65536"; do
-			# one algorithm covers the options, the others the basics
-			[ "$a" != lz4hc ] && [ -n "$v" ] &&
+			# lz4hc and deflate cover the options, the others the
+			# basics
+			[ "$a" != lz4hc ] && [ "$a" != deflate ] && [ -n "$v" ] &&
 				[ "$v" != "-Eztailpacking" ] && continue
 			name="erofs-utils 1.9 -z$a $v"
 			# shellcheck disable=SC2086
@@ -76,6 +78,37 @@ if [ -n "$EU_BIN" ]; then
 			extract_check "$name" "$TEST_TMP/eu.img"
 		done
 	done
+	# dump.erofs and the share report read the same deflate clusters
+	if [ -x "$DUMP" ] && "$EU_BIN/mkfs.erofs" --quiet -zdeflate \
+		-Eztailpacking,fragments --xattr-inode-digest -T0 \
+		"$TEST_TMP/eu.img" "$src" >"$TEST_TMP/eu.out" 2>&1; then
+		if "$DUMP" -s "$TEST_TMP/eu.img" |
+			grep -q '^Compression algorithms: deflate'; then
+			pass "dump -s: erofs-utils' deflate image"
+		else
+			fail "dump -s: erofs-utils' deflate image" "no deflate line"
+		fi
+		bad=
+		for f in t/300001 r/70000 m/mixed z/zero t/4097; do
+			"$DUMP" --cat --path=/$f "$TEST_TMP/eu.img" |
+				cmp -s - "$src/$f" || bad="$bad $f"
+		done
+		if [ -z "$bad" ]; then
+			pass "dump --cat: erofs-utils' deflate image"
+		else
+			fail "dump --cat: erofs-utils' deflate image" "differs:$bad"
+		fi
+		if out=$("$DUMP" --share-report --verify "$TEST_TMP/eu.img" \
+			"$TEST_TMP/eu.img" 2>&1); then
+			pass "share report --verify: erofs-utils' deflate image"
+		else
+			fail "share report --verify: erofs-utils' deflate image" \
+				"$(echo "$out" | grep -m1 -i 'error\|mismatch\|fail')"
+		fi
+	else
+		fail "erofs-utils 1.9 -zdeflate for dump" \
+			"$(head -n 1 "$TEST_TMP/eu.out" 2>/dev/null)"
+	fi
 else
 	skip "erofs-utils 1.9 images" "newest erofs-utils unavailable"
 fi
@@ -95,7 +128,7 @@ else
 	skip "erofs-utils 1.5 images" "bookworm's erofs-utils is not installed"
 fi
 
-for a in lz4 lzma zstd; do
+for a in lz4 lzma zstd deflate; do
 	for v in "" "-Eztailpacking" "-Efragments,dedupe" "-b512 -C4096"; do
 		name="ours -z$a $v"
 		# shellcheck disable=SC2086
@@ -111,13 +144,17 @@ done
 # Damage: flip bytes of the metadata (maps, inline clusters) and data
 # (clusters); fsck must finish with an fsck(8) status (a sum of 1, 2, 4,
 # 8, 16), never a signal or a hang.
-"$MKFS" --quiet -zlz4hc -Eztailpacking,fragments -T0 "$TEST_TMP/d.img" \
-	"$src"
-size=$(stat -c %s "$TEST_TMP/d.img")
-crashes=0 hangs=0
-for i in $(seq 1 40); do
-	cp "$TEST_TMP/d.img" "$TEST_TMP/bad.img"
-	python3 - "$TEST_TMP/bad.img" "$i" "$size" <<'EOF'
+for dalg in lz4hc deflate; do
+	if ! "$MKFS" --quiet -z$dalg -Eztailpacking,fragments -T0 \
+		"$TEST_TMP/d.img" "$src" 2>/dev/null; then
+		skip "damaged -z$dalg images" "this build has no $dalg compressor"
+		continue
+	fi
+	size=$(stat -c %s "$TEST_TMP/d.img")
+	crashes=0 hangs=0
+	for i in $(seq 1 40); do
+		cp "$TEST_TMP/d.img" "$TEST_TMP/bad.img"
+		python3 - "$TEST_TMP/bad.img" "$i" "$size" <<'EOF'
 import random, sys
 path, seed, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 rnd = random.Random(seed)
@@ -129,20 +166,21 @@ with open(path, 'r+b') as f:
         f.seek(pos)
         f.write(bytes([rnd.randrange(256)]))
 EOF
-	rm -rf "$TEST_TMP/bx"
-	timeout 60 "$FSCK" --extract="$TEST_TMP/bx" "$TEST_TMP/bad.img" \
-		>/dev/null 2>&1
-	rc=$?
-	if [ "$rc" -eq 124 ]; then
-		hangs=$((hangs + 1))
-	elif [ "$rc" -gt 31 ]; then
-		crashes=$((crashes + 1))
-		echo "    seed $i: exit status $rc"
+		rm -rf "$TEST_TMP/bx"
+		timeout 60 "$FSCK" --extract="$TEST_TMP/bx" "$TEST_TMP/bad.img" \
+			>/dev/null 2>&1
+		rc=$?
+		if [ "$rc" -eq 124 ]; then
+			hangs=$((hangs + 1))
+		elif [ "$rc" -gt 31 ]; then
+			crashes=$((crashes + 1))
+			echo "    seed $i: exit status $rc"
+		fi
+	done
+	if [ "$crashes" -eq 0 ] && [ "$hangs" -eq 0 ]; then
+		pass "damaged -z$dalg images: 40 tries, no crash or hang"
+	else
+		fail "damaged -z$dalg images" "$crashes crashes, $hangs hangs"
 	fi
 done
-if [ "$crashes" -eq 0 ] && [ "$hangs" -eq 0 ]; then
-	pass "damaged compressed images: 40 tries, no crash or hang"
-else
-	fail "damaged compressed images" "$crashes crashes, $hangs hangs"
-fi
 exit 0

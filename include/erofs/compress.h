@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Data compression for mkfs: the compressors (lz4, lz4hc, lzma, zstd), the
- * options that choose them, and the engine that turns a file's bytes into
- * extents of fixed-size physical clusters.
+ * Data compression for mkfs: the compressors (lz4, lz4hc, lzma, zstd,
+ * deflate), the options that choose them, and the engine that turns a
+ * file's bytes into extents of fixed-size physical clusters.
  */
 #ifndef EROFS_COMPRESS_H
 #define EROFS_COMPRESS_H
@@ -15,8 +15,14 @@ enum erofs_compressor_kind {
 	EROFS_COMPRESSOR_LZ4HC,
 	EROFS_COMPRESSOR_LZMA,
 	EROFS_COMPRESSOR_ZSTD,
+	EROFS_COMPRESSOR_DEFLATE,
+	EROFS_COMPRESSOR_LIBDEFLATE, /* erofs-utils' name for libdeflate's levels */
 	EROFS_COMPRESSOR_NR
 };
+
+/* deflate's window (dictsize): zlib's raw streams take 2^9..2^15 bytes */
+#define EROFS_DEFLATE_MIN_WINDOW 512U
+#define EROFS_DEFLATE_MAX_WINDOW 32768U
 
 /* At most this many -z alternatives (compress hints pick by index). */
 #define EROFS_MAX_COMPR_CFGS 4
@@ -140,7 +146,7 @@ void erofs_compressor_exit(struct erofs_compressor *c);
 bool erofs_lz4_fits_no_more(const void *src, u32 len, void *dst, u32 dstcap);
 
 extern const struct erofs_compressor_ops erofs_lz4_ops, erofs_lz4hc_ops,
-	erofs_lzma_ops, erofs_zstd_ops;
+	erofs_lzma_ops, erofs_zstd_ops, erofs_deflate_ops, erofs_libdeflate_ops;
 
 /* ---- the engine: one file segment at a time ---- */
 

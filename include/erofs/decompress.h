@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Decoding one physical cluster of a compressed file: lz4, MicroLZMA or
- * zstd data (after its zero padding) into the extent's bytes.
+ * Decoding one physical cluster of a compressed file: lz4, MicroLZMA, zstd
+ * or raw deflate data (after its zero padding) into the extent's bytes.
  */
 #ifndef EROFS_DECOMPRESS_H
 #define EROFS_DECOMPRESS_H
