@@ -31,10 +31,12 @@ static void mark_fingerprints(struct erofs_build *b)
 	}
 }
 
-static void fill_inode_info(const struct erofs_node *n,
+static void fill_inode_info(const struct erofs_build *b,
+			    const struct erofs_node *n,
 			    struct erofs_inode_info *ii)
 {
 	const struct erofs_node_layout *L = &n->L;
+	u64 start = 0;
 
 	memset(ii, 0, sizeof(*ii));
 	ii->version = L->version;
@@ -47,6 +49,8 @@ static void fill_inode_info(const struct erofs_node *n,
 	ii->size = n->size;
 	ii->mtime = n->mtime;
 	ii->mtime_nsec = n->mtime_nsec;
+	if (L->version == EROFS_INODE_LAYOUT_COMPACT)
+		ii->compact_mtime = n->mtime - b->epoch;
 	ii->ino = n->ino;
 	switch (n->mode & S_IFMT) {
 	case S_IFCHR:
@@ -61,9 +65,19 @@ static void fill_inode_info(const struct erofs_node *n,
 		else if (erofs_layout_is_compressed(L->datalayout))
 			ii->i_u = L->compressed_blocks;
 		else
-			ii->i_u = L->blkaddr;
+			start = L->blkaddr;
 		break;
 	}
+	if (start) {
+		ii->i_u = (u32)start;
+		/* 48BIT: the top bits, in place of a single link's count */
+		ii->nb_hi = start >> 32;
+		if (start >= UINT32_MAX && L->version ==
+						   EROFS_INODE_LAYOUT_COMPACT)
+			ii->format_flags |= 1 << EROFS_I_NLINK_1_BIT;
+	}
+	if (erofs_node_is_dir(n) && b->opts->dot_omitted)
+		ii->format_flags |= 1 << EROFS_I_DOT_OMITTED_BIT;
 }
 
 /* Directory data needs the nids, so it is written after the packing. */
@@ -91,7 +105,7 @@ static int write_dirs(struct erofs_build *b)
 			}
 			buf = nb;
 		}
-		erofs_dir_encode(n, b->blksz, buf);
+		erofs_dir_encode(n, b->blksz, b->opts->dot_omitted, buf);
 		if (L->inline_size) {
 			L->tail = malloc(L->inline_size);
 			if (!L->tail) {
@@ -127,7 +141,7 @@ static void encode_record(struct erofs_build *b, struct erofs_node *n, u8 *p)
 	struct erofs_node_layout *L = &n->L;
 	struct erofs_inode_info ii;
 
-	fill_inode_info(n, &ii);
+	fill_inode_info(b, n, &ii);
 	erofs_inode_encode(&ii, p);
 	p += L->inode_size;
 	if (L->xattr_size)
@@ -167,7 +181,7 @@ static int write_meta(struct erofs_build *b)
 	}
 	memcpy(recs, b->tree->order, nr * sizeof(*recs));
 	qsort(recs, nr, sizeof(*recs), cmp_meta_pos);
-	base = erofs_pos(b, b->meta_blkaddr + 1);
+	base = erofs_pos(b, b->meta_start);
 	for (u64 i = 0; i < nr && !ret; i++) {
 		struct erofs_node_layout *L = &recs[i]->L;
 		u64 end = round_up(L->meta_pos + erofs_layout_record_size(L),
@@ -246,7 +260,8 @@ static int write_super(struct erofs_build *b)
 		.blkszbits = o->blkszbits,
 		.root_nid = b->tree->root->L.nid,
 		.inos = b->tree->nr_order,
-		.epoch = o->build_time,
+		.epoch = b->epoch,
+		.build_time = o->build_time - b->epoch,
 		.fixed_nsec = o->build_time_nsec,
 		.blocks = b->total_blocks,
 		.meta_blkaddr = b->meta_blkaddr,
@@ -277,12 +292,15 @@ static int write_super(struct erofs_build *b)
 	if (b->zi)
 		erofs_zimage_encode_cfgs(b->zi, buf + EROFS_SUPER_OFFSET +
 						       EROFS_SUPER_BASE_SIZE);
-	if (b->prefix_start)
+	if (sbi.xattr_prefix_count && !b->prefixes_in_packed)
 		erofs_xattr_encode_prefix_table(b->xattrs,
 						buf + b->prefix_start * 4);
-	sbi.checksum = erofs_sb_checksum(buf + EROFS_SUPER_OFFSET,
-					 erofs_sb_csum_len(o->blkszbits));
-	erofs_sb_encode(&sbi, buf + EROFS_SUPER_OFFSET);
+	if (sbi.feature_compat & EROFS_FEATURE_COMPAT_SB_CHKSUM) {
+		sbi.checksum = erofs_sb_checksum(
+			buf + EROFS_SUPER_OFFSET,
+			erofs_sb_csum_len(o->blkszbits));
+		erofs_sb_encode(&sbi, buf + EROFS_SUPER_OFFSET);
+	}
 	ret = erofs_output_write(&b->out, buf, head, 0);
 	free(buf);
 	return ret;
@@ -290,7 +308,9 @@ static int write_super(struct erofs_build *b)
 
 /*
  * Superblock, compression configs (read right after the superblock), then
- * the long prefix table: the area before the data.
+ * the long prefix table (unless the packed inode holds it), and with
+ * 48-bit addresses the shared xattrs, whose start block is 32-bit: the
+ * area before the data.
  */
 static void plan_head(struct erofs_build *b)
 {
@@ -300,13 +320,63 @@ static void plan_head(struct erofs_build *b)
 		end += erofs_zimage_cfgs_size(b->zi);
 
 	if (erofs_xattr_uses_long_prefixes(b->xattrs)) {
-		b->prefix_start = end / 4;
-		end += erofs_xattr_prefix_table_size(b->xattrs);
 		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES;
-		b->feature_compat |= EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX;
+		if (b->prefixes_in_packed) {
+			/* the kernel finds the packed inode with FRAGMENTS */
+			b->prefix_start = 0;
+			b->feature_incompat |= EROFS_FEATURE_INCOMPAT_FRAGMENTS;
+		} else {
+			b->prefix_start = end / 4;
+			end += erofs_xattr_prefix_table_size(b->xattrs);
+			b->feature_compat |=
+				EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX;
+		}
 	}
 	b->data_blkaddr = DIV_ROUND_UP(end, b->blksz);
 	b->next_blkaddr = b->data_blkaddr;
+	if (b->layout_48bit && b->xattrs->shared_size)
+		b->xattr_blkaddr = erofs_alloc_blocks(
+			b, DIV_ROUND_UP(b->xattrs->shared_size, b->blksz));
+}
+
+struct erofs_node *erofs_build_add_packed(struct erofs_build *b, u8 *data,
+					  u64 size)
+{
+	struct erofs_tree *t = b->tree;
+	struct erofs_node *n, **order;
+
+	n = erofs_node_new(t, S_IFREG | 0600);
+	order = realloc(t->order, (t->nr_order + 1) * sizeof(*order));
+	if (order)
+		t->order = order;
+	if (!n || !order)
+		return NULL;
+	t->order[t->nr_order++] = n;
+	n->nlink = 1;
+	n->size = size;
+	n->mtime = b->opts->build_time;
+	n->mtime_nsec = b->opts->build_time_nsec;
+	n->ino = t->nr_order;
+	n->data_kind = EROFS_DATA_MEM;
+	n->src.mem = (char *)data;
+	b->packed = n;
+	return n;
+}
+
+/* Without compression, a packed inode holds the long prefix table alone. */
+static int add_prefix_packed(struct erofs_build *b)
+{
+	u32 size = erofs_xattr_prefix_table_size(b->xattrs);
+	u8 *table = calloc(1, size);
+
+	if (!table)
+		return -ENOMEM;
+	erofs_xattr_encode_prefix_table(b->xattrs, table);
+	if (!erofs_build_add_packed(b, table, size)) {
+		free(table);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static int build(struct erofs_build *b)
@@ -319,23 +389,26 @@ static int build(struct erofs_build *b)
 	ret = erofs_write_data(b);
 	if (ret)
 		return ret;
-	if (b->xattrs->shared_size) {
+	if (b->xattrs->shared_size && !b->xattr_blkaddr) {
 		b->xattr_blkaddr = erofs_alloc_blocks(
 			b, DIV_ROUND_UP(b->xattrs->shared_size, b->blksz));
 	}
 	ret = erofs_layout_pack_meta(b);
 	if (ret)
 		return ret;
-	/*
-	 * nid 0 would be inode number 0, which readdir() callers skip, so
-	 * nids count from the block before the metadata area.
-	 */
-	b->meta_blkaddr = b->next_blkaddr - 1;
 	b->total_blocks = b->next_blkaddr + b->meta_size / b->blksz;
-	if (b->total_blocks > UINT32_MAX)
+	/* --fsalignblks: the device size, a power of two of blocks */
+	if (b->opts->fsalignblks > 1)
+		b->total_blocks = round_up(
+			b->total_blocks,
+			1ULL << (64 - __builtin_clzll(
+					      (u64)b->opts->fsalignblks - 1)));
+	if (b->total_blocks > erofs_max_blocks(b))
 		return erofs_fail(-EFBIG,
-				  "image of %llu blocks is too large for 32-bit block addresses",
-				  (unsigned long long)b->total_blocks);
+				  "image of %llu blocks is too large for %u-bit block addresses%s",
+				  (unsigned long long)b->total_blocks,
+				  b->layout_48bit ? 48 : 32,
+				  b->layout_48bit ? "" : " (try -E48bit)");
 	if (b->tree->nr_order > UINT32_MAX)
 		return erofs_fail(-EFBIG, "too many inodes");
 	if (any_xattrs(b) && b->xattrs->name_filter)
@@ -361,11 +434,25 @@ int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
 		.tree = tree,
 		.xattrs = xt,
 		.blksz = 1U << opts->blkszbits,
-		.feature_compat = EROFS_FEATURE_COMPAT_SB_CHKSUM |
-				  EROFS_FEATURE_COMPAT_MTIME,
+		.feature_compat = EROFS_FEATURE_COMPAT_MTIME,
+		.layout_48bit = opts->layout_48bit || opts->dot_omitted,
+		.epoch = erofs_build_epoch(opts),
 	};
+	bool fragments = opts->compress && opts->compress->nalgs &&
+			 (opts->compress->fragments ||
+			  opts->compress->all_fragments);
 	struct erofs_zimage zi;
 	int ret;
+
+	if (!opts->no_sbcrc)
+		b.feature_compat |= EROFS_FEATURE_COMPAT_SB_CHKSUM;
+	if (b.layout_48bit)
+		b.feature_incompat |= EROFS_FEATURE_INCOMPAT_48BIT;
+	/* where erofs-utils puts the long prefix table, unless told */
+	b.prefixes_in_packed = opts->prefix_table == EROFS_PREFIX_TABLE_AUTO ?
+				       fragments :
+				       opts->prefix_table ==
+					       EROFS_PREFIX_TABLE_PACKED;
 
 	if (opts->compress && opts->compress->nalgs) {
 		ret = erofs_zimage_init(&zi, opts->compress, opts->blkszbits);
@@ -385,8 +472,14 @@ int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
 	if (ret)
 		return ret;
 	plan_head(&b);
+	if (erofs_xattr_uses_long_prefixes(xt) && b.prefixes_in_packed &&
+	    !b.zi) {
+		ret = add_prefix_packed(&b);
+		if (ret)
+			return ret;
+	}
 
-	ret = erofs_output_open(&b.out, path, !opts->no_fsync);
+	ret = erofs_output_open(&b.out, path, !opts->no_fsync, opts->offset);
 	if (ret)
 		return ret;
 	ret = build(&b);
