@@ -280,6 +280,10 @@ int erofs_zimage_init(struct erofs_zimage *zi,
 	maxblks = opts->pclustersize ? opts->pclustersize / blksz : 1;
 	for (unsigned int i = 0; i < opts->nhints; i++)
 		maxblks = max(maxblks, opts->hints[i].pclusterblks);
+	/* -E fragments=#: the packed inode's own cluster size */
+	if ((opts->fragments || opts->all_fragments) &&
+	    opts->packed_pclustersize)
+		maxblks = max(maxblks, opts->packed_pclustersize / blksz);
 	zi->max_pclusterblks = maxblks;
 	zi->big_pcluster = maxblks > 1;
 	zi->need_cfgs = zi->big_pcluster;

@@ -193,7 +193,7 @@ static void usage(FILE *f)
 		" --tar=f                SOURCE is a tar archive, plain or compressed\n"
 		" --aufs                 turn aufs whiteouts (.wh.*) into overlayfs ones\n"
 		" --ovlfs-strip[=<0|1>]  drop overlayfs whiteouts and opaque markers\n"
-		" --ungzip[=FILE], --unxz[=FILE]\n"
+		" --ungzip[=FILE], --gzip, --unxz[=FILE], --unlzma[=FILE]\n"
 		"                        accepted for erofs-utils; FILE receives the\n"
 		"                        decompressed tar stream\n"
 		" --s3, --oci, --gzinfo  refused: they need the network or write SOCI\n"
