@@ -366,12 +366,11 @@ struct erofs_node *erofs_build_add_packed(struct erofs_build *b, u8 *data,
 /* Without compression, a packed inode holds the long prefix table alone. */
 static int add_prefix_packed(struct erofs_build *b)
 {
-	u32 size = erofs_xattr_prefix_table_size(b->xattrs);
-	u8 *table = calloc(1, size);
+	u32 size;
+	u8 *table = erofs_xattr_prefix_table_alloc(b->xattrs, &size);
 
 	if (!table)
 		return -ENOMEM;
-	erofs_xattr_encode_prefix_table(b->xattrs, table);
 	if (!erofs_build_add_packed(b, table, size)) {
 		free(table);
 		return -ENOMEM;

@@ -995,13 +995,13 @@ int erofs_write_compressed(struct erofs_build *b)
 	if (b->zi->opts->fragments || b->zi->opts->all_fragments)
 		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_FRAGMENTS;
 	/* the long prefix table opens the packed inode, 4-byte aligned */
-	if (b->prefixes_in_packed && erofs_xattr_uses_long_prefixes(b->xattrs)) {
-		u32 size = erofs_xattr_prefix_table_size(b->xattrs);
+	if (b->prefixes_in_packed &&
+	    erofs_xattr_uses_long_prefixes(b->xattrs)) {
+		u32 size;
 
-		pk.buf = calloc(1, size);
+		pk.buf = erofs_xattr_prefix_table_alloc(b->xattrs, &size);
 		if (!pk.buf)
 			return -ENOMEM;
-		erofs_xattr_encode_prefix_table(b->xattrs, pk.buf);
 		pk.size = pk.cap = size;
 	}
 	/*

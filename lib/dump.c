@@ -162,7 +162,8 @@ static void dump_eu_superblock(struct erofs_image *img, FILE *out)
 			sb->available_compr_algs);
 	}
 	fprintf(out, "Filesystem sb_size:                           %u\n",
-		EROFS_SUPER_BASE_SIZE + sb->sb_extslots * EROFS_SB_EXTSLOT_SIZE);
+		EROFS_SUPER_BASE_SIZE +
+			sb->sb_extslots * EROFS_SB_EXTSLOT_SIZE);
 	fprintf(out, "Filesystem inode count:                       %" PRIu64 "\n",
 		sb->inos);
 	/* ctime(3): local time, with its newline */

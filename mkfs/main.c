@@ -291,7 +291,8 @@ static int feat_force_compact(struct mkfs_config *c, bool on, const char *v)
 {
 	if (on) {
 		c->build.force_inode = EROFS_FORCE_INODE_COMPACT;
-		c->ignore_mtime = true; /* as erofs-utils: until --preserve-mtime */
+		/* as erofs-utils: until a later --preserve-mtime */
+		c->ignore_mtime = true;
 	} else if (c->build.force_inode == EROFS_FORCE_INODE_COMPACT) {
 		c->build.force_inode = EROFS_FORCE_INODE_AUTO;
 	}

@@ -228,23 +228,28 @@ sys.exit("inline: %s" % bad if bad else 0)' 2>"$W/census.err"; then
 	lowers="$W/l$i${lowers:+:$lowers}"
 done
 
-# the layers stacked as containerd's snapshotter mounts them: top first
+# stacked NAME LOWERS REF: overlayfs over LOWERS (top first, as containerd's
+# snapshotter mounts them) reads back as REF (a tree or a snapshot)
 merged=$W/merged
 mkdir -p "$merged"
-if mount -t overlay overlay -o "lowerdir=$lowers,xino=on" "$merged" 2>"$W/ovl.err"; then
+stacked() {
+	local name=$1 out
+	if ! mount -t overlay overlay -o "lowerdir=$2,xino=on" "$merged" \
+		2>"$W/ovl.err"; then
+		fail "$name" "overlayfs mount: $(cat "$W/ovl.err")"
+		return
+	fi
 	_mounts+=("$merged")
-	if out=$($COMPARE --ignore-dir-nlink "$W/expected" "$merged" 2>&1); then
-		pass "containerd: three layers stacked read back as the tars applied in order"
+	if out=$($COMPARE --ignore-dir-nlink "$3" "$merged" 2>&1); then
+		pass "$name"
 	else
-		fail "containerd: three layers stacked read back as the tars applied in order" \
-			"$(echo "$out" | head -n 1)"
+		fail "$name" "$(echo "$out" | head -n 1)"
 		echo "$out" | sed 's/^/    /'
 	fi
 	umount "$merged"
-else
-	fail "containerd: overlay of the layers" "$(cat "$W/ovl.err")"
-	exit 0
-fi
+}
+stacked "containerd: three layers stacked read back as the tars applied in order" \
+	"$lowers" "$W/expected"
 
 # ---- a container on top, and containerd's snapshot commit of it ---------
 up=$W/snap/upper wk=$W/snap/work ctr=$W/ctr
@@ -290,19 +295,8 @@ else
 fi
 eu_fsck "containerd commit: erofs-utils fsck accepts it" "$commit" --extract
 kmount "$commit" "$W/lc" || { fail "containerd commit: mount" "mount failed"; exit 0; }
-if mount -t overlay overlay -o "lowerdir=$W/lc:$lowers,xino=on" "$merged" 2>"$W/ovl.err"; then
-	_mounts+=("$merged")
-	if out=$($COMPARE --ignore-dir-nlink "$W/ctr.json" "$merged" 2>&1); then
-		pass "containerd commit: stacked on the layers, the commit reads back as the container saw it"
-	else
-		fail "containerd commit: stacked on the layers, the commit reads back as the container saw it" \
-			"$(echo "$out" | head -n 1)"
-		echo "$out" | sed 's/^/    /'
-	fi
-	umount "$merged"
-else
-	fail "containerd commit: overlay with the commit" "$(cat "$W/ovl.err")"
-fi
+stacked "containerd commit: stacked on the layers, the commit reads back as the container saw it" \
+	"$W/lc:$lowers" "$W/ctr.json"
 umount "$W/lc"
 for i in 1 2 3; do umount "$W/l$i"; done
 exit 0
