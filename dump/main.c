@@ -11,10 +11,7 @@
 #include "erofs/error.h"
 #include "erofs/image.h"
 #include "erofs/share.h"
-
-#ifndef PACKAGE_VERSION
-#define PACKAGE_VERSION "unknown"
-#endif
+#include "erofs/version.h"
 
 enum {
 	OPT_LS = 256,
@@ -28,6 +25,7 @@ enum {
 	OPT_VERIFY,
 	OPT_OFFSET,
 	OPT_DEVICE,
+	OPT_BLKID_UDEV,
 };
 
 static const struct option long_options[] = {
@@ -44,6 +42,7 @@ static const struct option long_options[] = {
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "offset", required_argument, NULL, OPT_OFFSET },
 	{ "device", required_argument, NULL, OPT_DEVICE },
+	{ "blkid-udev", no_argument, NULL, OPT_BLKID_UDEV },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -56,6 +55,7 @@ struct dump_input {
 
 struct dump_config {
 	bool superblock, stats, extents, ls, cat;
+	bool blkid_udev; /* that alone, as erofs-utils prints it */
 	bool nid_given;
 	erofs_nid_t nid;
 	const char *path;
@@ -99,6 +99,8 @@ static void usage(FILE *f)
 		"                 order of its device table (without any, they are read\n"
 		"                 from IMAGE itself); with --share-report, of the IMAGE\n"
 		"                 named before it\n"
+		" --blkid-udev    print the UUID and type as udev's blkid import reads\n"
+		"                 them (ID_FS_*=...), and nothing else\n"
 		" -d#             message level, 0 (quiet) to 9 (debug)\n"
 		" -V, --version   print the version and exit\n"
 		" -h, --help      print this help and exit\n");
@@ -193,7 +195,8 @@ static int parse_args(struct dump_config *c, int argc, char **argv)
 			c->stats = true;
 			break;
 		case 'V':
-			printf("dump.erofs (erofs-share) %s\n", PACKAGE_VERSION);
+			erofs_print_interface_version(stdout, "dump.erofs");
+			erofs_print_project_version(stdout);
 			exit(0);
 		case OPT_LS:
 			c->ls = true;
@@ -239,6 +242,9 @@ static int parse_args(struct dump_config *c, int argc, char **argv)
 			c->share.verify = true;
 			c->share_opts = true;
 			break;
+		case OPT_BLKID_UDEV:
+			c->blkid_udev = true;
+			break;
 		case OPT_OFFSET:
 			errno = 0;
 			v = strtoull(optarg, &end, 0);
@@ -261,7 +267,7 @@ static int parse_args(struct dump_config *c, int argc, char **argv)
 	}
 	if (c->share_report) {
 		if (c->superblock || c->stats || c->extents || c->ls ||
-		    c->cat || c->nid_given || c->path)
+		    c->cat || c->nid_given || c->path || c->blkid_udev)
 			return usage_error("--share-report cannot be combined with other reports");
 		if (c->image_opts.offset)
 			return usage_error("--offset cannot be combined with --share-report");
@@ -284,6 +290,8 @@ static int parse_args(struct dump_config *c, int argc, char **argv)
 	}
 	c->image_opts.devices = c->lead.devices;
 	c->image_opts.nr_devices = c->lead.nr_devices;
+	if (c->blkid_udev)
+		return 0; /* erofs-utils prints that alone, whatever else */
 	if ((c->extents || c->ls || c->cat) && !c->nid_given && !c->path)
 		return usage_error("-e, --ls and --cat need --nid or --path");
 	if (c->cat && (c->superblock || c->stats || c->extents || c->ls))
@@ -364,6 +372,10 @@ int main(int argc, char **argv)
 	if (ret) {
 		free_inputs(&c);
 		return failed(ret);
+	}
+	if (c.blkid_udev) {
+		ret = erofs_dump_blkid_udev(&img, stdout);
+		goto out;
 	}
 
 	nid = c.nid;

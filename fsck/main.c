@@ -11,11 +11,10 @@
 #include "erofs/dump.h" /* erofs_fputs_escaped() */
 #include "erofs/error.h"
 #include "erofs/fsck.h"
+#include "erofs/decompress.h"
+#include "erofs/format.h"
 #include "erofs/image.h"
-
-#ifndef PACKAGE_VERSION
-#define PACKAGE_VERSION "unknown"
-#endif
+#include "erofs/version.h"
 
 /* Exit status bits, as fsck(8) defines them. */
 #define EXIT_CLEAN 0
@@ -119,6 +118,28 @@ static void usage(FILE *f)
 		"that could not be checked, 16 usage error; added when several apply.\n");
 }
 
+static void print_version(void)
+{
+	static const char *const names[] = {
+		[Z_EROFS_COMPRESSION_LZ4] = "lz4, lz4hc",
+		[Z_EROFS_COMPRESSION_LZMA] = "lzma",
+		[Z_EROFS_COMPRESSION_DEFLATE] = "deflate",
+		[Z_EROFS_COMPRESSION_ZSTD] = "zstd",
+	};
+	bool first = true;
+
+	erofs_print_interface_version(stdout, "fsck.erofs");
+	printf("available decompressors: ");
+	for (unsigned int i = 0; i < Z_EROFS_COMPRESSION_MAX; i++) {
+		if (!erofs_decompress_available(i))
+			continue;
+		printf("%s%s", first ? "" : ", ", names[i]);
+		first = false;
+	}
+	printf("\n");
+	erofs_print_project_version(stdout);
+}
+
 static int usage_error(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "%s: ", erofs_progname);
@@ -168,7 +189,7 @@ static int parse_args(struct fsck_config *c, int argc, char **argv)
 			c->print_ratio = true;
 			break;
 		case 'V':
-			printf("fsck.erofs (erofs-share) %s\n", PACKAGE_VERSION);
+			print_version();
 			exit(EXIT_CLEAN);
 		case OPT_EXTRACT:
 			if (optarg && !*optarg)

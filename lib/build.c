@@ -97,10 +97,12 @@ static int mark_fingerprints(struct erofs_build *b)
 	return 0;
 }
 
-static void fill_inode_info(const struct erofs_node *n,
+static void fill_inode_info(const struct erofs_build *b,
+			    const struct erofs_node *n,
 			    struct erofs_inode_info *ii)
 {
 	const struct erofs_node_layout *L = &n->L;
+	u64 start = 0;
 
 	memset(ii, 0, sizeof(*ii));
 	ii->version = L->version;
@@ -113,6 +115,8 @@ static void fill_inode_info(const struct erofs_node *n,
 	ii->size = n->size;
 	ii->mtime = n->mtime;
 	ii->mtime_nsec = n->mtime_nsec;
+	if (L->version == EROFS_INODE_LAYOUT_COMPACT)
+		ii->compact_mtime = n->mtime - b->epoch;
 	ii->ino = n->ino;
 	switch (n->mode & S_IFMT) {
 	case S_IFCHR:
@@ -127,9 +131,19 @@ static void fill_inode_info(const struct erofs_node *n,
 		else if (erofs_layout_is_compressed(L->datalayout))
 			ii->i_u = L->compressed_blocks;
 		else
-			ii->i_u = L->blkaddr;
+			start = L->blkaddr;
 		break;
 	}
+	if (start) {
+		ii->i_u = (u32)start;
+		/* 48BIT: the top bits, in place of a single link's count */
+		ii->nb_hi = start >> 32;
+		if (start >= UINT32_MAX && L->version ==
+						   EROFS_INODE_LAYOUT_COMPACT)
+			ii->format_flags |= 1 << EROFS_I_NLINK_1_BIT;
+	}
+	if (erofs_node_is_dir(n) && b->opts->dot_omitted)
+		ii->format_flags |= 1 << EROFS_I_DOT_OMITTED_BIT;
 }
 
 /* Directory data needs the nids, so it is written after the packing. */
@@ -157,7 +171,7 @@ static int write_dirs(struct erofs_build *b)
 			}
 			buf = nb;
 		}
-		erofs_dir_encode(n, b->blksz, buf);
+		erofs_dir_encode(n, b->blksz, b->opts->dot_omitted, buf);
 		if (L->inline_size) {
 			L->tail = malloc(L->inline_size);
 			if (!L->tail) {
@@ -193,7 +207,7 @@ static void encode_record(struct erofs_build *b, struct erofs_node *n, u8 *p)
 	struct erofs_node_layout *L = &n->L;
 	struct erofs_inode_info ii;
 
-	fill_inode_info(n, &ii);
+	fill_inode_info(b, n, &ii);
 	erofs_inode_encode(&ii, p);
 	p += L->inode_size;
 	if (L->xattr_size)
@@ -262,7 +276,7 @@ static int write_meta(struct erofs_build *b)
 			recs[k++] = n;
 	}
 	qsort(recs, nr, sizeof(*recs), cmp_meta_pos);
-	base = b->meta_start;
+	base = erofs_pos(b, b->meta_start);
 	for (u64 i = 0; i < nr && !ret; i++) {
 		struct erofs_node_layout *L = &recs[i]->L;
 		u64 end = round_up(L->meta_pos + erofs_layout_record_size(L),
@@ -438,7 +452,8 @@ static int write_super(struct erofs_build *b)
 		.blkszbits = o->blkszbits,
 		.root_nid = b->tree->root->L.nid,
 		.inos = b->tree->nr_order,
-		.epoch = o->build_time,
+		.epoch = b->epoch,
+		.build_time = o->build_time - b->epoch,
 		.fixed_nsec = o->build_time_nsec,
 		.blocks = b->total_blocks,
 		.meta_blkaddr = b->meta_blkaddr,
@@ -473,12 +488,15 @@ static int write_super(struct erofs_build *b)
 						       EROFS_SUPER_BASE_SIZE);
 	if (b->ndevs)
 		encode_devices(b, buf + b->devt_slotoff * EROFS_DEVT_SLOT_SIZE);
-	if (b->prefix_start)
+	if (sbi.xattr_prefix_count && !b->prefixes_in_packed)
 		erofs_xattr_encode_prefix_table(b->xattrs,
 						buf + b->prefix_start * 4);
-	sbi.checksum = erofs_sb_checksum(buf + EROFS_SUPER_OFFSET,
-					 erofs_sb_csum_len(o->blkszbits));
-	erofs_sb_encode(&sbi, buf + EROFS_SUPER_OFFSET);
+	if (sbi.feature_compat & EROFS_FEATURE_COMPAT_SB_CHKSUM) {
+		sbi.checksum = erofs_sb_checksum(
+			buf + EROFS_SUPER_OFFSET,
+			erofs_sb_csum_len(o->blkszbits));
+		erofs_sb_encode(&sbi, buf + EROFS_SUPER_OFFSET);
+	}
 	ret = erofs_output_write(b->out, buf, head, 0);
 	free(buf);
 	return ret;
@@ -486,11 +504,13 @@ static int write_super(struct erofs_build *b)
 
 /*
  * Superblock, compression configs (read right after the superblock), then
- * the long prefix table: the area before the data.
+ * the long prefix table (unless the packed inode holds it), and with
+ * 48-bit addresses the shared xattrs, whose start block is 32-bit: the
+ * area before the data.
  */
 static u64 head_end(const struct erofs_xattr_table *xt,
 		    const struct erofs_zimage *zi, unsigned int ndevs,
-		    u32 *devt_slotoff, u32 *prefix_start)
+		    bool prefixes_in_head, u32 *devt_slotoff, u32 *prefix_start)
 {
 	u64 end = EROFS_SUPER_OFFSET + EROFS_SUPER_BASE_SIZE;
 
@@ -503,7 +523,7 @@ static u64 head_end(const struct erofs_xattr_table *xt,
 		end += (u64)ndevs * EROFS_DEVT_SLOT_SIZE;
 	}
 	*prefix_start = 0;
-	if (erofs_xattr_uses_long_prefixes(xt)) {
+	if (prefixes_in_head && erofs_xattr_uses_long_prefixes(xt)) {
 		*prefix_start = end / 4;
 		end += erofs_xattr_prefix_table_size(xt);
 	}
@@ -515,7 +535,7 @@ erofs_blk_t erofs_build_data_start(const struct erofs_build_opts *opts,
 {
 	u32 devt, prefix;
 
-	return DIV_ROUND_UP(head_end(xt, NULL, 0, &devt, &prefix),
+	return DIV_ROUND_UP(head_end(xt, NULL, 0, true, &devt, &prefix),
 			    1U << opts->blkszbits);
 }
 
@@ -534,14 +554,18 @@ static int plan_head(struct erofs_build *b)
 				EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES;
 		return 0;
 	}
-	end = head_end(b->xattrs, b->zi, b->ndevs, &b->devt_slotoff,
-		       &b->prefix_start);
-
+	end = head_end(b->xattrs, b->zi, b->ndevs, !b->prefixes_in_packed,
+		       &b->devt_slotoff, &b->prefix_start);
 	if (b->ndevs)
 		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_DEVICE_TABLE;
-	if (b->prefix_start) {
+	if (erofs_xattr_uses_long_prefixes(b->xattrs)) {
 		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES;
-		b->feature_compat |= EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX;
+		/* the kernel finds a packed inode's table with FRAGMENTS */
+		if (b->prefixes_in_packed)
+			b->feature_incompat |= EROFS_FEATURE_INCOMPAT_FRAGMENTS;
+		else
+			b->feature_compat |=
+				EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX;
 	}
 	b->data_blkaddr = DIV_ROUND_UP(end, b->blksz);
 	b->next_blkaddr = b->data_blkaddr;
@@ -551,6 +575,9 @@ static int plan_head(struct erofs_build *b)
 			return erofs_fail(-EINVAL, "placed data overlaps the superblock area");
 		b->next_blkaddr = max(b->data_blkaddr, b->opts->placed_end);
 	}
+	if (b->layout_48bit && b->xattrs->shared_size)
+		b->xattr_blkaddr = erofs_alloc_blocks(
+			b, DIV_ROUND_UP(b->xattrs->shared_size, b->blksz));
 	return 0;
 }
 
@@ -563,10 +590,50 @@ static int settle_devices(struct erofs_build *b)
 		b->devs[b->ndevs - 1].blocks = b->blob_blocks;
 	for (unsigned int i = 0; i < b->ndevs; i++)
 		end += b->devs[i].blocks;
-	if (end > UINT32_MAX)
+	if (end > erofs_max_blocks(b))
 		return erofs_fail(-EFBIG,
-				  "the image and its devices span %llu blocks of %u bytes; 32-bit block addresses end at 4294967295",
-				  (unsigned long long)end, b->blksz);
+				  "the image and its devices span %llu blocks of %u bytes, past %u-bit block addresses",
+				  (unsigned long long)end, b->blksz,
+				  b->layout_48bit ? 48 : 32);
+	return 0;
+}
+
+struct erofs_node *erofs_build_add_packed(struct erofs_build *b, u8 *data,
+					  u64 size)
+{
+	struct erofs_tree *t = b->tree;
+	struct erofs_node *n, **order;
+
+	n = erofs_node_new(t, S_IFREG | 0600);
+	order = realloc(t->order, (t->nr_order + 1) * sizeof(*order));
+	if (order)
+		t->order = order;
+	if (!n || !order)
+		return NULL;
+	t->order[t->nr_order++] = n;
+	n->nlink = 1;
+	n->size = size;
+	n->mtime = b->opts->build_time;
+	n->mtime_nsec = b->opts->build_time_nsec;
+	n->ino = t->nr_order;
+	n->data_kind = EROFS_DATA_MEM;
+	n->src.mem = (char *)data;
+	b->packed = n;
+	return n;
+}
+
+/* Without compression, a packed inode holds the long prefix table alone. */
+static int add_prefix_packed(struct erofs_build *b)
+{
+	u32 size;
+	u8 *table = erofs_xattr_prefix_table_alloc(b->xattrs, &size);
+
+	if (!table)
+		return -ENOMEM;
+	if (!erofs_build_add_packed(b, table, size)) {
+		free(table);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -584,26 +651,26 @@ static int build(struct erofs_build *b)
 		ret = erofs_write_compressed(b);
 	if (ret)
 		return ret;
-	if (b->xattrs->shared_size) {
+	if (b->xattrs->shared_size && !b->xattr_blkaddr) {
 		b->xattr_blkaddr = erofs_alloc_blocks(
 			b, DIV_ROUND_UP(b->xattrs->shared_size, b->blksz));
 	}
 	ret = erofs_layout_pack_meta(b);
 	if (ret)
 		return ret;
-	/*
-	 * nid 0 would be inode number 0, which readdir() callers skip, so
-	 * nids count from the block before the metadata area (or from the
-	 * old image's, when appending to it).
-	 */
-	b->meta_blkaddr = b->opts->base ? b->opts->base->sb.meta_blkaddr :
-					  b->next_blkaddr - 1;
-	b->meta_start = erofs_pos(b, b->next_blkaddr);
 	b->total_blocks = b->next_blkaddr + b->meta_size / b->blksz;
-	if (b->total_blocks > UINT32_MAX)
+	/* --fsalignblks: the device size, a power of two of blocks */
+	if (b->opts->fsalignblks > 1)
+		b->total_blocks = round_up(
+			b->total_blocks,
+			1ULL << (64 - __builtin_clzll(
+					      (u64)b->opts->fsalignblks - 1)));
+	if (b->total_blocks > erofs_max_blocks(b))
 		return erofs_fail(-EFBIG,
-				  "image of %llu blocks is too large for 32-bit block addresses",
-				  (unsigned long long)b->total_blocks);
+				  "image of %llu blocks is too large for %u-bit block addresses%s",
+				  (unsigned long long)b->total_blocks,
+				  b->layout_48bit ? 48 : 32,
+				  b->layout_48bit ? "" : " (try -E48bit)");
 	if (b->tree->nr_order > UINT32_MAX)
 		return erofs_fail(-EFBIG, "too many inodes");
 	if (any_xattrs(b) && b->xattrs->name_filter)
@@ -675,11 +742,32 @@ int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
 		.tree = tree,
 		.xattrs = xt,
 		.blksz = 1U << opts->blkszbits,
-		.feature_compat = EROFS_FEATURE_COMPAT_SB_CHKSUM |
-				  EROFS_FEATURE_COMPAT_MTIME,
+		.feature_compat = EROFS_FEATURE_COMPAT_MTIME,
+		.layout_48bit = opts->layout_48bit || opts->dot_omitted,
+		.epoch = erofs_build_epoch(opts),
 	};
+	bool fragments = opts->compress && opts->compress->nalgs &&
+			 (opts->compress->fragments ||
+			  opts->compress->all_fragments);
 	struct erofs_zimage zi;
 	int ret;
+
+	if (opts->base) {
+		/* the old inodes' times count from the old epoch */
+		b.epoch = opts->base->sb.epoch;
+		if (opts->base->sb.feature_incompat &
+		    EROFS_FEATURE_INCOMPAT_48BIT)
+			b.layout_48bit = true;
+	}
+	if (!opts->no_sbcrc)
+		b.feature_compat |= EROFS_FEATURE_COMPAT_SB_CHKSUM;
+	if (b.layout_48bit)
+		b.feature_incompat |= EROFS_FEATURE_INCOMPAT_48BIT;
+	/* where erofs-utils puts the long prefix table, unless told */
+	b.prefixes_in_packed = opts->prefix_table == EROFS_PREFIX_TABLE_AUTO ?
+				       fragments :
+				       opts->prefix_table ==
+					       EROFS_PREFIX_TABLE_PACKED;
 
 	if (opts->compress && opts->compress->nalgs) {
 		ret = erofs_zimage_init(&zi, opts->compress, opts->blkszbits);
@@ -708,10 +796,17 @@ int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
 	ret = plan_head(&b);
 	if (ret)
 		return ret;
+	if (erofs_xattr_uses_long_prefixes(xt) && b.prefixes_in_packed &&
+	    !b.zi) {
+		ret = add_prefix_packed(&b);
+		if (ret)
+			return ret;
+	}
 	b.out = opts->out;
 	if (!b.out) {
 		b.out = &b.own_out;
-		ret = erofs_output_open(b.out, path, !opts->no_fsync);
+		ret = erofs_output_open(b.out, path, !opts->no_fsync,
+					opts->offset);
 		/* appending: the new image starts as a copy of the old */
 		if (!ret && opts->base)
 			ret = erofs_output_copy(b.out, opts->base->fd, 0,
@@ -721,7 +816,7 @@ int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
 	}
 	if (!ret && opts->blobdev) {
 		ret = erofs_output_open(&b.blob, opts->blobdev,
-					!opts->no_fsync);
+					!opts->no_fsync, 0);
 		b.blob_open = !ret;
 	}
 	if (!ret)

@@ -381,6 +381,19 @@ static int write_blocks(struct erofs_build *b, const u8 *data, u64 len,
 	return ret;
 }
 
+/* -E fragdedupe: whether this fragment may reuse identical bytes. */
+static bool may_share_fragment(const struct zpass *p,
+			       const struct erofs_zextent *e)
+{
+	switch (p->b->zi->opts->fragdedupe) {
+	case EROFS_FRAGDEDUPE_OFF:
+		return false;
+	case EROFS_FRAGDEDUPE_INODE:
+		return !e->lstart; /* the whole file */
+	}
+	return true;
+}
+
 /* Append a segment's clusters and remember its extents. */
 static int append_segment(struct zpass *p, struct zfile *f, struct zjob *j)
 {
@@ -417,7 +430,7 @@ static int append_segment(struct zpass *p, struct zfile *f, struct zjob *j)
 			continue;
 		} else if (e.fragment) {
 			/* only a complete fragment may be shared */
-			if (j->last)
+			if (j->last && may_share_fragment(p, &e))
 				ret = packed_add(p->packed, seg->data + e.poff,
 						 e.plen, &f->frag_off);
 			else {
@@ -488,6 +501,26 @@ static int commit_flat(struct erofs_build *b, struct zjob *j)
 	return ret;
 }
 
+/*
+ * 48BIT: encoded extents where lcluster indexes cannot address the
+ * clusters (32-bit block numbers), or where they take no more room.
+ */
+static void choose_extents(const struct erofs_build *b,
+			   const struct zfile *f, struct erofs_zmap_info *mi)
+{
+	struct erofs_zmap_info x = *mi;
+	bool far = f->first_blk + f->blocks > UINT32_MAX;
+
+	for (u32 i = 0; i < f->n; i++)
+		far |= !f->ext[i].fragment && !f->ext[i].inlined &&
+		       f->ext[i].pblk + (f->ext[i].plen >> b->opts->blkszbits) >
+			       UINT32_MAX;
+	x.extents = true;
+	x.nextents = f->n;
+	if (far || erofs_zmap_size(&x) <= erofs_zmap_size(mi))
+		*mi = x;
+}
+
 /* Settle the map of a compressed file whose extents are all placed. */
 static int finish_file(struct erofs_build *b, struct erofs_node *n,
 		       struct zfile *f)
@@ -515,9 +548,13 @@ static int finish_file(struct erofs_build *b, struct erofs_node *n,
 		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_FRAGMENTS;
 	} else if (last->inlined) {
 		mi.idata_size = last->plen;
-		/* the inline cluster must not cross a block boundary */
+		/*
+		 * The inline cluster must not cross a block boundary, and
+		 * it needs lcluster indexes, whose addresses are 32-bit.
+		 */
 		if (mi.ibody_end + erofs_zmap_size(&mi) + last->plen >
-		    b->blksz) {
+			    b->blksz ||
+		    f->first_blk + f->blocks > UINT32_MAX) {
 			u8 *blk = calloc(1, b->blksz);
 
 			if (!blk)
@@ -540,11 +577,13 @@ static int finish_file(struct erofs_build *b, struct erofs_node *n,
 			f->idata = NULL;
 		}
 	}
+	if (b->layout_48bit && !mi.idata_size && !mi.whole_fragment)
+		choose_extents(b, f, &mi);
 	map = malloc(erofs_zmap_size(&mi));
 	if (!map)
 		return -ENOMEM;
 	ret = erofs_zmap_encode(&mi, f->ext, f->n, map);
-	if (ret == -EAGAIN) {
+	if (ret == -EAGAIN && !mi.extents) {
 		mi.compact = false;
 		free(map);
 		map = malloc(erofs_zmap_size(&mi));
@@ -556,8 +595,9 @@ static int finish_file(struct erofs_build *b, struct erofs_node *n,
 		free(map);
 		return ret;
 	}
-	L->datalayout = mi.compact ? EROFS_INODE_COMPRESSED_COMPACT :
-				     EROFS_INODE_COMPRESSED_FULL;
+	L->datalayout = mi.compact && !mi.extents ?
+				EROFS_INODE_COMPRESSED_COMPACT :
+				EROFS_INODE_COMPRESSED_FULL;
 	L->extra = map;
 	L->extra_size = erofs_zmap_size(&mi);
 	L->inline_size = mi.idata_size;
@@ -812,7 +852,8 @@ static int run_pass(struct erofs_build *b, struct zpacked *pk,
 	pthread_cond_init(&p.cond, NULL);
 	nw = erofs_data_workers(b, p.njobs);
 	/* many small files in flight keep the workers busy */
-	p.window = 1024;
+	p.window = b->opts->async_queue_limit ? b->opts->async_queue_limit :
+						1024;
 	p.budget = (u64)(2 * nw + 2) * ZSEG_SIZE;
 	w = calloc(nw, sizeof(*w));
 	th = calloc(nw, sizeof(*th));
@@ -902,38 +943,33 @@ out:
 }
 
 /*
- * The packed inode holds the fragments; it is a regular file of its own,
- * in no directory, compressed like any other once all fragments are in.
+ * The packed inode holds the fragments (and the long prefix table, when it
+ * goes there); it is a regular file of its own, in no directory,
+ * compressed like any other once all fragments are in.
  */
 static int add_packed_inode(struct erofs_build *b, struct zpacked *pk)
 {
-	struct erofs_tree *t = b->tree;
-	struct erofs_node *n, **order;
+	const struct erofs_compress_opts *o = b->zi->opts;
+	u32 pcluster = o->packed_pclustersize ? o->packed_pclustersize :
+						o->pclustersize;
+	struct erofs_node *n;
 	struct erofs_node_layout *L;
 
-	n = erofs_node_new(t, S_IFREG | 0600);
-	order = realloc(t->order, (t->nr_order + 1) * sizeof(*order));
-	if (!n || !order)
+	n = erofs_build_add_packed(b, pk->buf, pk->size);
+	if (!n)
 		return -ENOMEM;
-	t->order = order;
-	t->order[t->nr_order++] = n;
-	n->nlink = 1;
-	n->size = pk->size;
-	n->mtime = b->opts->build_time;
-	n->mtime_nsec = b->opts->build_time_nsec;
-	n->ino = t->nr_order;
-	n->data_kind = EROFS_DATA_MEM;
-	n->src.mem = (char *)pk->buf;
 	pk->buf = NULL;
 	L = &n->L;
-	L->version = EROFS_INODE_LAYOUT_COMPACT;
-	L->inode_size = sizeof(struct erofs_inode_compact);
+	L->version = b->opts->force_inode == EROFS_FORCE_INODE_EXTENDED ||
+				     n->size > UINT32_MAX ?
+			     EROFS_INODE_LAYOUT_EXTENDED :
+			     EROFS_INODE_LAYOUT_COMPACT;
+	L->inode_size = L->version == EROFS_INODE_LAYOUT_EXTENDED ?
+				sizeof(struct erofs_inode_extended) :
+				sizeof(struct erofs_inode_compact);
 	L->zpending = true;
 	L->zalg = 0;
-	L->zpclusterblks = b->zi->opts->pclustersize ?
-				   b->zi->opts->pclustersize >> b->opts->blkszbits :
-				   1;
-	b->packed = n;
+	L->zpclusterblks = pcluster ? pcluster >> b->opts->blkszbits : 1;
 	return 0;
 }
 
@@ -951,10 +987,25 @@ int erofs_write_compressed(struct erofs_build *b)
 		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_ZTAILPACKING;
 	if (b->zi->opts->fragments || b->zi->opts->all_fragments)
 		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_FRAGMENTS;
-	/* fragments imply sharing: identical files are found anyway */
+	/* the long prefix table opens the packed inode, 4-byte aligned */
+	if (b->prefixes_in_packed &&
+	    erofs_xattr_uses_long_prefixes(b->xattrs)) {
+		u32 size;
+
+		pk.buf = erofs_xattr_prefix_table_alloc(b->xattrs, &size);
+		if (!pk.buf)
+			return -ENOMEM;
+		pk.size = pk.cap = size;
+	}
+	/*
+	 * Fragments imply sharing identical files (erofs-utils finds them
+	 * anyway), unless -E^fragdedupe asks for none.
+	 */
 	ret = run_pass(b, &pk,
-		       o->dedupe || o->fragments || o->all_fragments ? &dd :
-								       NULL,
+		       o->dedupe || ((o->fragments || o->all_fragments) &&
+				     o->fragdedupe != EROFS_FRAGDEDUPE_OFF) ?
+			       &dd :
+			       NULL,
 		       false);
 	if (!ret && pk.size) {
 		ret = add_packed_inode(b, &pk);

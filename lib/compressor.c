@@ -213,12 +213,17 @@ int erofs_compress_load_hints(struct erofs_compress_opts *o, const char *path,
 		for (char *t = strtok_r(p, " \t", &save); t && n < 3;
 		     t = strtok_r(NULL, " \t", &save))
 			tok[n++] = t;
-		if (n < 2 || parse_u32(tok[0], strlen(tok[0]), &size) ||
-		    size % blksz) {
+		if (n < 2 || parse_u32(tok[0], strlen(tok[0]), &size)) {
 			ret = erofs_fail(-EINVAL,
-					 "%s:%u: expected '<pcluster bytes> [algorithm index] <regex>' with a multiple of %u bytes",
-					 path, lineno, blksz);
+					 "%s:%u: expected '<pcluster bytes> [algorithm index] <regex>'",
+					 path, lineno);
 			break;
+		}
+		/* as erofs-utils: such a line is left out, with a word */
+		if (size % blksz) {
+			erofs_warn("%s:%u: physical cluster size %u is not a multiple of the block size %u: line skipped",
+				   path, lineno, size, blksz);
+			continue;
 		}
 		if (n == 3 && (parse_u32(tok[1], strlen(tok[1]), &alg) ||
 			       alg >= o->nalgs)) {
@@ -252,9 +257,9 @@ int erofs_compress_load_hints(struct erofs_compress_opts *o, const char *path,
 
 			regerror(rc, h->regex, why, sizeof(why));
 			free(h->regex);
-			ret = erofs_fail(-EINVAL, "%s:%u: bad regex '%s': %s",
-					 path, lineno, tok[n - 1], why);
-			break;
+			erofs_warn("%s:%u: bad regex '%s': %s: line skipped",
+				   path, lineno, tok[n - 1], why);
+			continue;
 		}
 		h->pclusterblks = size / blksz;
 		h->alg = alg;
@@ -302,6 +307,10 @@ int erofs_zimage_init(struct erofs_zimage *zi,
 	maxblks = opts->pclustersize ? opts->pclustersize / blksz : 1;
 	for (unsigned int i = 0; i < opts->nhints; i++)
 		maxblks = max(maxblks, opts->hints[i].pclusterblks);
+	/* -E fragments=#: the packed inode's own cluster size */
+	if ((opts->fragments || opts->all_fragments) &&
+	    opts->packed_pclustersize)
+		maxblks = max(maxblks, opts->packed_pclustersize / blksz);
 	zi->max_pclusterblks = maxblks;
 	zi->big_pcluster = maxblks > 1;
 	zi->need_cfgs = zi->big_pcluster;

@@ -356,7 +356,8 @@ static int write_chunked(struct data_worker *w, struct erofs_node *n)
 	return ret;
 }
 
-static int write_symlink(struct data_worker *w, struct erofs_node *n)
+/* Bytes held in memory: symlink targets, the packed inode's prefixes. */
+static int write_mem(struct data_worker *w, struct erofs_node *n)
 {
 	struct erofs_build *b = w->pass->b;
 	struct erofs_node_layout *L = &n->L;
@@ -441,8 +442,8 @@ static int process(struct data_worker *w, struct erofs_node *n)
 {
 	int ret;
 
-	if (S_ISLNK(n->mode))
-		return write_symlink(w, n);
+	if (S_ISLNK(n->mode) || n->data_kind == EROFS_DATA_MEM)
+		return write_mem(w, n);
 	if (n->data_kind == EROFS_DATA_EXTERNAL ||
 	    n->data_kind == EROFS_DATA_PLACED)
 		ret = hash_unwritten(w, n);

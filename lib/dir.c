@@ -15,7 +15,8 @@ struct dir_entry {
 struct dir_iter {
 	const struct erofs_node *dir;
 	u32 i;
-	unsigned int dots; /* how many of ".", ".." were emitted */
+	unsigned int dots; /* how many of ".", ".." were emitted (or
+			    * 1 from the start: "." is omitted) */
 };
 
 static bool dir_next(struct dir_iter *it, struct dir_entry *e)
@@ -42,9 +43,10 @@ static bool dir_next(struct dir_iter *it, struct dir_entry *e)
 	return true;
 }
 
-u64 erofs_dir_data_size(const struct erofs_node *dir, unsigned int blksz)
+u64 erofs_dir_data_size(const struct erofs_node *dir, unsigned int blksz,
+			bool dot_omitted)
 {
-	struct dir_iter it = { .dir = dir };
+	struct dir_iter it = { .dir = dir, .dots = dot_omitted };
 	struct dir_entry e;
 	u64 full = 0;
 	unsigned int used = 0;
@@ -80,11 +82,11 @@ static void flush_block(u8 *blk, const struct dir_entry *ents,
 }
 
 void erofs_dir_encode(const struct erofs_node *dir, unsigned int blksz,
-		      u8 *buf)
+		      bool dot_omitted, u8 *buf)
 {
 	/* a block holds at most blksz / 13 entries (1-byte names) */
 	struct dir_entry ents[4096 / 13 + 1];
-	struct dir_iter it = { .dir = dir };
+	struct dir_iter it = { .dir = dir, .dots = dot_omitted };
 	struct dir_entry e;
 	unsigned int n = 0, used = 0;
 	u8 *blk = buf;

@@ -51,35 +51,36 @@ static void print_time(FILE *out, s64 sec, u32 nsec, bool with_nsec)
 		fprintf(out, "%s UTC", buf);
 }
 
-static const char *const compat_names[] = {
-	"sb_csum",	    "mtime", "xattr_filter", "shared_ea_in_metabox",
-	"plain_xattr_pfx", "ishare_xattrs",
+/*
+ * Feature names, in erofs-utils' order and spelling, and the upstream Linux
+ * version erofs-utils reports for each (major * 100 + minor, 0: none).
+ */
+static const struct {
+	bool compat;
+	u16 linux_version;
+	u32 bit;
+	const char *name;
+} feature_list[] = {
+	{ true, 0, EROFS_FEATURE_COMPAT_SB_CHKSUM, "sb_csum" },
+	{ true, 0, EROFS_FEATURE_COMPAT_MTIME, "mtime" },
+	{ true, 0, EROFS_FEATURE_COMPAT_XATTR_FILTER, "xattr_filter" },
+	{ true, 0, EROFS_FEATURE_COMPAT_SHARED_EA_IN_METABOX,
+	  "shared_ea_in_metabox" },
+	{ true, 0, EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX, "plain_xattr_pfx" },
+	{ true, 0, EROFS_FEATURE_COMPAT_ISHARE_XATTRS, "ishare_xattrs" },
+	{ false, 504, EROFS_FEATURE_INCOMPAT_ZERO_PADDING, "lz4_0padding" },
+	{ false, 513, EROFS_FEATURE_INCOMPAT_COMPR_CFGS, "compr_cfgs" },
+	{ false, 513, EROFS_FEATURE_INCOMPAT_BIG_PCLUSTER, "big_pcluster" },
+	{ false, 515, EROFS_FEATURE_INCOMPAT_CHUNKED_FILE, "chunked_file" },
+	{ false, 516, EROFS_FEATURE_INCOMPAT_DEVICE_TABLE, "device_table" },
+	{ false, 517, EROFS_FEATURE_INCOMPAT_ZTAILPACKING, "ztailpacking" },
+	{ false, 601, EROFS_FEATURE_INCOMPAT_FRAGMENTS, "fragments" },
+	{ false, 601, EROFS_FEATURE_INCOMPAT_DEDUPE, "dedupe" },
+	{ false, 604, EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES,
+	  "xattr_prefixes" },
+	{ false, 615, EROFS_FEATURE_INCOMPAT_48BIT, "48bit" },
+	{ false, 617, EROFS_FEATURE_INCOMPAT_METABOX, "metabox" },
 };
-
-/* spelled as erofs-utils prints them, aliases of one bit included */
-static const char *const incompat_names[] = {
-	"lz4_0padding",	  "compr_cfgs big_pcluster", "chunked_file",
-	"device_table",	  "ztailpacking",	    "fragments dedupe",
-	"xattr_prefixes", "48bit",		    "metabox",
-};
-
-static void print_features(FILE *out, u32 bits, const char *const *names,
-			   unsigned int count)
-{
-	bool any = false;
-
-	for (unsigned int i = 0; i < 32; i++) {
-		if (!(bits & (1U << i)))
-			continue;
-		if (i < count)
-			fprintf(out, "%s%s", any ? " " : "", names[i]);
-		else
-			fprintf(out, "%sunknown(0x%x)", any ? " " : "",
-				1U << i);
-		any = true;
-	}
-	fprintf(out, "%s\n", any ? "" : "none");
-}
 
 static const char *const algorithm_names[] = {
 	[Z_EROFS_COMPRESSION_LZ4] = "lz4",
@@ -136,60 +137,149 @@ static void print_devices(const struct erofs_image *img, FILE *out)
 	}
 }
 
+/* ... and the version erofs-utils reports for each algorithm */
+static const u16 algorithm_linux_version[] = {
+	[Z_EROFS_COMPRESSION_LZ4] = 0,
+	[Z_EROFS_COMPRESSION_LZMA] = 516,
+	[Z_EROFS_COMPRESSION_DEFLATE] = 606,
+	[Z_EROFS_COMPRESSION_ZSTD] = 610,
+};
+
+/* Print one set's known feature names, each followed by a space. */
+static unsigned int print_feature_set(FILE *out, const struct erofs_sb_info *sb,
+				      bool compat)
+{
+	u32 bits = compat ? sb->feature_compat : sb->feature_incompat;
+	unsigned int linux_version = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(feature_list); i++) {
+		if (feature_list[i].compat != compat ||
+		    !(bits & feature_list[i].bit))
+			continue;
+		fprintf(out, "%s ", feature_list[i].name);
+		linux_version = max_t(unsigned int, linux_version,
+				      feature_list[i].linux_version);
+	}
+	return linux_version;
+}
+
+/*
+ * The fields erofs-utils' dump.erofs -s prints, with its labels, order and
+ * spacing, so that scripts reading them keep working.
+ */
+static void dump_eu_superblock(struct erofs_image *img, FILE *out)
+{
+	const struct erofs_sb_info *sb = &img->sb;
+	bool cfgs = sb->feature_incompat & EROFS_FEATURE_INCOMPAT_COMPR_CFGS;
+	unsigned int linux_version, incompat_version;
+	time_t built = sb->epoch + sb->build_time;
+	char when[64], uuid[40];
+	bool comma = false;
+
+	fprintf(out, "Filesystem magic number:                      0x%04X\n",
+		EROFS_SUPER_MAGIC);
+	fprintf(out, "Filesystem blocksize:                         %u\n",
+		img->blksz);
+	fprintf(out, "Filesystem blocks:                            %" PRIu64 "\n",
+		sb->blocks);
+	fprintf(out, "Filesystem inode metadata start block:        %" PRIu64 "\n",
+		sb->meta_blkaddr);
+	fprintf(out, "Filesystem shared xattr metadata start block: %" PRIu64 "\n",
+		sb->xattr_blkaddr);
+	fprintf(out, "Filesystem root nid:                          %" PRIu64 "\n",
+		sb->root_nid);
+	if ((sb->feature_incompat & EROFS_FEATURE_INCOMPAT_FRAGMENTS) &&
+	    sb->packed_nid)
+		fprintf(out, "Filesystem packed nid:                        %" PRIu64 "\n",
+			sb->packed_nid);
+	if (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_METABOX)
+		fprintf(out, "Filesystem metabox nid:                       %" PRIu64 "\n",
+			sb->metabox_nid);
+	if (cfgs) {
+		fprintf(out, "Filesystem compr_algs:                        ");
+		for (unsigned int i = 0; i < Z_EROFS_COMPRESSION_MAX; i++) {
+			if (!(sb->available_compr_algs & (1U << i)))
+				continue;
+			fprintf(out, "%s%s", comma ? ", " : "",
+				algorithm_names[i]);
+			comma = true;
+		}
+		fprintf(out, "\n");
+	} else {
+		fprintf(out, "Filesystem lz4_max_distance:                  %u\n",
+			sb->available_compr_algs);
+	}
+	fprintf(out, "Filesystem sb_size:                           %u\n",
+		EROFS_SUPER_BASE_SIZE +
+			sb->sb_extslots * EROFS_SB_EXTSLOT_SIZE);
+	fprintf(out, "Filesystem inode count:                       %" PRIu64 "\n",
+		sb->inos);
+	/* ctime(3): local time, with its newline */
+	if (!ctime_r(&built, when))
+		snprintf(when, sizeof(when), "%" PRId64 "\n",
+			 (s64)sb->epoch + sb->build_time);
+	fprintf(out, "Filesystem created:                           %s", when);
+	fprintf(out, "Filesystem compatible features:               ");
+	linux_version = print_feature_set(out, sb, true);
+	fprintf(out, "\nFilesystem incompatible features:             ");
+	incompat_version = print_feature_set(out, sb, false);
+	linux_version = max(linux_version, incompat_version);
+	uuid_unparse_lower(sb->uuid, uuid);
+	fprintf(out, "\nFilesystem UUID:                              %s", uuid);
+	for (unsigned int i = 0; cfgs && i < Z_EROFS_COMPRESSION_MAX; i++)
+		if (sb->available_compr_algs & (1U << i))
+			linux_version = max_t(unsigned int, linux_version,
+					      algorithm_linux_version[i]);
+	if (linux_version)
+		fprintf(out, "\nRequired upstream Linux kernel version:       %u.%u\n",
+			linux_version / 100, linux_version % 100);
+	else
+		fprintf(out, "\n");
+}
+
 int erofs_dump_superblock(struct erofs_image *img, FILE *out)
 {
 	const struct erofs_sb_info *sb = &img->sb;
 	const char *reason, *kernel = erofs_image_min_kernel(sb, &reason);
-	char uuid[40];
+	u32 unknown_compat = sb->feature_compat, unknown_incompat =
+							  sb->feature_incompat;
 
+	dump_eu_superblock(img, out);
+	/* this toolchain's own lines follow erofs-utils' */
+	for (size_t i = 0; i < ARRAY_SIZE(feature_list); i++) {
+		if (feature_list[i].compat)
+			unknown_compat &= ~feature_list[i].bit;
+		else
+			unknown_incompat &= ~feature_list[i].bit;
+	}
 	fprintf(out, "Image:                  %s (%" PRIu64 " bytes)\n",
 		img->path, img->size);
-	fprintf(out, "Magic:                  0x%08X\n", EROFS_SUPER_MAGIC);
-	fprintf(out, "Block size:             %u\n", img->blksz);
-	fprintf(out, "Blocks:                 %" PRIu64 "\n", sb->blocks);
-	fprintf(out, "Superblock size:        %u\n",
-		EROFS_SUPER_BASE_SIZE + sb->sb_extslots * EROFS_SB_EXTSLOT_SIZE);
 	if (sb->feature_compat & EROFS_FEATURE_COMPAT_SB_CHKSUM)
 		fprintf(out, "Checksum:               0x%08x (%s)\n",
 			sb->checksum,
 			img->sb_csum_verified ? "verified" : "not verified");
 	else
 		fprintf(out, "Checksum:               none\n");
-	fprintf(out, "Root nid:               %" PRIu64 "\n", sb->root_nid);
-	fprintf(out, "Inode count:            %" PRIu64 "\n", sb->inos);
-	fprintf(out, "Metadata start block:   %" PRIu64 "\n", sb->meta_blkaddr);
-	fprintf(out, "Shared xattr block:     %" PRIu64 "\n", sb->xattr_blkaddr);
-	if (sb->packed_nid)
-		fprintf(out, "Packed inode nid:       %" PRIu64 "\n",
-			sb->packed_nid);
+	if (unknown_compat || unknown_incompat)
+		fprintf(out, "Unknown features:       compat 0x%x, incompat 0x%x\n",
+			unknown_compat, unknown_incompat);
 	fprintf(out, "Epoch:                  ");
 	print_time(out, sb->epoch, sb->fixed_nsec, true);
 	fprintf(out, "\nBuilt:                  ");
 	print_time(out, sb->epoch + sb->build_time, 0, false);
-	uuid_unparse_lower(sb->uuid, uuid);
-	fprintf(out, "\nUUID:                   %s\n", uuid);
-	fprintf(out, "Label:                  %s\n", sb->volume_name);
-	fprintf(out, "Compatible features:    ");
-	print_features(out, sb->feature_compat, compat_names,
-		       ARRAY_SIZE(compat_names));
-	fprintf(out, "Incompatible features:  ");
-	print_features(out, sb->feature_incompat, incompat_names,
-		       ARRAY_SIZE(incompat_names));
-	if (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_COMPR_CFGS) {
-		fprintf(out, "Compression algorithms: ");
-		for (unsigned int i = 0; i < Z_EROFS_COMPRESSION_MAX; i++)
-			if (sb->available_compr_algs & (1U << i))
-				fprintf(out, "%s ", algorithm_names[i]);
-		fprintf(out, "\n");
-	} else if (sb->available_compr_algs) {
-		fprintf(out, "LZ4 max distance:       %u\n",
-			sb->available_compr_algs);
-	}
+	fprintf(out, "\nLabel:                  %s\n", sb->volume_name);
 	if (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_DEVICE_TABLE)
 		print_devices(img, out);
 	if (img->nr_prefixes) {
-		fprintf(out, "Long xattr prefixes:    %u at byte %" PRIu64 "\n",
-			img->nr_prefixes, (u64)sb->xattr_prefix_start * 4);
+		if (sb->feature_compat & EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX ||
+		    !sb->packed_nid)
+			fprintf(out, "Long xattr prefixes:    %u at byte %" PRIu64 "\n",
+				img->nr_prefixes,
+				(u64)sb->xattr_prefix_start * 4);
+		else
+			fprintf(out, "Long xattr prefixes:    %u at byte %" PRIu64 " of the packed inode\n",
+				img->nr_prefixes,
+				(u64)sb->xattr_prefix_start * 4);
 		for (unsigned int i = 0; i < img->nr_prefixes; i++) {
 			const char *base = erofs_xattr_prefix_string(
 				img->prefixes[i].base_index);
@@ -206,6 +296,17 @@ int erofs_dump_superblock(struct erofs_image *img, FILE *out)
 	fprintf(out, "Minimum Linux version:  %s (%s)\n", kernel, reason);
 	if (img->ishare_name)
 		fprintf(out, "Page cache sharing:     Linux 7.0 or later, mount options inode_share,domain_id=NAME\n");
+	return 0;
+}
+
+int erofs_dump_blkid_udev(struct erofs_image *img, FILE *out)
+{
+	char uuid[40];
+
+	uuid_unparse_lower(img->sb.uuid, uuid);
+	fprintf(out,
+		"ID_FS_UUID=%s\nID_FS_UUID_ENC=%s\nID_FS_TYPE=erofs\nID_FS_USAGE=filesystem\n",
+		uuid, uuid);
 	return 0;
 }
 

@@ -31,12 +31,16 @@ void erofs_inode_encode(const struct erofs_inode_info *ii, u8 *buf)
 
 		memcpy(buf, &d, sizeof(d));
 	} else {
+		/* startblk/blocks MSB instead of a link count of 1 */
+		bool nlink_1 = !S_ISDIR(ii->mode) &&
+			       (ii->format_flags & (1 << EROFS_I_NLINK_1_BIT));
 		struct erofs_inode_compact d = {
 			.i_format = cpu_to_le16(ifmt),
 			.i_xattr_icount = cpu_to_le16(ii->xattr_icount),
 			.i_mode = cpu_to_le16(ii->mode),
-			.i_nlink = cpu_to_le16(ii->nlink),
+			.i_nlink = cpu_to_le16(nlink_1 ? ii->nb_hi : ii->nlink),
 			.i_size = cpu_to_le32((u32)ii->size),
+			.i_mtime = cpu_to_le32(ii->compact_mtime),
 			.i_u.startblk_lo = cpu_to_le32(ii->i_u),
 			.i_ino = cpu_to_le32(ii->ino),
 			.i_uid = cpu_to_le16(ii->uid),

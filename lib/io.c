@@ -223,13 +223,14 @@ static int output_open(struct erofs_output *out, const char *path)
 
 /* On failure nothing is left behind: no file, no descriptor, no memory. */
 int erofs_output_open(struct erofs_output *out, const char *path,
-		      bool durable)
+		      bool durable, u64 base)
 {
 	int ret;
 
 	memset(out, 0, sizeof(*out));
 	out->fd = -1;
 	out->durable = durable;
+	out->base = base;
 	ret = output_open(out, path);
 	if (ret)
 		erofs_output_abort(out);
@@ -267,7 +268,7 @@ static void *flusher_main(void *arg)
 		to = out->flush_requested;
 		out->flush_started = to;
 		pthread_mutex_unlock(&out->flush_lock);
-		sync_file_range(out->fd, from, to - from,
+		sync_file_range(out->fd, out->base + from, to - from,
 				SYNC_FILE_RANGE_WRITE);
 		/* its failure is the commit's: a later fsync won't see it */
 		err = fdatasync(out->fd) ? -errno : 0;
@@ -328,6 +329,7 @@ int erofs_output_write(struct erofs_output *out, const void *buf, size_t len,
 {
 	const char *p = buf;
 
+	pos += out->base;
 	while (len) {
 		ssize_t n = pwrite(out->fd, p, len, pos);
 
@@ -367,7 +369,7 @@ int erofs_output_copy(struct erofs_output *out, int srcfd, u64 srcpos,
 	bool clone = clones_from(out, srcfd);
 
 	while (clone && len) {
-		loff_t in = srcpos, o = pos;
+		loff_t in = srcpos, o = pos + out->base;
 		ssize_t n = copy_file_range(srcfd, &in, out->fd, &o, len, 0);
 
 		if (n > 0) {
@@ -450,7 +452,7 @@ int erofs_output_commit(struct erofs_output *out, u64 size)
 	flusher_stop(out);
 	if (out->flush_err)
 		return output_error(out, out->flush_err);
-	if (!out->blockdev && ftruncate(out->fd, size))
+	if (!out->blockdev && ftruncate(out->fd, out->base + size))
 		return output_error(out, -errno);
 	if (out->durable && fsync(out->fd))
 		return output_error(out, -errno);

@@ -16,13 +16,24 @@
 #include "erofs/error.h"
 #include "erofs/format.h"
 
-static bool needs_extended(const struct erofs_build *b,
-			   const struct erofs_node *n)
+/* Why "n" needs an extended inode, or NULL when a compact one holds it. */
+static const char *extended_reason(const struct erofs_build *b,
+				   const struct erofs_node *n)
 {
-	return n->size > UINT32_MAX || n->uid > UINT16_MAX ||
-	       n->gid > UINT16_MAX || n->nlink > UINT16_MAX ||
-	       n->mtime != b->opts->build_time ||
-	       n->mtime_nsec != b->opts->build_time_nsec;
+	if (n->size > UINT32_MAX)
+		return "its size is over 4 GiB";
+	if (n->uid > UINT16_MAX || n->gid > UINT16_MAX)
+		return "its owner or group id is over 65535";
+	if (n->nlink > UINT16_MAX)
+		return "it has more than 65535 links";
+	if (n->mtime_nsec != b->opts->build_time_nsec)
+		return "its mtime has nanoseconds";
+	/* 48BIT compact inodes count their mtime from the epoch */
+	if (b->layout_48bit ?
+		    n->mtime < b->epoch || n->mtime - b->epoch > UINT32_MAX :
+		    n->mtime != b->opts->build_time)
+		return "its mtime differs from the build time";
+	return NULL;
 }
 
 u32 erofs_layout_record_size(const struct erofs_node_layout *L)
@@ -30,20 +41,39 @@ u32 erofs_layout_record_size(const struct erofs_node_layout *L)
 	return L->inode_size + L->xattr_size + L->extra_size + L->inline_size;
 }
 
-/* Put the last partial block of "size" bytes inline when it fits. */
+/*
+ * Put the last partial block of "size" bytes inline when it fits (and,
+ * for regular files, when -E^inline_data allows).
+ */
 void erofs_layout_plan_flat(struct erofs_build *b, struct erofs_node *n)
 {
 	struct erofs_node_layout *L = &n->L;
 	u32 tail = n->size & (b->blksz - 1);
+	bool may_inline = !(b->opts->no_datainline && S_ISREG(n->mode));
 
 	L->datalayout = EROFS_INODE_FLAT_PLAIN;
+	L->inline_size = 0;
 	L->nblocks = DIV_ROUND_UP(n->size, b->blksz);
-	if (tail && L->inode_size + L->xattr_size + tail <= b->blksz) {
+	if (tail && may_inline &&
+	    L->inode_size + L->xattr_size + tail <= b->blksz) {
 		L->datalayout = EROFS_INODE_FLAT_INLINE;
 		L->inline_size = tail;
 		L->nblocks = n->size >> b->opts->blkszbits;
 	}
 	L->blkaddr = L->nblocks ? erofs_alloc_blocks(b, L->nblocks) : 0;
+	/*
+	 * A start block past 32 bits keeps its top 16 bits where a compact
+	 * inode has its link count: only one with a single link (and no
+	 * directory) can give that up, the others become extended.
+	 */
+	if (L->nblocks && L->blkaddr >= UINT32_MAX &&
+	    L->version == EROFS_INODE_LAYOUT_COMPACT &&
+	    (n->nlink != 1 || erofs_node_is_dir(n))) {
+		b->next_blkaddr = L->blkaddr;
+		L->version = EROFS_INODE_LAYOUT_EXTENDED;
+		L->inode_size = sizeof(struct erofs_inode_extended);
+		erofs_layout_plan_flat(b, n);
+	}
 }
 
 static u64 chunk_data_blocks(const struct erofs_build *b,
@@ -119,7 +149,9 @@ static int plan_sparse(struct erofs_build *b, struct erofs_node *n,
 			best_bits = cbits;
 		}
 	}
-	if (best_cost + b->blksz >= round_up(n->size, b->blksz)) {
+	/* a 4-byte block map holds 32-bit addresses only */
+	if (best_cost + b->blksz >= round_up(n->size, b->blksz) ||
+	    b->next_blkaddr + DIV_ROUND_UP(n->size, b->blksz) > UINT32_MAX) {
 		free(r);
 		erofs_layout_plan_flat(b, n);
 		return 1;
@@ -198,29 +230,49 @@ static int place_root(struct erofs_build *b, struct erofs_node *root)
 	return 0;
 }
 
+/* --root-xattr-isize: room for xattrs added to the root later */
+static u32 root_xattr_size(const struct erofs_build *b, u32 size)
+{
+	u32 want = round_up(b->opts->root_xattr_isize, 4);
+
+	if (!want)
+		return size;
+	/* a body of the header alone is one the kernel refuses to read */
+	want = max_t(u32, want, sizeof(struct erofs_xattr_ibody_header) + 4);
+	return max(size, want);
+}
+
 static int plan_node(struct erofs_build *b, struct erofs_node *n)
 {
 	struct erofs_node_layout *L = &n->L;
 	bool sparse;
 	int ret;
+	const char *why;
+	char path[4096];
 
 	if (L->retained)
 		return 0;
 	if (erofs_node_is_dir(n))
-		n->size = erofs_dir_data_size(n, b->blksz);
-	L->version = needs_extended(b, n) ? EROFS_INODE_LAYOUT_EXTENDED :
-					     EROFS_INODE_LAYOUT_COMPACT;
+		n->size = erofs_dir_data_size(n, b->blksz,
+					      b->opts->dot_omitted);
+	why = extended_reason(b, n);
+	if (why && b->opts->force_inode == EROFS_FORCE_INODE_COMPACT)
+		return erofs_fail(-EINVAL,
+				  "%s cannot be a compact inode (-Eforce-inode-compact): %s",
+				  erofs_node_path(n, path, sizeof(path)), why);
+	L->version = why || b->opts->force_inode == EROFS_FORCE_INODE_EXTENDED ?
+			     EROFS_INODE_LAYOUT_EXTENDED :
+			     EROFS_INODE_LAYOUT_COMPACT;
 	L->inode_size = L->version == EROFS_INODE_LAYOUT_EXTENDED ?
 				sizeof(struct erofs_inode_extended) :
 				sizeof(struct erofs_inode_compact);
 	L->xattr_size = erofs_xattr_ibody_bytes(b->xattrs, n);
-	if (L->xattr_size > erofs_xattr_ibody_size(UINT16_MAX)) {
-		char path[4096];
-
+	if (n == b->tree->root)
+		L->xattr_size = root_xattr_size(b, L->xattr_size);
+	if (L->xattr_size > erofs_xattr_ibody_size(UINT16_MAX))
 		return erofs_fail(-ENOSPC, "%s: xattrs too large (%u bytes)",
 				  erofs_node_path(n, path, sizeof(path)),
 				  L->xattr_size);
-	}
 	L->datalayout = EROFS_INODE_FLAT_PLAIN;
 
 	switch (n->mode & S_IFMT) {
@@ -292,18 +344,17 @@ int erofs_layout_plan(struct erofs_build *b)
 		if (ret)
 			return ret;
 		/* name the file whose data crosses the limit */
-		if (b->next_blkaddr > UINT32_MAX) {
+		if (b->next_blkaddr > erofs_max_blocks(b)) {
 			char path[4096];
 
 			return erofs_fail(-EFBIG,
-					  "%s: the data up to this file needs %llu blocks of %u bytes; EROFS addresses at most 2^32 blocks%s",
+					  "%s: the data up to this file needs %llu blocks of %u bytes; this layout addresses at most 2^%u blocks%s",
 					  erofs_node_path(t->order[i], path,
 							  sizeof(path)),
 					  (unsigned long long)b->next_blkaddr,
-					  b->blksz,
-					  b->blksz < 4096 ?
-						  " (use a larger block size)" :
-						  "");
+					  b->blksz, b->layout_48bit ? 48 : 32,
+					  b->layout_48bit ? "" :
+					  " (-E48bit addresses 2^48)");
 		}
 	}
 	return 0;
@@ -369,7 +420,6 @@ int erofs_layout_pack_meta(struct erofs_build *b)
 {
 	struct erofs_tree *t = b->tree;
 	struct meta_packer p = { .slots_per_block = b->blksz / EROFS_SLOTSIZE };
-	u64 nid_base;
 	int ret = -ENOMEM;
 
 	p.free_lists = calloc(p.slots_per_block, sizeof(*p.free_lists));
@@ -378,13 +428,24 @@ int erofs_layout_pack_meta(struct erofs_build *b)
 	if (!p.free_lists || !p.free_len || !p.free_cap)
 		goto out;
 	/*
-	 * nids count from meta_blkaddr: one block before the area, or the
-	 * old image's when appending to it
+	 * nid 0 would be inode number 0, which readdir() callers skip, so
+	 * nids count from the block before the metadata area; with 48-bit
+	 * nids an area past 32-bit block addresses counts from block 0;
+	 * appending to an image, they count from the old image's.
 	 */
-	nid_base = b->opts->base ?
-			   erofs_pos(b, b->next_blkaddr -
-					     b->opts->base->sb.meta_blkaddr) :
-			   b->blksz;
+	b->meta_start = b->next_blkaddr;
+	b->meta_blkaddr = b->meta_start - 1;
+	if (b->opts->base) {
+		b->meta_blkaddr = b->opts->base->sb.meta_blkaddr;
+	} else if (b->meta_blkaddr > UINT32_MAX) {
+		if (!b->layout_48bit) {
+			ret = erofs_fail(-EFBIG,
+					 "metadata at block %llu is past 32-bit block addresses (-E48bit addresses 2^48)",
+					 (unsigned long long)b->meta_start);
+			goto out;
+		}
+		b->meta_blkaddr = 0;
+	}
 	for (u64 i = 0; i < t->nr_order; i++) {
 		struct erofs_node *n = t->order[i];
 
@@ -394,11 +455,16 @@ int erofs_layout_pack_meta(struct erofs_build *b)
 				   &n->L.meta_pos);
 		if (ret)
 			goto out;
-		n->L.nid = (nid_base + n->L.meta_pos) >> EROFS_ISLOTBITS;
+		n->L.nid = (erofs_pos(b, b->meta_start - b->meta_blkaddr) +
+			    n->L.meta_pos) >> EROFS_ISLOTBITS;
 	}
 	b->meta_size = p.nblocks * b->blksz;
 	ret = 0;
-	if (t->root->L.nid > UINT16_MAX && !b->opts->base)
+	/*
+	 * 48BIT has a 64-bit root nid, the others 16 bits (an appended root
+	 * was placed apart, and checked there)
+	 */
+	if (!b->layout_48bit && !b->opts->base && t->root->L.nid > UINT16_MAX)
 		ret = erofs_fail(-EFBIG, "root nid %llu does not fit",
 				 (unsigned long long)t->root->L.nid);
 out:

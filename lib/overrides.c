@@ -54,6 +54,12 @@ int erofs_apply_overrides(struct erofs_tree *tree,
 			}
 			break;
 		}
+		if (o->fit_compact) {
+			if (n->mtime < o->fit_epoch ||
+			    n->mtime - o->fit_epoch > UINT32_MAX)
+				n->mtime = o->time;
+			n->mtime_nsec = o->time_nsec;
+		}
 	}
 	return 0;
 }

@@ -141,7 +141,8 @@ static int add_entry(struct scan *s, struct erofs_node *dir, char *path,
 		ret = erofs_fail(-e->err, "%s: %s", path, strerror(e->err));
 		goto fail;
 	}
-	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
+	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1 &&
+	    !s->o->hard_dereference) {
 		linked = link_find(s, st->st_dev, st->st_ino);
 		if (!linked) {
 			ret = -ENOMEM;

@@ -35,7 +35,9 @@ void erofs_sb_encode(const struct erofs_sb_info *sbi, u8 *buf)
 		.metabox_nid = cpu_to_le64(sbi->metabox_nid),
 	};
 
-	if (sbi->feature_incompat & EROFS_FEATURE_INCOMPAT_48BIT) {
+	/* as erofs-utils: the wide fields only where the narrow ones fail */
+	if ((sbi->feature_incompat & EROFS_FEATURE_INCOMPAT_48BIT) &&
+	    (sbi->blocks > UINT32_MAX || sbi->root_nid > UINT16_MAX)) {
 		d.rootnid_2b = cpu_to_le16((u16)(sbi->blocks >> 32));
 		d.rootnid_8b = cpu_to_le64(sbi->root_nid);
 	} else {

@@ -785,7 +785,11 @@ static int add_whiteout(struct tar_read *r, struct archive_entry *e,
 			return mark_opaque(r, d->node);
 		return 0;
 	}
-	n = erofs_node_new(r->tree, S_IFCHR | (archive_entry_mode(e) & 07777));
+	/*
+	 * A 0/0 character device with no permission bits, as overlayfs and
+	 * erofs-utils make them; owner and time come from the header.
+	 */
+	n = erofs_node_new(r->tree, S_IFCHR);
 	if (!n)
 		return -ENOMEM;
 	ret = erofs_tar_meta_owner_time(&r->meta, e, n);

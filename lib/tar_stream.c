@@ -415,7 +415,7 @@ int erofs_tar_stream_open(struct erofs_tar_stream **out, int fd,
 						  strerror(errno));
 		} else {
 			/* a copy for the user, unsynced, as erofs-utils's */
-			ret = erofs_output_open(&s->dump, dump_path, false);
+			ret = erofs_output_open(&s->dump, dump_path, false, 0);
 			if (ret) {
 				s->dump_open = false;
 				return ret;

@@ -667,3 +667,15 @@ void erofs_xattr_encode_prefix_table(const struct erofs_xattr_table *t,
 		p += size;
 	}
 }
+
+u8 *erofs_xattr_prefix_table_alloc(const struct erofs_xattr_table *t,
+				   u32 *size)
+{
+	u8 *buf;
+
+	*size = erofs_xattr_prefix_table_size(t);
+	buf = calloc(1, max_t(u32, *size, 1));
+	if (buf)
+		erofs_xattr_encode_prefix_table(t, buf);
+	return buf;
+}

@@ -71,6 +71,18 @@ static void compact_geometry(const struct erofs_zmap_info *mi,
 		 g);
 }
 
+/* Encoded extent records: 16 bytes, or 32 where offsets pass 4 GiB. */
+static u32 ext_recsz(const struct erofs_zmap_info *mi)
+{
+	return mi->size > UINT32_MAX ? 32 : 16;
+}
+
+/* Where the records start, from the inode: after the header, aligned. */
+static u32 ext_start(const struct erofs_zmap_info *mi)
+{
+	return round_up(round_up(mi->ibody_end, 8) + 8, ext_recsz(mi));
+}
+
 u32 erofs_zmap_size(const struct erofs_zmap_info *mi)
 {
 	u32 pad = round_up(mi->ibody_end, 8) - mi->ibody_end;
@@ -78,6 +90,9 @@ u32 erofs_zmap_size(const struct erofs_zmap_info *mi)
 
 	if (mi->whole_fragment)
 		return pad + 16;
+	if (mi->extents)
+		return ext_start(mi) - mi->ibody_end +
+		       mi->nextents * ext_recsz(mi);
 	if (!mi->compact)
 		return pad + 16 + nr_lclusters(mi) * 8;
 	compact_geometry(mi, &g);
@@ -287,6 +302,66 @@ static int encode_compact(const struct erofs_zmap_info *mi,
 	return 0;
 }
 
+/*
+ * Encoded extents: a record per extent with its file offset, the byte
+ * address and stored size of its cluster and the algorithm (0: stored as
+ * it is, from the cluster's start); a last extent in the packed inode
+ * holds the fragment's offset instead. The header counts the records.
+ */
+static int encode_extents(const struct erofs_zmap_info *mi,
+			  const struct erofs_zextent *ext, u32 n, u8 *out)
+{
+	const u32 recsz = ext_recsz(mi);
+	u32 pad = round_up(mi->ibody_end, 8) - mi->ibody_end;
+	u8 *rec = out + ext_start(mi) - mi->ibody_end;
+	struct z_erofs_map_header h = {
+		.h_extents_lo = cpu_to_le32(n),
+	};
+	u16 advise = Z_EROFS_ADVISE_EXTENTS |
+		     (__builtin_ctz(recsz) - 2) << Z_EROFS_ADVISE_EXTRECSZ_BIT;
+	u64 expect = 0;
+
+	if (n != mi->nextents)
+		return erofs_fail(-EINVAL, "internal: %u extents, %u planned",
+				  n, mi->nextents);
+	memset(out, 0, erofs_zmap_size(mi));
+	for (u32 i = 0; i < n; i++, rec += recsz) {
+		const struct erofs_zextent *e = &ext[i];
+		u64 pstart = e->pblk << mi->blkszbits;
+		u32 plen = e->plen;
+		struct z_erofs_extent d;
+
+		if (e->lstart != expect || !e->llen || e->inlined ||
+		    (e->fragment && i + 1 != n))
+			return erofs_fail(-EINVAL,
+					  "internal: bad extent %u at %llu", i,
+					  (unsigned long long)e->lstart);
+		if (e->fragment) {
+			advise |= Z_EROFS_ADVISE_FRAGMENT_PCLUSTER;
+			plen = (u32)mi->fragment_off;
+			pstart = mi->fragment_off >> 32;
+		} else if (!e->raw) {
+			plen |= (u32)(mi->algorithm + 1)
+				<< Z_EROFS_EXTENT_PLEN_FMT_BIT;
+		}
+		d = (struct z_erofs_extent){
+			.plen = cpu_to_le32(plen),
+			.pstart_lo = cpu_to_le32((u32)pstart),
+			.pstart_hi = cpu_to_le32(pstart >> 32),
+			.lstart_lo = cpu_to_le32((u32)e->lstart),
+			.lstart_hi = cpu_to_le32(e->lstart >> 32),
+		};
+		memcpy(rec, &d, recsz);
+		expect = e->lstart + e->llen;
+	}
+	if (expect != mi->size)
+		return erofs_fail(-EINVAL, "internal: extents end at %llu",
+				  (unsigned long long)expect);
+	h.h_advise = cpu_to_le16(advise);
+	memcpy(out + pad, &h, sizeof(h));
+	return 0;
+}
+
 int erofs_zmap_encode(const struct erofs_zmap_info *mi,
 		      const struct erofs_zextent *ext, u32 n, u8 *out)
 {
@@ -308,6 +383,8 @@ int erofs_zmap_encode(const struct erofs_zmap_info *mi,
 		memcpy(out + pad, &v, 8);
 		return 0;
 	}
+	if (mi->extents)
+		return encode_extents(mi, ext, n, out);
 	li = malloc(max_t(u64, total, 1) * sizeof(*li));
 	if (!li)
 		return -ENOMEM;

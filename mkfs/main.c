@@ -21,11 +21,8 @@
 #include "erofs/ovlfs.h"
 #include "erofs/source.h"
 #include "erofs/tar.h"
+#include "erofs/version.h"
 #include "erofs/vmdk.h"
-
-#ifndef PACKAGE_VERSION
-#define PACKAGE_VERSION "unknown"
-#endif
 
 enum {
 	OPT_EXCLUDE_PATH = 256,
@@ -53,6 +50,15 @@ enum {
 	OPT_MAX_EXTENT_BYTES,
 	OPT_COMPRESS_HINTS,
 	OPT_NO_FSYNC,
+	OPT_HARD_DEREFERENCE,
+	OPT_ROOT_XATTR_ISIZE,
+	OPT_OFFSET,
+	OPT_FSALIGNBLKS,
+	OPT_ASYNC_QUEUE_LIMIT,
+	OPT_ZFEATURE_BITS,
+	OPT_S3,
+	OPT_OCI,
+	OPT_GZINFO,
 	OPT_CHUNKSIZE,
 	OPT_BLOBDEV,
 	OPT_DSUNIT,
@@ -94,6 +100,16 @@ static const struct option long_options[] = {
 	{ "max-extent-bytes", required_argument, NULL, OPT_MAX_EXTENT_BYTES },
 	{ "compress-hints", required_argument, NULL, OPT_COMPRESS_HINTS },
 	{ "no-fsync", no_argument, NULL, OPT_NO_FSYNC },
+	{ "hard-dereference", no_argument, NULL, OPT_HARD_DEREFERENCE },
+	{ "root-xattr-isize", required_argument, NULL, OPT_ROOT_XATTR_ISIZE },
+	{ "offset", required_argument, NULL, OPT_OFFSET },
+	{ "fsalignblks", required_argument, NULL, OPT_FSALIGNBLKS },
+	{ "async-queue-limit", required_argument, NULL, OPT_ASYNC_QUEUE_LIMIT },
+	{ "zfeature-bits", required_argument, NULL, OPT_ZFEATURE_BITS },
+	/* refused: see refuse_network() */
+	{ "s3", required_argument, NULL, OPT_S3 },
+	{ "oci", optional_argument, NULL, OPT_OCI },
+	{ "gzinfo", optional_argument, NULL, OPT_GZINFO },
 	{ "chunksize", required_argument, NULL, OPT_CHUNKSIZE },
 	{ "blobdev", required_argument, NULL, OPT_BLOBDEV },
 	{ "dsunit", required_argument, NULL, OPT_DSUNIT },
@@ -114,7 +130,7 @@ struct mkfs_config {
 	const char *image;
 	const char *source_path;
 	const char *file_contexts;
-	const char *mount_point;
+	char *mount_point; /* "/" and the path, without trailing '/' */
 	const char *ishare_name;
 	struct erofs_compress_opts compress;
 	const char *compress_hints;
@@ -137,7 +153,6 @@ struct mkfs_config {
 	bool reserve; /* rvsp: data space reserved, not written */
 	bool uuid_given;
 	const char *vmdk_desc;
-	bool noinline_data; /* -E^inline_data */
 };
 
 static void usage(FILE *f)
@@ -153,8 +168,25 @@ static void usage(FILE *f)
 		" -C#                    physical cluster size in bytes for compression\n"
 		"                        (a multiple of the block size; default one block)\n"
 		" -d#                    message level, 0 (quiet) to 9 (debug)\n"
-		" -E X[,Y]               extended options: ztailpacking, fragments,\n"
-		"                        all-fragments, dedupe, legacy-compress\n"
+		" -E[^]X[=V][,...]       extended options, '^' turns one off:\n"
+		"    48bit               48-bit block addresses (Linux 6.15+)\n"
+		"    all-fragments[=#]   whole files into the packed inode (# its\n"
+		"                        physical cluster size)\n"
+		"    dedupe              identical compressed files share their clusters\n"
+		"    dot-omitted         no \".\" directory entries (implies 48bit)\n"
+		"    force-inode-compact every inode compact (implies --ignore-mtime)\n"
+		"    force-inode-extended every inode extended\n"
+		"    force-inode-blockmap, force-chunk-indexes\n"
+		"                        chunk map form of chunk-based files\n"
+		"    fragdedupe[=inode|full]  which fragments may share bytes\n"
+		"    fragments[=#]       file tails into the packed inode\n"
+		"    ^inline_data, noinline_data\n"
+		"                        no inline tails for uncompressed files\n"
+		"    legacy-compress     full lcluster indexes\n"
+		"    nosbcrc             no superblock checksum\n"
+		"    plain-xattr-prefixes  long xattr prefixes stored plainly\n"
+		"    xattr-name-filter   xattr name Bloom filters (default on)\n"
+		"    ztailpacking        inline the last compressed cluster\n"
 		" -L LABEL               volume label (at most 15 bytes)\n"
 		" -T#                    fixed UNIX time: build time and, by default, every file's mtime\n"
 		" -U UUID                filesystem UUID ('random' or 'clear' allowed)\n"
@@ -182,13 +214,16 @@ static void usage(FILE *f)
 		" --max-extent-bytes=#   largest uncompressed extent in bytes\n"
 		" --all-root             make every file owned by root\n"
 		" --all-time             apply -T to every file (default)\n"
+		" --async-queue-limit=#  compression jobs in flight at most (default 1024)\n"
 		" --exclude-path=PATH    leave out PATH (relative to SOURCE)\n"
 		" --exclude-regex=RE     leave out paths matching RE\n"
 		" --file-contexts=FILE   set SELinux labels from a file contexts FILE\n"
 		" --force-uid=#          set every file's uid to #\n"
 		" --force-gid=#          set every file's gid to #\n"
+		" --fsalignblks=#        round the image size up to a multiple of # blocks\n"
 		" --uid-offset=#         add # to every uid\n"
 		" --gid-offset=#         add # to every gid\n"
+		" --hard-dereference     every name of a hardlinked file becomes its own inode\n"
 		" --ignore-mtime         use the build time instead of per-file mtimes\n"
 		" --ishare[=NAME]        record SHA-256 content fingerprints for page cache\n"
 		"                        sharing in xattr NAME (default " EROFS_ISHARE_DEFAULT_NAME ")\n"
@@ -198,10 +233,15 @@ static void usage(FILE *f)
 		" --mkfs-time            apply -T to the build time only\n"
 		" --mount-point=PATH     prefix of in-image paths for --file-contexts\n"
 		" --no-fsync             do not sync the image before renaming it into place\n"
+		" --offset=#             write the image # bytes into IMAGE\n"
 		" --preserve-mtime       keep per-file mtimes (default)\n"
 		" --quiet                print nothing but errors\n"
+		" --root-xattr-isize=#   room for at least # bytes of xattrs in the root inode\n"
 		" --workers=#            data threads (default: available processors)\n"
 		" --xattr-prefix=PREFIX  store xattr names starting with PREFIX compactly\n"
+		" --zfeature-bits=#      set -E features by bits: legacy-compress, ztailpacking,\n"
+		"                        fragments, all-fragments, dedupe, fragdedupe, 48bit,\n"
+		"                        dot-omitted (bit 0 to 7)\n"
 		" --vmdk-desc=FILE       merging images: write a VMDK descriptor joining\n"
 		"                        IMAGE and its devices into one disk\n"
 		" --tar=f                SOURCE is a tar archive, plain or compressed\n"
@@ -209,9 +249,11 @@ static void usage(FILE *f)
 		"                        becomes the image's extra device (512-byte blocks)\n"
 		" --aufs                 turn aufs whiteouts (.wh.*) into overlayfs ones\n"
 		" --ovlfs-strip[=<0|1>]  drop overlayfs whiteouts and opaque markers\n"
-		" --ungzip[=FILE], --unxz[=FILE]\n"
+		" --ungzip[=FILE], --gzip, --unxz[=FILE], --unlzma[=FILE]\n"
 		"                        accepted for erofs-utils; FILE receives the\n"
 		"                        decompressed tar stream\n"
+		" --s3, --oci, --gzinfo  refused: they need the network or write SOCI\n"
+		"                        zinfo (see mkfs.erofs(1) for offline ways)\n"
 		" -V, --version          print the version and exit\n"
 		" -h, --help             print this help and exit\n");
 }
@@ -234,49 +276,293 @@ static int bad_value(const char *opt, const char *val)
 	return erofs_fail(-EINVAL, "invalid %s value '%s'", opt, val);
 }
 
-/* -E: comma-separated features, "^name" or "no..." style not needed yet */
+/*
+ * -E features that take part in --zfeature-bits, in bit order; each gets
+ * whether it is on and its value (NULL: none given).
+ */
+static int feat_legacy(struct mkfs_config *c, bool on, const char *v)
+{
+	c->compress.legacy = on;
+	return v ? -EINVAL : 0;
+}
+
+static int feat_ztailpacking(struct mkfs_config *c, bool on, const char *v)
+{
+	c->compress.ztailpacking = on;
+	return v ? -EINVAL : 0;
+}
+
+static int feat_fragments(struct mkfs_config *c, bool on, const char *v)
+{
+	u64 size;
+
+	c->compress.fragments = on;
+	if (!v)
+		return 0;
+	/* the packed inode's physical cluster size; checked with -b */
+	if (!on || parse_u64(v, Z_EROFS_PCLUSTER_MAX_SIZE, &size) || !size)
+		return -EINVAL;
+	c->compress.packed_pclustersize = size;
+	return 0;
+}
+
+static int feat_all_fragments(struct mkfs_config *c, bool on, const char *v)
+{
+	c->compress.all_fragments = on;
+	return feat_fragments(c, on, v);
+}
+
+static int feat_dedupe(struct mkfs_config *c, bool on, const char *v)
+{
+	c->compress.dedupe = on;
+	c->build.no_chunk_dedupe = !on;
+	return v ? -EINVAL : 0;
+}
+
+static int feat_fragdedupe(struct mkfs_config *c, bool on, const char *v)
+{
+	if (!on)
+		c->compress.fragdedupe = EROFS_FRAGDEDUPE_OFF;
+	else if (v && !strcmp(v, "inode"))
+		c->compress.fragdedupe = EROFS_FRAGDEDUPE_INODE;
+	else if (!v || !strcmp(v, "full"))
+		c->compress.fragdedupe = EROFS_FRAGDEDUPE_FULL;
+	else
+		return -EINVAL;
+	return on || !v ? 0 : -EINVAL;
+}
+
+static int feat_48bit(struct mkfs_config *c, bool on, const char *v)
+{
+	c->build.layout_48bit = on;
+	return v ? -EINVAL : 0;
+}
+
+static int feat_dot_omitted(struct mkfs_config *c, bool on, const char *v)
+{
+	c->build.dot_omitted = on;
+	return v ? -EINVAL : 0;
+}
+
+static int feat_force_compact(struct mkfs_config *c, bool on, const char *v)
+{
+	if (on) {
+		c->build.force_inode = EROFS_FORCE_INODE_COMPACT;
+		/* as erofs-utils: until a later --preserve-mtime */
+		c->ignore_mtime = true;
+	} else if (c->build.force_inode == EROFS_FORCE_INODE_COMPACT) {
+		c->build.force_inode = EROFS_FORCE_INODE_AUTO;
+	}
+	return v ? -EINVAL : 0;
+}
+
+static int feat_force_extended(struct mkfs_config *c, bool on, const char *v)
+{
+	if (on)
+		c->build.force_inode = EROFS_FORCE_INODE_EXTENDED;
+	else if (c->build.force_inode == EROFS_FORCE_INODE_EXTENDED)
+		c->build.force_inode = EROFS_FORCE_INODE_AUTO;
+	return v ? -EINVAL : 0;
+}
+
+static int feat_blockmap(struct mkfs_config *c, bool on, const char *v)
+{
+	c->build.force_inode_blockmap = on;
+	if (on)
+		c->build.force_chunk_indexes = false;
+	return v ? -EINVAL : 0;
+}
+
+static int feat_chunk_indexes(struct mkfs_config *c, bool on, const char *v)
+{
+	c->build.force_chunk_indexes = on;
+	if (on)
+		c->build.force_inode_blockmap = false;
+	return v ? -EINVAL : 0;
+}
+
+static int feat_inline_data(struct mkfs_config *c, bool on, const char *v)
+{
+	c->build.no_datainline = !on;
+	return v ? -EINVAL : 0;
+}
+
+static int feat_noinline_data(struct mkfs_config *c, bool on, const char *v)
+{
+	return feat_inline_data(c, !on, v);
+}
+
+static int feat_nosbcrc(struct mkfs_config *c, bool on, const char *v)
+{
+	c->build.no_sbcrc = on;
+	return v ? -EINVAL : 0;
+}
+
+static int feat_plain_prefixes(struct mkfs_config *c, bool on, const char *v)
+{
+	c->build.prefix_table = on ? EROFS_PREFIX_TABLE_PLAIN :
+				     EROFS_PREFIX_TABLE_PACKED;
+	return v ? -EINVAL : 0;
+}
+
+static int feat_name_filter(struct mkfs_config *c, bool on, const char *v)
+{
+	c->xattrs.name_filter = on;
+	return v ? -EINVAL : 0;
+}
+
+typedef int (*feat_fn)(struct mkfs_config *c, bool on, const char *v);
+
+static const struct {
+	const char *name;
+	feat_fn set;
+} features[] = {
+	/* --zfeature-bits order: bit 0 first */
+	{ "legacy-compress", feat_legacy },
+	{ "ztailpacking", feat_ztailpacking },
+	{ "fragments", feat_fragments },
+	{ "all-fragments", feat_all_fragments },
+	{ "dedupe", feat_dedupe },
+	{ "fragdedupe", feat_fragdedupe },
+	{ "48bit", feat_48bit },
+	{ "dot-omitted", feat_dot_omitted },
+	/* the rest */
+	{ "force-inode-compact", feat_force_compact },
+	{ "force-inode-extended", feat_force_extended },
+	{ "force-inode-blockmap", feat_blockmap },
+	{ "force-chunk-indexes", feat_chunk_indexes },
+	{ "inline_data", feat_inline_data },
+	{ "noinline_data", feat_noinline_data },
+	{ "nosbcrc", feat_nosbcrc },
+	{ "plain-xattr-prefixes", feat_plain_prefixes },
+	{ "xattr-name-filter", feat_name_filter },
+};
+#define NR_ZFEATURE_BITS 8
+
+/* -E: comma-separated features, "^name" turns one off, "name=value" */
 static int parse_extended(struct mkfs_config *c, const char *arg)
 {
 	const char *p = arg;
 
-	while (*p) {
-		size_t len = strcspn(p, ",");
+	do {
+		size_t len = strcspn(p, ","), klen;
+		const char *k = p, *eq;
+		char val[64];
 		bool on = true;
-		const char *k = p;
+		size_t i;
+		int ret;
 
 		if (*k == '^') {
 			on = false;
 			k++;
 		}
-#define IS(name) (len - (k - p) == strlen(name) && !memcmp(k, name, strlen(name)))
-		if (IS("ztailpacking"))
-			c->compress.ztailpacking = on;
-		else if (IS("legacy-compress"))
-			c->compress.legacy = on;
-		else if (IS("dedupe")) {
-			c->compress.dedupe = on;
-			c->build.no_chunk_dedupe = !on;
-		} else if (IS("force-inode-blockmap"))
-			c->build.force_inode_blockmap = on;
-		else if (IS("force-chunk-indexes"))
-			c->build.force_chunk_indexes = on;
-		else if (IS("inline_data"))
-			c->noinline_data = !on;
-		else if (IS("noinline_data"))
-			c->noinline_data = on;
-		else if (IS("fragments"))
-			c->compress.fragments = on;
-		else if (IS("all-fragments"))
-			c->compress.fragments = c->compress.all_fragments = on;
-		else
+		eq = memchr(k, '=', p + len - k);
+		klen = eq ? (size_t)(eq - k) : (size_t)(p + len - k);
+		for (i = 0; i < ARRAY_SIZE(features); i++)
+			if (klen == strlen(features[i].name) &&
+			    !memcmp(k, features[i].name, klen))
+				break;
+		if (i == ARRAY_SIZE(features))
 			return erofs_fail(-EINVAL,
 					  "unknown extended option '%.*s'",
 					  (int)len, p);
-#undef IS
+		if (eq) {
+			size_t vlen = p + len - eq - 1;
+
+			if (!vlen || vlen >= sizeof(val))
+				return erofs_fail(-EINVAL,
+						  "invalid value in extended option '%.*s'",
+						  (int)len, p);
+			memcpy(val, eq + 1, vlen);
+			val[vlen] = '\0';
+		}
+		ret = features[i].set(c, on, eq ? val : NULL);
+		if (ret)
+			return erofs_fail(ret,
+					  "extended option '%.*s': %s",
+					  (int)len, p,
+					  eq ? "invalid value" :
+					       "needs a value");
 		p += len;
-		if (*p == ',')
-			p++;
+	} while (*p++ == ',');
+	return 0;
+}
+
+/* --zfeature-bits: bit i turns feature i on or off, up to the top bit set */
+static int parse_zfeature_bits(struct mkfs_config *c, const char *arg)
+{
+	u64 bits;
+
+	if (parse_u64(arg, UINT64_MAX, &bits))
+		return bad_value("--zfeature-bits", arg);
+	for (unsigned int i = 0; bits; i++, bits >>= 1) {
+		if (i >= NR_ZFEATURE_BITS)
+			return erofs_fail(-EINVAL,
+					  "--zfeature-bits=%s: no feature for bit %u (bits 0 to %u)",
+					  arg, i, NR_ZFEATURE_BITS - 1);
+		features[i].set(c, bits & 1, NULL);
 	}
+	return 0;
+}
+
+/*
+ * Options of erofs-utils this toolchain refuses: the build machines have
+ * no network, and AWS SOCI zinfo is not written.
+ */
+static int refuse_network(int opt)
+{
+	switch (opt) {
+	case OPT_S3:
+		return erofs_fail(-EOPNOTSUPP,
+				  "--s3 is not supported: it downloads objects over the network, which these builds do not use; download the objects (e.g. with 'aws s3 sync') into a directory and build from that directory, or pack them into a tarball for --tar=f");
+	case OPT_OCI:
+		return erofs_fail(-EOPNOTSUPP,
+				  "--oci is not supported: it pulls the image from a registry over the network, which these builds do not use; download the layer blob (e.g. with 'skopeo copy' or 'oras blob fetch') and build with --tar=f LAYER.tar[.gz|.zst]");
+	default:
+		return erofs_fail(-EOPNOTSUPP,
+				  "--gzinfo is not supported: this mkfs.erofs does not write AWS SOCI zinfo for random gzip access; build a full image with --tar=f instead");
+	}
+}
+
+static void print_version(void)
+{
+	bool first = true;
+
+	erofs_print_interface_version(stdout, "mkfs.erofs");
+	printf("available compressors: ");
+	for (unsigned int k = 0; k < EROFS_COMPRESSOR_NR; k++) {
+		if (!erofs_compressor_available(k))
+			continue;
+		printf("%s%s", first ? "" : ", ", erofs_compressor_name(k));
+		first = false;
+	}
+	printf("\n");
+	erofs_print_project_version(stdout);
+}
+
+/*
+ * --mount-point: with or without the leading '/' (Android passes
+ * "system"), labels are looked up under "/" + the path.
+ */
+static int set_mount_point(struct mkfs_config *c, const char *arg)
+{
+	size_t len;
+
+	while (*arg == '/')
+		arg++;
+	len = strlen(arg);
+	while (len && arg[len - 1] == '/')
+		len--;
+	free(c->mount_point);
+	c->mount_point = NULL;
+	if (!len)
+		return 0;
+	c->mount_point = malloc(len + 2);
+	if (!c->mount_point)
+		return -ENOMEM;
+	c->mount_point[0] = '/';
+	memcpy(c->mount_point + 1, arg, len);
+	c->mount_point[len + 1] = '\0';
 	return 0;
 }
 
@@ -421,7 +707,7 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 			c->uuid_given = true;
 			break;
 		case 'V':
-			printf("mkfs.erofs (erofs-share) %s\n", PACKAGE_VERSION);
+			print_version();
 			exit(0);
 		case 'x': {
 			char *end;
@@ -480,7 +766,9 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 			c->overrides.gid_offset = v;
 			break;
 		case OPT_MOUNT_POINT:
-			c->mount_point = optarg;
+			ret = set_mount_point(c, optarg);
+			if (ret)
+				return ret;
 			break;
 		case OPT_MKFS_TIME:
 			c->mkfs_time_only = true;
@@ -505,6 +793,38 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 		case OPT_NO_FSYNC:
 			c->build.no_fsync = true;
 			break;
+		case OPT_HARD_DEREFERENCE:
+			c->source.hard_dereference = true;
+			break;
+		case OPT_ROOT_XATTR_ISIZE:
+			if (parse_u64(optarg, UINT16_MAX * 4U, &v))
+				return bad_value("--root-xattr-isize", optarg);
+			c->build.root_xattr_isize = v;
+			break;
+		case OPT_OFFSET:
+			if (parse_u64(optarg, INT64_MAX / 2, &v))
+				return bad_value("--offset", optarg);
+			c->build.offset = v;
+			break;
+		case OPT_FSALIGNBLKS:
+			if (parse_u64(optarg, 1U << 31, &v))
+				return bad_value("--fsalignblks", optarg);
+			c->build.fsalignblks = v;
+			break;
+		case OPT_ASYNC_QUEUE_LIMIT:
+			if (parse_u64(optarg, 1U << 20, &v))
+				return bad_value("--async-queue-limit", optarg);
+			c->build.async_queue_limit = v;
+			break;
+		case OPT_ZFEATURE_BITS:
+			ret = parse_zfeature_bits(c, optarg);
+			if (ret)
+				return ret;
+			break;
+		case OPT_S3:
+		case OPT_OCI:
+		case OPT_GZINFO:
+			return refuse_network(opt);
 		case OPT_CHUNKSIZE:
 			if (parse_u64(optarg, 1ULL << 43, &v) || !v ||
 			    (v & (v - 1)))
@@ -597,18 +917,23 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 		return ret;
 	if (c->tar_opts.dump_path && !c->tar)
 		return erofs_fail(-EINVAL, "--ungzip=FILE and --unxz=FILE need --tar");
-	if (c->compress_hints) {
-		if (!c->compress.nalgs)
-			return erofs_fail(-EINVAL,
-					  "--compress-hints needs -z");
+	if (c->compress_hints && !c->compress.nalgs) {
+		/* erofs-utils takes it and compresses nothing either */
+		erofs_warn("--compress-hints=%s: nothing is compressed without -z",
+			   c->compress_hints);
+	} else if (c->compress_hints) {
 		ret = erofs_compress_load_hints(&c->compress,
 						c->compress_hints,
 						1U << c->build.blkszbits);
 		if (ret)
 			return ret;
 	}
-	if (c->compress.nalgs)
-		c->build.compress = &c->compress;
+	if (c->compress.packed_pclustersize &&
+	    c->compress.packed_pclustersize % (1U << c->build.blkszbits))
+		return erofs_fail(-EINVAL,
+				  "-Efragments=%u: the packed inode's physical cluster size must be a multiple of the block size %u",
+				  c->compress.packed_pclustersize,
+				  1U << c->build.blkszbits);
 	if (c->tar_opts.index) {
 		/* tar data is 512-byte aligned: so are the blocks, whatever -b */
 		c->build.blkszbits = 9;
@@ -616,21 +941,41 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 			return erofs_fail(-EINVAL,
 					  "--tar=i keeps file data in the tar: it takes neither --blobdev nor --chunksize");
 	}
+	if (c->compress.nalgs) {
+		c->build.compress = &c->compress;
+	} else if (c->compress.dedupe && !c->build.chunkbits &&
+		   !c->tar_opts.index && !c->merge) {
+		/* as erofs-utils does: blocks deduplicated as chunks */
+		erofs_warn("Compression is not enabled.  Turn on chunk-based data deduplication instead.");
+		c->build.chunkbits = c->build.blkszbits;
+	}
+	/* erofs-utils puts long prefixes in the packed inode with fragments */
+	if (c->build.prefix_table == EROFS_PREFIX_TABLE_AUTO &&
+	    (c->compress.fragments || c->compress.all_fragments))
+		c->build.prefix_table = EROFS_PREFIX_TABLE_PACKED;
 	return check_chunk_options(c);
 }
 
-/* -T, SOURCE_DATE_EPOCH and the mtime options, as erofs-utils reads them */
+/*
+ * -T, SOURCE_DATE_EPOCH and the mtime options, as erofs-utils 1.9.4 reads
+ * them: a set SOURCE_DATE_EPOCH wins over -T (dracut and Nix pass both)
+ * and clamps newer mtimes to it, --all-time and --mkfs-time then change
+ * nothing; -T alone sets every mtime unless --mkfs-time.
+ */
 static int settle_time(struct mkfs_config *c)
 {
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	struct erofs_overrides *o = &c->overrides;
 
-	if (!c->timestamp_given && sde && *sde) {
+	if (sde) {
 		u64 v;
 
-		if (parse_u64(sde, INT64_MAX, &v))
-			return bad_value("SOURCE_DATE_EPOCH", sde);
-		c->build.build_time = v;
+		/* erofs-utils reads an empty value as 0 */
+		if (*sde && parse_u64(sde, INT64_MAX, &v))
+			return erofs_fail(-EINVAL,
+					  "environment variable SOURCE_DATE_EPOCH '%s' is invalid",
+					  sde);
+		c->build.build_time = *sde ? v : 0;
 		o->time_policy = EROFS_TIME_CLAMP;
 	} else if (c->timestamp_given) {
 		o->time_policy = c->mkfs_time_only ? EROFS_TIME_KEEP :
@@ -638,11 +983,18 @@ static int settle_time(struct mkfs_config *c)
 	} else {
 		c->build.build_time = time(NULL);
 	}
-	if (c->ignore_mtime)
-		o->time_policy = EROFS_TIME_FIXED;
 	o->time = c->build.build_time;
 	o->time_nsec = 0;
 	c->build.build_time_nsec = 0;
+	if (c->ignore_mtime) {
+		/* times that would need extended inodes */
+		if (c->build.layout_48bit || c->build.dot_omitted) {
+			o->fit_compact = true;
+			o->fit_epoch = erofs_build_epoch(&c->build);
+		} else {
+			o->time_policy = EROFS_TIME_FIXED;
+		}
+	}
 	return 0;
 }
 
@@ -692,7 +1044,7 @@ static void cleanup_on_signal(int sig)
  */
 static bool places_tar_data(const struct mkfs_config *c)
 {
-	return c->tar && c->sort_none && c->noinline_data &&
+	return c->tar && c->sort_none && c->build.no_datainline &&
 	       !c->tar_opts.index && !c->compress.nalgs && !c->build.chunkbits;
 }
 
@@ -745,7 +1097,8 @@ static int run(struct mkfs_config *c)
 		c->tar_opts.reserve = c->reserve;
 		if (places_tar_data(c)) {
 			ret = erofs_output_open(&out, c->image,
-						!c->build.no_fsync);
+						!c->build.no_fsync,
+						c->build.offset);
 			if (ret)
 				goto out;
 			c->build.out = &out;
@@ -850,6 +1203,7 @@ int main(int argc, char **argv)
 	erofs_incr_close(c.incr);
 	erofs_compress_opts_free(&c.compress);
 	erofs_exclude_free(c.exclude);
+	free(c.mount_point);
 	erofs_xattr_table_free(&c.xattrs);
 	return ret ? 1 : 0;
 }

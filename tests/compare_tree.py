@@ -223,6 +223,12 @@ class Comparer:
         if not o.ignore_mtime and not skip_root:
             if o.expect_mtime is not None:
                 want = o.expect_mtime * 10**9
+            elif o.fit_mtime is not None:
+                # 48-bit compact inodes: seconds after the epoch kept
+                epoch, build = o.fit_mtime
+                sec = a['mtime_ns'] // 10**9
+                want = (sec if epoch <= sec <= epoch + 0xffffffff
+                        else build) * 10**9
             elif o.clamp_mtime is not None:
                 want = min(a['mtime_ns'], o.clamp_mtime * 10**9)
             else:
@@ -237,7 +243,13 @@ class Comparer:
             self.diff(rel, 'symlink target %s != %s' %
                       (short_bytes(a['target']),
                        short_bytes(b.get('target', ''))))
-        if not stat.S_ISDIR(a['mode']):
+        if not stat.S_ISDIR(a['mode']) and o.hard_dereference:
+            # every name its own inode
+            if b['nlink'] != 1 or len(gb.get(rel, ())) > 1:
+                self.diff(rel, 'link count %d, hardlink group %s, '
+                          'expected a single link' %
+                          (b['nlink'], [show(p) for p in gb.get(rel, ())]))
+        elif not stat.S_ISDIR(a['mode']):
             if ga.get(rel) != gb.get(rel):
                 self.diff(rel, 'hardlink group %s != %s' % (
                     [show(p) for p in ga.get(rel, ())],
@@ -387,7 +399,8 @@ def self_test(work):
     ]
     o = argparse.Namespace(
         a='A', b='B', expect_mtime=None, clamp_mtime=None,
-        ignore_mtime=False, expect_uid=None, expect_gid=None, uid_offset=0,
+        ignore_mtime=False, fit_mtime=None, hard_dereference=False,
+        expect_uid=None, expect_gid=None, uid_offset=0,
         gid_offset=0, no_xattrs=False, expect_no_xattrs=False,
         ignore_xattr=[], ignore_xattr_on=[], fingerprint=None,
         exclude_path=[], exclude_regex=[], ignore_root_meta=False,
@@ -430,6 +443,13 @@ def main():
     ap.add_argument('--clamp-mtime', type=int, metavar='T',
                     help="B's mtimes must be A's, but at most T seconds")
     ap.add_argument('--ignore-mtime', action='store_true')
+    ap.add_argument('--fit-mtime', type=int, nargs=2,
+                    metavar=('EPOCH', 'T'),
+                    help='mtimes in [EPOCH, EPOCH + 2^32) keep their '
+                    'seconds, the others become T; nanoseconds 0')
+    ap.add_argument('--hard-dereference', action='store_true',
+                    help='every non-directory has one link, hardlinks '
+                    'of A included')
     ap.add_argument('--expect-uid', type=int, metavar='N')
     ap.add_argument('--expect-gid', type=int, metavar='N')
     ap.add_argument('--uid-offset', type=int, default=0, metavar='N')

@@ -45,7 +45,8 @@ dmesg_mark() {
 # erofs lines about loop device DEV since MARK, but the mount notice.
 dmesg_erofs_since() {
 	dmesg 2>/dev/null | sed -n "/$1/,\$p" | grep -F "erofs (device $2)" |
-		grep -v 'mounted with root inode' || true
+		grep -v 'mounted with root inode' |
+		grep -v 'EXPERIMENTAL 48-bit layout support in use' || true
 }
 
 # rt_mount_compare NAME IMAGE REF [compare_tree options]: mount IMAGE,

@@ -55,22 +55,22 @@ cmp -s "$TEST_TMP/s.out" "$TEST_TMP/default.out" &&
 
 size=$(stat -c %s "$img")
 same "dump -s: blocks times block size is the image size" \
-	"$(($(field "$TEST_TMP/s.out" Blocks) * $(field "$TEST_TMP/s.out" 'Block size')))" \
+	"$(($(field "$TEST_TMP/s.out" 'Filesystem blocks') * $(field "$TEST_TMP/s.out" 'Filesystem blocksize')))" \
 	"$size"
 same "dump -s: label" "$(field "$TEST_TMP/s.out" Label)" dumplabel
 same "dump -s: fingerprint xattr name" \
 	"$(field "$TEST_TMP/s.out" 'Content fingerprints')" \
 	'xattr "trusted.erofs.fingerprint" (long prefix 0)'
-grep -q '^Compatible features:.*ishare_xattrs' "$TEST_TMP/s.out" &&
+grep -q '^Filesystem compatible features:.*ishare_xattrs' "$TEST_TMP/s.out" &&
 	pass "dump -s: the ishare feature by name" ||
-	fail "dump -s: the ishare feature by name" "$(grep Compatible "$TEST_TMP/s.out")"
+	fail "dump -s: the ishare feature by name" "$(grep compatible "$TEST_TMP/s.out")"
 same "dump -s: Linux version needed for long xattr prefixes" \
 	"$(field "$TEST_TMP/s.out" 'Minimum Linux version')" "6.4 (xattr_prefixes)"
 root=$("$DUMP" --path=/ "$img" | awk '/^NID:/ { print $2 }')
-same "dump -s: root nid" "$(field "$TEST_TMP/s.out" 'Root nid')" "$root"
+same "dump -s: root nid" "$(field "$TEST_TMP/s.out" 'Filesystem root nid')" "$root"
 inodes=$("$FSCK" "$img" | sed -n 's/.*: \([0-9]*\) inodes.*/\1/p')
 same "dump -s: inode count agrees with the tree" \
-	"$(field "$TEST_TMP/s.out" 'Inode count')" "$inodes"
+	"$(field "$TEST_TMP/s.out" 'Filesystem inode count')" "$inodes"
 grep -q '^Checksum:.*(verified)' "$TEST_TMP/s.out" &&
 	pass "dump -s: checksum verified" ||
 	fail "dump -s: checksum verified" "$(grep Checksum "$TEST_TMP/s.out")"
@@ -145,27 +145,27 @@ eu_compare() {
 	fi
 	# bookworm's 1.5 prints fewer fields: compare what both print
 	[ -n "$(field "$es" 'Filesystem blocksize')" ] &&
-		same "$name: block size" "$(field "$s" 'Block size')" \
+		same "$name: block size" "$(field "$s" 'Filesystem blocksize')" \
 			"$(field "$es" 'Filesystem blocksize')"
-	same "$name: blocks" "$(field "$s" Blocks)" \
+	same "$name: blocks" "$(field "$s" 'Filesystem blocks')" \
 		"$(field "$es" 'Filesystem blocks')"
-	same "$name: root nid" "$(field "$s" 'Root nid')" \
+	same "$name: root nid" "$(field "$s" 'Filesystem root nid')" \
 		"$(field "$es" 'Filesystem root nid')"
-	same "$name: inode count" "$(field "$s" 'Inode count')" \
+	same "$name: inode count" "$(field "$s" 'Filesystem inode count')" \
 		"$(field "$es" 'Filesystem inode count')"
-	same "$name: metadata start block" "$(field "$s" 'Metadata start block')" \
+	same "$name: metadata start block" "$(field "$s" 'Filesystem inode metadata start block')" \
 		"$(field "$es" 'Filesystem inode metadata start block')"
-	same "$name: UUID" "$(field "$s" UUID)" "$(field "$es" 'Filesystem UUID')"
+	same "$name: UUID" "$(field "$s" 'Filesystem UUID')" "$(field "$es" 'Filesystem UUID')"
 	if grep -q '^Filesystem features:' "$es"; then
 		same_set "$name: features" \
-			"$(field "$s" 'Compatible features') $(field "$s" 'Incompatible features' | sed 's/^none$//')" \
+			"$(field "$s" 'Filesystem compatible features') $(field "$s" 'Filesystem incompatible features')" \
 			"$(field "$es" 'Filesystem features')"
 	else
 		same_set "$name: compatible features" \
-			"$(field "$s" 'Compatible features' | sed 's/^none$//')" \
+			"$(field "$s" 'Filesystem compatible features')" \
 			"$(field "$es" 'Filesystem compatible features')"
 		same_set "$name: incompatible features" \
-			"$(field "$s" 'Incompatible features' | sed 's/^none$//')" \
+			"$(field "$s" 'Filesystem incompatible features')" \
 			"$(field "$es" 'Filesystem incompatible features')"
 	fi
 	same "$name: entries" "$(field "$S" Entries | awk '{ print $1 }')" \
@@ -180,6 +180,24 @@ eu_compare() {
 	same "$name: file bytes (hard links each time)" \
 		"$(field "$S" 'File content' | sed 's/.*(\([0-9]*\) counting.*/\1/')" \
 		"$(field "$eS" 'Filesystem total original file size' | awk '{ print $1 }')"
+	# erofs-utils 1.9's lines come first, the same to the byte
+	if [ "$eu" != /usr/bin/dump.erofs ]; then
+		if head -n "$(wc -l <"$es")" "$s" | cmp -s - "$es"; then
+			pass "$name: -s begins with erofs-utils' lines, byte for byte"
+		else
+			fail "$name: -s begins with erofs-utils' lines, byte for byte" \
+				"$(head -n "$(wc -l <"$es")" "$s" | diff - "$es" | sed -n 2p)"
+		fi
+	fi
+	if "$DUMP" --blkid-udev "$im" >"$TEST_TMP/ours-b.out" 2>&1 &&
+		"$eu" --blkid-udev "$im" >"$TEST_TMP/eu-b.out" 2>&1; then
+		if cmp -s "$TEST_TMP/ours-b.out" "$TEST_TMP/eu-b.out"; then
+			pass "$name: --blkid-udev as erofs-utils prints it"
+		else
+			fail "$name: --blkid-udev as erofs-utils prints it" \
+				"$(diff "$TEST_TMP/ours-b.out" "$TEST_TMP/eu-b.out" | sed -n 2p)"
+		fi
+	fi
 	if [ -n "$(field "$es" 'Required upstream Linux kernel version')" ]; then
 		same "$name: Linux version needed" \
 			"$(field "$s" 'Minimum Linux version' | awk '{ print $1 }')" \
@@ -233,7 +251,9 @@ eu_compare "dump vs erofs-utils 1.9 on our image" "$EU_BIN/dump.erofs" "$img"
 "$MKFS" --quiet -b 1024 "$TEST_TMP/ours1k.img" "$SRC" >/dev/null 2>&1 &&
 	eu_compare "dump vs erofs-utils 1.9 on our 1 KiB-block image" \
 		"$EU_BIN/dump.erofs" "$TEST_TMP/ours1k.img"
-for opts in "" "-E48bit --chunksize=8192" "--xattr-inode-digest"; do
+for opts in "" "-E48bit --chunksize=8192" "--xattr-inode-digest" \
+	"-zlz4hc,12 -Efragments -L eulabel" "-zlzma -Ededupe,ztailpacking" \
+	"-zzstd -C16384 -E48bit"; do
 	# shellcheck disable=SC2086
 	"$EU_BIN/mkfs.erofs" --quiet $opts "$TEST_TMP/eu19.img" "$SRC" \
 		>/dev/null 2>&1 &&

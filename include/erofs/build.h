@@ -57,11 +57,27 @@ struct erofs_build_opts {
 	bool no_fsync; /* rename the image into place unsynced */
 	const struct erofs_compress_opts *compress; /* NULL: none */
 
+	/* -E features */
+	bool layout_48bit; /* 48BIT: 48-bit block addresses, epoch-relative
+			    * compact inode times, encoded extents */
+	bool dot_omitted; /* directories store no "." entry (implies 48BIT) */
+	u8 force_inode; /* EROFS_FORCE_INODE_* */
+	bool no_datainline; /* regular files keep no inline tail */
+	bool no_sbcrc; /* no superblock checksum */
+	u8 prefix_table; /* EROFS_PREFIX_TABLE_*: where the long xattr
+			  * prefixes go (-E[^]plain-xattr-prefixes) */
+
+	u32 root_xattr_isize; /* root's inline xattr body, at least */
+	u64 offset; /* the image starts this many bytes into the output */
+	u32 fsalignblks; /* image size rounded up to a multiple of this
+			  * power of two of blocks (0: one block) */
+	u32 async_queue_limit; /* compression jobs in flight (0: default) */
+
 	/* --chunksize: regular files in chunks of this log2 size, 0: off */
 	unsigned int chunkbits;
 	const char *blobdev; /* --blobdev: chunks go to this extra device */
-	bool force_inode_blockmap; /* -Eforce-inode-blockmap */
-	bool force_chunk_indexes; /* -Eforce-chunk-indexes */
+	bool force_inode_blockmap; /* chunk-based files: 4-byte block map */
+	bool force_chunk_indexes; /* chunk-based files: 8-byte indexes */
 	bool no_chunk_dedupe; /* -E^dedupe: every chunk stored */
 	u32 dsunit; /* --dsunit: chunk runs start at multiples of these blocks */
 	/*
@@ -80,6 +96,19 @@ struct erofs_build_opts {
 	const struct erofs_build_base *base; /* --incremental */
 };
 
+enum {
+	EROFS_PREFIX_TABLE_AUTO, /* the packed inode with fragments, else
+				  * plain (erofs-utils' choice) */
+	EROFS_PREFIX_TABLE_PLAIN, /* after the superblock */
+	EROFS_PREFIX_TABLE_PACKED, /* opening the packed inode's data */
+};
+
+enum {
+	EROFS_FORCE_INODE_AUTO, /* compact when everything fits */
+	EROFS_FORCE_INODE_COMPACT, /* -Eforce-inode-compact */
+	EROFS_FORCE_INODE_EXTENDED, /* -Eforce-inode-extended */
+};
+
 struct erofs_build {
 	const struct erofs_build_opts *opts;
 	struct erofs_tree *tree;
@@ -91,10 +120,10 @@ struct erofs_build {
 	erofs_blk_t data_blkaddr; /* first data block */
 	erofs_blk_t next_blkaddr; /* allocation cursor in the data area */
 	erofs_blk_t xattr_blkaddr;
+	erofs_blk_t meta_start; /* first block of the metadata area */
 	erofs_blk_t meta_blkaddr; /* nids count from here: one block
-				    * before the metadata area */
+				    * before the metadata area, or 0 */
 	u64 meta_size; /* bytes of the metadata area */
-	u64 meta_start; /* its byte position */
 	erofs_blk_t total_blocks;
 	u32 prefix_start; /* 4-byte units, 0 without long prefixes */
 	struct erofs_zimage *zi; /* compression settings, NULL without */
@@ -112,6 +141,10 @@ struct erofs_build {
 	struct erofs_output blob; /* --blobdev's output */
 	bool blob_open;
 	u64 blob_blocks; /* allocation cursor in the blob */
+	bool layout_48bit; /* INCOMPAT_48BIT (-E48bit, -Edot-omitted) */
+	s64 epoch; /* superblock epoch: compact inode times count from it */
+	bool prefixes_in_packed; /* the long prefix table opens the packed
+				  * inode's data */
 };
 
 /*
@@ -136,6 +169,12 @@ int erofs_layout_pack_meta(struct erofs_build *b);
  * layout left pending are compressed and appended in tree order.
  */
 int erofs_write_compressed(struct erofs_build *b);
+/*
+ * Append the packed inode (a regular file in no directory) holding "size"
+ * bytes at "data", which it takes over; NULL when out of memory.
+ */
+struct erofs_node *erofs_build_add_packed(struct erofs_build *b, u8 *data,
+					  u64 size);
 /* Give "n" an uncompressed layout with blocks from the allocation cursor. */
 void erofs_layout_plan_flat(struct erofs_build *b, struct erofs_node *n);
 /* Bytes of a node's metadata record: inode, xattrs, maps, inline data. */
@@ -197,6 +236,25 @@ static inline erofs_blk_t erofs_alloc_blocks(struct erofs_build *b, u64 count)
 static inline u64 erofs_pos(const struct erofs_build *b, erofs_blk_t blk)
 {
 	return (u64)blk << b->opts->blkszbits;
+}
+
+/*
+ * The superblock epoch: the build time, or with 48-bit layouts (whose
+ * compact inodes hold 32-bit mtimes after it) up to 2^32 - 1 s before.
+ */
+static inline s64 erofs_build_epoch(const struct erofs_build_opts *o)
+{
+	if (!o->layout_48bit && !o->dot_omitted)
+		return o->build_time;
+	return o->build_time > (s64)UINT32_MAX ?
+		       o->build_time - (s64)UINT32_MAX :
+		       0;
+}
+
+/* The most blocks the image's block addresses reach. */
+static inline u64 erofs_max_blocks(const struct erofs_build *b)
+{
+	return b->layout_48bit ? (1ULL << 48) - 1 : UINT32_MAX;
 }
 
 #endif

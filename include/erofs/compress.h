@@ -50,9 +50,19 @@ struct erofs_compress_opts {
 	bool fragments; /* -E fragments: tails go to the packed inode */
 	bool all_fragments; /* -E all-fragments: whole files do */
 	bool dedupe; /* -E dedupe: identical files share their clusters */
+	u8 fragdedupe; /* EROFS_FRAGDEDUPE_*: which fragments are shared */
+	u32 packed_pclustersize; /* -E fragments=#: the packed inode's
+				  * physical clusters (0: as -C) */
 	bool legacy; /* -E legacy-compress: full lcluster indexes */
 	struct erofs_zhint *hints;
 	unsigned int nhints;
+};
+
+/* -E fragdedupe=: when a file's fragment may reuse an earlier one's bytes */
+enum {
+	EROFS_FRAGDEDUPE_FULL, /* whenever the bytes are the same (default) */
+	EROFS_FRAGDEDUPE_INODE, /* only when the whole file is the same */
+	EROFS_FRAGDEDUPE_OFF, /* never */
 };
 
 /* Parse a -z argument ("lz4hc,level=9:lzma,dictsize=65536") into "o". */

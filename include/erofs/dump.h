@@ -13,6 +13,8 @@
 #include "erofs/image.h"
 
 int erofs_dump_superblock(struct erofs_image *img, FILE *out);
+/* The block device attributes, as erofs-utils' dump --blkid-udev prints. */
+int erofs_dump_blkid_udev(struct erofs_image *img, FILE *out);
 int erofs_dump_stats(struct erofs_image *img, FILE *out);
 /* "path" may be NULL: it is then searched for (for messages only). */
 int erofs_dump_inode(struct erofs_image *img, erofs_nid_t nid,

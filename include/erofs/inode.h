@@ -19,6 +19,7 @@ struct erofs_inode_info {
 	u64 size;
 	s64 mtime;
 	u32 mtime_nsec;
+	u32 compact_mtime; /* compact inodes: seconds after the epoch */
 	u32 i_u; /* startblk_lo, blocks_lo, rdev or chunk format */
 	u16 nb_hi; /* startblk/blocks MSB (48-bit layout) */
 	u32 ino;

@@ -20,6 +20,7 @@ struct erofs_output {
 	char *tmppath;
 	bool blockdev; /* written in place */
 	bool durable; /* synced before the rename */
+	u64 base; /* byte of the output where the image starts (--offset) */
 	/* a thread that starts writeback, so that writers never wait for it */
 	pthread_t flusher;
 	bool flusher_running;
@@ -37,10 +38,12 @@ struct erofs_output {
 /*
  * Without "durable" the image is renamed into place unsynced: a failed
  * build still leaves nothing behind, but a system crash soon after may
- * leave it incomplete.
+ * leave it incomplete. The image starts "base" bytes into the output; a
+ * new file holds zeros (a hole) before it, a block device keeps its bytes.
+ * Positions given to the calls below count from the image's start.
  */
 int erofs_output_open(struct erofs_output *out, const char *path,
-		      bool durable);
+		      bool durable, u64 base);
 int erofs_output_write(struct erofs_output *out, const void *buf, size_t len,
 		       u64 pos);
 /*

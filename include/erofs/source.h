@@ -24,6 +24,7 @@ struct erofs_source_opts {
 	struct erofs_xattr_table *xattrs;
 	bool read_xattrs;
 	const struct erofs_exclude *exclude;
+	bool hard_dereference; /* every name of a hardlink its own inode */
 };
 
 /* Scan directory "srcdir" into "tree" (the root is srcdir itself). */
@@ -45,6 +46,12 @@ struct erofs_overrides {
 	enum erofs_time_policy time_policy;
 	s64 time;
 	u32 time_nsec;
+	/*
+	 * --ignore-mtime with 48-bit compact inodes: a time that fits after
+	 * "fit_epoch" loses its nanoseconds only, others become "time".
+	 */
+	bool fit_compact;
+	s64 fit_epoch;
 };
 
 /*

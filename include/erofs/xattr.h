@@ -105,6 +105,9 @@ void erofs_xattr_encode_shared(const struct erofs_xattr_table *t, u8 *buf);
 unsigned int erofs_xattr_prefix_table_size(const struct erofs_xattr_table *t);
 void erofs_xattr_encode_prefix_table(const struct erofs_xattr_table *t,
 				     u8 *buf);
+/* The same in a buffer of its own (for the packed inode), or NULL. */
+u8 *erofs_xattr_prefix_table_alloc(const struct erofs_xattr_table *t,
+				   u32 *size);
 /* Number of long prefixes written, and the fingerprint's index in them. */
 unsigned int erofs_xattr_nr_long_prefixes(const struct erofs_xattr_table *t);
 bool erofs_xattr_uses_long_prefixes(const struct erofs_xattr_table *t);

@@ -19,6 +19,9 @@ struct erofs_zmap_info {
 	u8 algorithm; /* Z_EROFS_COMPRESSION_* of HEAD1 lclusters */
 	u32 ibody_end; /* inode + xattr bytes, from the 32-byte aligned inode */
 	u32 idata_size; /* the inline (ztailpacking) cluster, 0 if none */
+	bool extents; /* encoded extent records (48BIT) instead of
+		       * lcluster indexes */
+	u32 nextents; /* with "extents": how many */
 	bool fragment; /* the last extent is in the packed inode */
 	bool whole_fragment; /* ... and it is the whole file */
 	u64 fragment_off; /* its offset in the packed inode's data */

@@ -160,10 +160,10 @@ static void test_dirents(void)
 		t.order[i]->L.nid = 100 + i;
 
 	/* 302 entries of 21 bytes: 195 per 4096-byte block */
-	size = erofs_dir_data_size(root, 4096);
+	size = erofs_dir_data_size(root, 4096, false);
 	CHECK("dir size spans two blocks", size == 4096 + 107 * 21);
 	buf = calloc(1, 8192);
-	erofs_dir_encode(root, 4096, buf);
+	erofs_dir_encode(root, 4096, false, buf);
 	struct erofs_dirent de;
 	memcpy(&de, buf, sizeof(de));
 	CHECK("first dirent nameoff counts the block's entries",
