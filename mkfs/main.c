@@ -594,6 +594,15 @@ static int settle_sources(struct mkfs_config *c, const char *const *srcs,
 	c->layers = srcs;
 	c->nlayers = n;
 	ret = erofs_merge_open(&c->merge, srcs, n, &blkszbits);
+	if (ret && n == 1 && !S_ISDIR(st.st_mode) && erofs_last_error()) {
+		/* most likely a mistake, not an image: say both */
+		char *why = strdup(erofs_last_error());
+
+		erofs_clear_error();
+		erofs_fail(ret, "%s: not a directory, nor an image to merge (%s)",
+			   srcs[0], why ? why : strerror(-ret));
+		free(why);
+	}
 	if (ret)
 		return ret;
 	/* the layers' block size, whatever -b said */

@@ -255,11 +255,12 @@ def check_merge_refusals(w, tars, imgs):
         result(False, 'fingerprinted layer: build', first_line(p))
         return
     forged = os.path.join(w, 'forged.erofs')
+    # two files of layer 1 that no upper layer hides
     a, b = os.path.join(w, 'content-a'), os.path.join(w, 'content-b')
-    with open(a, 'wb') as f:
-        f.write(b'lower b')  # /etc/b of layer 1
-    with open(b, 'wb') as f:
-        f.write(b'old')  # /opq/old of layer 1
+    with tarfile.open(tars[0]) as t:
+        for path, name in ((a, 'keep/sub/deep'), (b, 'shared')):
+            with open(path, 'wb') as f:
+                f.write(t.extractfile(name).read())
     p = run([sys.executable, os.path.join(os.path.dirname(
         os.path.abspath(__file__)), 'fsck_util.py'), 'forge-fingerprint',
         fl, forged, a, b])
