@@ -83,7 +83,7 @@ if [ -n "$EU_BIN" ]; then
 		-Eztailpacking,fragments --xattr-inode-digest -T0 \
 		"$TEST_TMP/eu.img" "$src" >"$TEST_TMP/eu.out" 2>&1; then
 		if "$DUMP" -s "$TEST_TMP/eu.img" |
-			grep -q '^Compression algorithms: deflate'; then
+			grep -q '^Filesystem compr_algs: *deflate'; then
 			pass "dump -s: erofs-utils' deflate image"
 		else
 			fail "dump -s: erofs-utils' deflate image" "no deflate line"
