@@ -351,6 +351,19 @@ static void *producer(void *arg)
 	return NULL;
 }
 
+/*
+ * A pipe holds 64 KiB by default: the writer and this reader then take
+ * turns sixteen times per MiB. A pipe as large as a read lets both run at
+ * once (a failure only leaves the default).
+ */
+static void widen_pipe(int fd)
+{
+	struct stat st;
+
+	if (!fstat(fd, &st) && S_ISFIFO(st.st_mode))
+		fcntl(fd, F_SETPIPE_SZ, STREAM_BUFSZ);
+}
+
 /* Whether "fd" is a regular file that starts with a valid tar header. */
 static bool plain_tar_file(int fd, u64 *size)
 {
@@ -387,6 +400,7 @@ int erofs_tar_stream_open(struct erofs_tar_stream **out, int fd,
 	s->name = name;
 	s->dump_path = dump_path;
 	s->dump_fd = -1;
+	widen_pipe(fd);
 	s->filter = "none";
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
