@@ -78,9 +78,12 @@ static int mark_fingerprints(struct erofs_build *b)
 		int ret;
 
 		erofs_xattr_remove(xt, n, name);
-		/* reserved space reads as zeroes: it shares nothing */
+		/* reserved space and headerball files read as zeroes now:
+		 * they share nothing */
 		n->has_fingerprint = S_ISREG(n->mode) && n->size &&
-				     n->data_kind != EROFS_DATA_RESERVED;
+				     n->data_kind != EROFS_DATA_RESERVED &&
+				     !(n->data_kind == EROFS_DATA_EXTERNAL &&
+				       !n->src.ext->device);
 		/* data the build never reads must come with its fingerprint */
 		if (n->has_fingerprint && !n->fingerprint_known &&
 		    n->data_kind == EROFS_DATA_EXTERNAL &&

@@ -155,8 +155,9 @@ int erofs_chunk_plan_external(struct erofs_build *b, struct erofs_node *n)
 		return erofs_fail(-EINVAL, "external data map of %llu chunks does not cover %llu bytes",
 				  (unsigned long long)nchunks,
 				  (unsigned long long)n->size);
+	/* chunks on an extra device need indexes; the image's, a map */
 	ret = erofs_chunk_set_layout(b, n, bits, blk, nchunks, x->device,
-				     true);
+				     x->device || b->opts->force_chunk_indexes);
 	if (blk != x->blk)
 		free(blk);
 	return ret;

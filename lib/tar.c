@@ -19,6 +19,7 @@
 #include "erofs/format.h"
 #include "erofs/ovlfs.h"
 #include "erofs/tar.h"
+#include "erofs/tar_headerball.h"
 #include "erofs/tar_meta.h"
 #include "erofs/tar_stream.h"
 
@@ -64,6 +65,7 @@ struct tar_read {
 	char *what; /* meta.what: the entry, for messages */
 	size_t what_cap;
 	struct erofs_sha256 sha; /* index mode with fingerprints */
+	struct erofs_headerball *hb; /* --tar=headerball */
 	u64 place_next; /* --sort=none: image offset of the next file's data */
 };
 
@@ -216,10 +218,15 @@ static int spool_write(struct tar_read *r, const void *buf, size_t len,
 static la_ssize_t stream_read(struct archive *a, void *cookie, const void **buf)
 {
 	struct tar_read *r = cookie;
-	ssize_t n = erofs_tar_stream_read(r->stream, buf);
+	ssize_t n = r->hb ? erofs_headerball_read(r->hb, buf) :
+			    erofs_tar_stream_read(r->stream, buf);
 
-	if (n < 0)
-		archive_set_error(a, EIO, "%s", erofs_tar_stream_error(r->stream));
+	if (n < 0) {
+		const char *why = r->hb ? erofs_headerball_error(r->hb) : NULL;
+
+		archive_set_error(a, EIO, "%s",
+				  why ? why : erofs_tar_stream_error(r->stream));
+	}
 	return n;
 }
 
@@ -229,7 +236,10 @@ static la_int64_t stream_skip(struct archive *a, void *cookie,
 {
 	struct tar_read *r = cookie;
 
-	return request > 0 ? erofs_tar_stream_skip(r->stream, request) : 0;
+	if (request <= 0)
+		return 0;
+	return r->hb ? erofs_headerball_skip(r->hb, request) :
+		       erofs_tar_stream_skip(r->stream, request);
 }
 
 static int archive_setup(struct tar_read *r, const char *tarball)
@@ -261,6 +271,11 @@ static int archive_setup(struct tar_read *r, const char *tarball)
 		return -ENOMEM;
 	/* every tar dialect, and nothing else: cpio or zip is not a layer */
 	archive_read_support_format_tar(r->a);
+	if (r->o->headerball) {
+		ret = erofs_headerball_new(&r->hb, r->stream);
+		if (ret)
+			return ret;
+	}
 	if (archive_read_open2(r->a, r, NULL, stream_read, stream_skip, NULL))
 		return archive_fail(r, r->a);
 	return 0;
@@ -601,6 +616,20 @@ static int index_data(struct tar_read *r, struct archive_entry *e,
 	return 0;
 }
 
+/* --tar=headerball: the size alone, the data a hole as long. */
+static int headerball_data(struct erofs_node *n, u64 size)
+{
+	n->size = size;
+	if (!size)
+		return 0;
+	n->src.ext = erofs_ext_data_new(0, 0, 1);
+	if (!n->src.ext)
+		return -ENOMEM;
+	n->src.ext->blk1 = EROFS_EXT_HOLE;
+	n->data_kind = EROFS_DATA_EXTERNAL;
+	return 0;
+}
+
 /* --sort=none: the data goes to the image now, in archive order. */
 static int place_data(struct tar_read *r, struct erofs_node *n, u64 size)
 {
@@ -658,7 +687,9 @@ static int fill_node(struct tar_read *r, struct archive_entry *e,
 	case AE_IFREG:
 		if (archive_entry_size_is_set(e) && archive_entry_size(e) < 0)
 			return entry_fail(r, -EINVAL, "negative size");
-		if (r->o->reserve) {
+		if (r->o->headerball) {
+			ret = headerball_data(n, archive_entry_size(e));
+		} else if (r->o->reserve) {
 			n->size = archive_entry_size(e);
 			n->data_kind = n->size ? EROFS_DATA_RESERVED :
 						 EROFS_DATA_NONE;
@@ -1142,6 +1173,7 @@ int erofs_source_tar_read(struct erofs_tree *tree, const char *tarball,
 	}
 	if (r.sha.ctx)
 		erofs_sha256_free(&r.sha);
+	erofs_headerball_free(r.hb);
 	if (r.a)
 		archive_read_free(r.a);
 	if (erofs_tar_stream_close(r.stream) && !ret)

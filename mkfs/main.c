@@ -247,6 +247,7 @@ static void usage(FILE *f)
 		" --tar=f                SOURCE is a tar archive, plain or compressed\n"
 		" --tar=i                index only: file data stays in the tar, which\n"
 		"                        becomes the image's extra device (512-byte blocks)\n"
+		" --tar=headerball       the tar holds no file data: files read as zeroes\n"
 		" --aufs                 turn aufs whiteouts (.wh.*) into overlayfs ones\n"
 		" --ovlfs-strip[=<0|1>]  drop overlayfs whiteouts and opaque markers\n"
 		" --ungzip[=FILE], --gzip, --unxz[=FILE], --unlzma[=FILE]\n"
@@ -883,9 +884,8 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 			break;
 		case OPT_TAR:
 			if (optarg && !strcmp(optarg, "headerball"))
-				return erofs_fail(-EOPNOTSUPP,
-						  "--tar=headerball (archives without file data) is not supported; use --tar=f or --tar=i");
-			if (optarg && !strcmp(optarg, "i"))
+				c->tar_opts.headerball = true;
+			else if (optarg && !strcmp(optarg, "i"))
 				c->tar_opts.index = true;
 			else if (optarg && strcmp(optarg, "f"))
 				return bad_value("--tar", optarg);

@@ -13,6 +13,8 @@ kernel and erofs-utils 1.9.4:
   fingerprints hashed as the tar streams by, --aufs;
 - --tar=f --sort=none -Enoinline_data (file data written in archive
   order straight into the image), from a file and from a pipe;
+- --tar=headerball (a tar without its file data) read as erofs-utils
+  reads it;
 - refusals, and a failed build leaving the old image and blob as they were.
 
 Needs root, EROFS in the kernel and loop devices for the mounts; the
@@ -656,6 +658,58 @@ def check_sort_none(w, kwhy):
                    'trusted.erofs.fingerprint'])
 
 
+def headerball(src, dst):
+    """The tar "src" without its regular files' data."""
+    with tarfile.open(src) as t, open(dst, 'wb') as out:
+        for m in t.getmembers():
+            out.write(m.tobuf(tarfile.PAX_FORMAT))
+        out.write(b'\0' * 1024)
+
+
+def check_headerball(w, kwhy):
+    tarp = os.path.join(w, 'layer.tar')
+    hb = os.path.join(w, 'layer.hb')
+    headerball(tarp, hb)
+    img, eimg = os.path.join(w, 'hb.img'), os.path.join(w, 'hb-eu.img')
+    p = mkfs(['--tar=headerball', img, hb])
+    if p.returncode:
+        result(False, '--tar=headerball build', first_line(p))
+        return
+    im = Image(img)
+    result(im.blkszbits == 12 and not im.incompat & 0x8,
+           '--tar=headerball: its own blocks, no device',
+           'blkszbits %d, incompat 0x%x' % (im.blkszbits, im.incompat))
+    p = run([FSCK, img])
+    result(p.returncode == 0, '--tar=headerball: our fsck', first_line(p))
+    if not eu_bin():
+        skip('--tar=headerball: erofs-utils', EU_WHY)
+        return
+    p = run([os.path.join(EU, 'mkfs.erofs'), '--quiet'] + BASE[:5] +
+            ['--tar=headerball', eimg, hb])
+    if p.returncode:
+        result(False, 'erofs-utils --tar=headerball build', first_line(p))
+        return
+    p = run([os.path.join(EU, 'fsck.erofs'), img])
+    result(p.returncode == 0, '--tar=headerball: erofs-utils fsck',
+           first_line(p))
+    if kwhy:
+        skip('--tar=headerball: kernel mount', kwhy)
+        return
+    mnt, emnt = os.path.join(w, 'mnt'), os.path.join(w, 'hb-eu')
+    os.makedirs(emnt, exist_ok=True)
+    err = sys_mount(eimg, emnt, None)
+    if err:
+        result(False, 'erofs-utils headerball image mounts', os.strerror(err))
+        return
+    try:
+        # (its root, which the tar does not list, is 0777 there)
+        check_mounted('--tar=headerball reads as erofs-utils\' does: sizes, '
+                      'zeroes, metadata', img, mnt, None, emnt,
+                      ['--ignore-root-meta'])
+    finally:
+        umount(emnt)
+
+
 def check_refusals(w, src):
     img = os.path.join(w, 'bad.img')
     blob = os.path.join(w, 'bad.blob')
@@ -706,6 +760,7 @@ def main():
         check_blobdev(w, src, kwhy)
         check_tar_index(w, kwhy)
         check_sort_none(w, kwhy)
+        check_headerball(w, kwhy)
         check_refusals(w, src)
     finally:
         for m in ('mnt', 'fmnt'):

@@ -121,7 +121,7 @@ must_fail "empty standard input" "standard input" - </dev/null
 printf 'hello, this is not a tar archive\n' >"$TEST_TMP/text"
 must_fail "a text file" "byte [0-9]+" "$TEST_TMP/text"
 must_fail "a missing file" "No such file" "$TEST_TMP/does-not-exist"
-must_fail "--tar=headerball is refused" "not supported" "$good" --tar=headerball
+must_fail "a tar with file data given as --tar=headerball" "byte [0-9]+ holds no tar header" "$good" --tar=headerball
 must_fail "--tar=x is invalid" "invalid --tar" "$good" --tar=x
 
 # --- crafted entries ----------------------------------------------------

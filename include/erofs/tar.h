@@ -61,6 +61,11 @@ struct erofs_tar_opts {
 	unsigned int blkszbits;
 	/* rvsp: file data is skipped, its space only reserved in the image */
 	bool reserve;
+	/*
+	 * --tar=headerball: the stream holds no regular file data; files
+	 * get their sizes, and read as zeroes (holes) in the image
+	 */
+	bool headerball;
 };
 
 /* What reading the archive found out besides the tree. */
