@@ -44,7 +44,9 @@ build() {
 		mkdir -p m4 # libtool puts its macros there
 		autoreconf -fi
 	fi
-	[ -f Makefile ] && [ config.status -nt configure ] || ./configure
+	[ -f Makefile ] && [ config.status -nt configure ] &&
+		grep -q -- "${werror:-^}" config.status ||
+		./configure $werror
 	make -j2
 }
 
@@ -61,7 +63,7 @@ build_copy() {
 		--exclude='*.lo' --exclude='*.la' --exclude=.libs --exclude=.deps \
 		. | tar -x -C "$dir"
 	(cd "$dir" && { [ ! -f Makefile ] || make distclean >/dev/null; } &&
-		./configure -q "$@" && make -j2 >/dev/null)
+		./configure -q $werror "$@" && make -j2 >/dev/null)
 }
 
 SUMMARY_RE='^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$'
@@ -130,6 +132,9 @@ check_all() {
 }
 
 install_missing
+# the test run builds with warnings as errors, as CI judges the code
+werror=
+[ "${1:-sample}" = check ] && werror=--enable-werror
 build
 case "${1:-sample}" in
 sample)
