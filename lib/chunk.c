@@ -25,16 +25,17 @@
 static void chunk_entry_encode(u8 *p, bool indexes, u16 device, u64 blk)
 {
 	if (!indexes) {
-		__le32 v = cpu_to_le32(blk == EROFS_EXT_HOLE ? EROFS_NULL_ADDR :
-							      (u32)blk);
+		__le32 v = cpu_to_le32(blk == EROFS_EXT_HOLE ? EROFS_NULL_ADDR
+							     : (u32)blk);
 
 		memcpy(p, &v, sizeof(v));
 	} else {
 		struct erofs_inode_chunk_index ci = {
-			.device_id = cpu_to_le16(blk == EROFS_EXT_HOLE ? 0 :
-								      device),
-			.startblk_lo = cpu_to_le32(blk == EROFS_EXT_HOLE ?
-						   EROFS_NULL_ADDR : (u32)blk),
+			.device_id =
+				cpu_to_le16(blk == EROFS_EXT_HOLE ? 0 : device),
+			.startblk_lo = cpu_to_le32(blk == EROFS_EXT_HOLE
+							   ? EROFS_NULL_ADDR
+							   : (u32)blk),
 		};
 
 		memcpy(p, &ci, sizeof(ci));
@@ -55,10 +56,11 @@ int erofs_chunk_set_layout(struct erofs_build *b, struct erofs_node *n,
 	unit = erofs_chunk_unit(indexes);
 	for (u64 i = 0; i < nchunks; i++)
 		if (blk[i] != EROFS_EXT_HOLE && blk[i] >= EROFS_NULL_ADDR)
-			return erofs_fail(-EFBIG,
-					  "%s: chunk at block %llu: 32-bit block addresses end at 4294967294",
-					  erofs_node_path(n, path, sizeof(path)),
-					  (unsigned long long)blk[i]);
+			return erofs_fail(
+				-EFBIG,
+				"%s: chunk at block %llu: 32-bit block addresses end at 4294967294",
+				erofs_node_path(n, path, sizeof(path)),
+				(unsigned long long)blk[i]);
 	/* the kernel finds the map at the next multiple of its entry size */
 	if (indexes && (L->inode_size + L->xattr_size) % unit)
 		pad = unit - (L->inode_size + L->xattr_size) % unit;
@@ -76,8 +78,8 @@ int erofs_chunk_set_layout(struct erofs_build *b, struct erofs_node *n,
 	L->extra_size = bytes;
 	L->datalayout = EROFS_INODE_CHUNK_BASED;
 	L->chunkbits = chunkbits - blkbits;
-	L->i_u_format = L->chunkbits |
-			(indexes ? EROFS_CHUNK_FORMAT_INDEXES : 0);
+	L->i_u_format =
+		L->chunkbits | (indexes ? EROFS_CHUNK_FORMAT_INDEXES : 0);
 	L->inline_size = 0;
 	L->nblocks = 0;
 	L->blkaddr = 0;
@@ -85,8 +87,8 @@ int erofs_chunk_set_layout(struct erofs_build *b, struct erofs_node *n,
 	return 0;
 }
 
-u64 erofs_chunk_layout_blk(const struct erofs_node *n,
-			   unsigned int blkszbits, u64 i)
+u64 erofs_chunk_layout_blk(const struct erofs_node *n, unsigned int blkszbits,
+			   u64 i)
 {
 	const struct erofs_node_layout *L = &n->L;
 	bool indexes = L->i_u_format & EROFS_CHUNK_FORMAT_INDEXES;
@@ -147,14 +149,16 @@ int erofs_chunk_plan_external(struct erofs_build *b, struct erofs_node *n)
 		if (!blk)
 			return -ENOMEM;
 		for (u64 i = 0; i < nchunks; i++)
-			blk[i] = x->blk1 == EROFS_EXT_HOLE ?
-					 EROFS_EXT_HOLE :
-					 x->blk1 + i * cblocks;
+			blk[i] = x->blk1 == EROFS_EXT_HOLE
+					 ? EROFS_EXT_HOLE
+					 : x->blk1 + i * cblocks;
 	}
 	if (nchunks != DIV_ROUND_UP(n->size, 1ULL << bits))
-		return erofs_fail(-EINVAL, "external data map of %llu chunks does not cover %llu bytes",
-				  (unsigned long long)nchunks,
-				  (unsigned long long)n->size);
+		return erofs_fail(
+			-EINVAL,
+			"external data map of %llu chunks does not cover %llu bytes",
+			(unsigned long long)nchunks,
+			(unsigned long long)n->size);
 	/* chunks on an extra device need indexes; the image's, a map */
 	ret = erofs_chunk_set_layout(b, n, bits, blk, nchunks, x->device,
 				     x->device || b->opts->force_chunk_indexes);
@@ -170,7 +174,7 @@ struct chunk_file {
 	u64 nchunks;
 	u8 (*digest)[EROFS_SHA256_SIZE];
 	bool *zero; /* reads as zeroes: a hole */
-	u64 *blk; /* chosen blocks, EROFS_EXT_HOLE for holes */
+	u64 *blk;   /* chosen blocks, EROFS_EXT_HOLE for holes */
 };
 
 /* A stored chunk: chunk "chunk" of file "f" goes to block "blk". */
@@ -189,7 +193,7 @@ struct chunk_pass {
 	struct chunk_copy *copies;
 	u64 ncopies;
 	struct erofs_output *dst; /* the image or the blob */
-	u16 device; /* 0, or the blob device's id */
+	u16 device;		  /* 0, or the blob device's id */
 	bool indexes;
 	u64 dedupe_bytes; /* chunk bytes not stored twice */
 };
@@ -330,7 +334,7 @@ struct chunk_table {
 	struct chunk_slot {
 		const u8 *digest; /* NULL: free */
 		u64 blk;
-	} *slots;
+	} * slots;
 	u64 cap, used;
 };
 
@@ -376,13 +380,12 @@ static struct chunk_slot *table_find(struct chunk_table *t, const u8 *digest)
 	return &t->slots[j];
 }
 
-static int add_copy(struct chunk_pass *p, u64 *cap, struct chunk_file *f,
-		    u64 c, u64 blk)
+static int add_copy(struct chunk_pass *p, u64 *cap, struct chunk_file *f, u64 c,
+		    u64 blk)
 {
 	if (p->ncopies == *cap) {
 		u64 ncap = *cap ? *cap * 2 : 256;
-		struct chunk_copy *nc = realloc(p->copies,
-						ncap * sizeof(*nc));
+		struct chunk_copy *nc = realloc(p->copies, ncap * sizeof(*nc));
 
 		if (!nc)
 			return -ENOMEM;
@@ -467,9 +470,9 @@ static unsigned int merged_bits(const struct chunk_pass *p,
 			u64 first = f->blk[g];
 
 			for (u64 j = 1; j < group && g + j < f->nchunks; j++) {
-				u64 want = first == EROFS_EXT_HOLE ?
-						   EROFS_EXT_HOLE :
-						   first + j * cblocks;
+				u64 want = first == EROFS_EXT_HOLE
+						   ? EROFS_EXT_HOLE
+						   : first + j * cblocks;
 
 				if (f->blk[g + j] != want) {
 					ok = false;
@@ -603,8 +606,9 @@ int erofs_write_chunked(struct erofs_build *b)
 	if (ret || !p.nfiles)
 		goto out;
 	if (!b->opts->no_chunk_dedupe && !erofs_sha256_available()) {
-		ret = erofs_fail(-EOPNOTSUPP,
-				 "--chunksize: deduplicating chunks needs SHA-256, and this build has no OpenSSL libcrypto (use -E^dedupe)");
+		ret = erofs_fail(
+			-EOPNOTSUPP,
+			"--chunksize: deduplicating chunks needs SHA-256, and this build has no OpenSSL libcrypto (use -E^dedupe)");
 		goto out;
 	}
 	run.njobs = p.nfiles;

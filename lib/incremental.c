@@ -58,12 +58,14 @@ int erofs_incr_open(struct erofs_incr **out, const char *path)
 		return incr_fail(in, -EOPNOTSUPP,
 				 "its metadata is compressed (metabox)");
 	if (sb->extra_devices)
-		return incr_fail(in, -EOPNOTSUPP,
-				 "it has extra devices, which the appended blocks would overlap");
+		return incr_fail(
+			in, -EOPNOTSUPP,
+			"it has extra devices, which the appended blocks would overlap");
 	if (sb->xattr_prefix_count &&
 	    !(sb->feature_compat & EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX))
-		return incr_fail(in, -EOPNOTSUPP,
-				 "its long xattr prefixes are kept in the packed inode");
+		return incr_fail(
+			in, -EOPNOTSUPP,
+			"its long xattr prefixes are kept in the packed inode");
 	if ((u64)sb->blocks << in->img.blkszbits > in->img.size)
 		return incr_fail(in, -EFSCORRUPTED,
 				 "it is shorter than its superblock says");
@@ -192,9 +194,8 @@ static int find_dotdot(struct erofs_incr *in, const struct erofs_rinode *dir,
 					       sizeof(nx));
 					end = le16_to_cpu(nx.nameoff);
 				}
-				if (off < end && end <= len &&
-				    end - off >= 2 && buf[off] == '.' &&
-				    buf[off + 1] == '.' &&
+				if (off < end && end <= len && end - off >= 2 &&
+				    buf[off] == '.' && buf[off + 1] == '.' &&
 				    (end - off == 2 || !buf[off + 2])) {
 					*pos = m.pa + (la - m.la) +
 					       i * sizeof(d);
@@ -218,8 +219,8 @@ static int add_patch(struct erofs_incr *in, u64 pos,
 
 	if (b->npatches == in->patches_cap) {
 		u64 cap = in->patches_cap ? in->patches_cap * 2 : 64;
-		struct erofs_dotdot_patch *p = realloc(b->patches,
-						       cap * sizeof(*p));
+		struct erofs_dotdot_patch *p =
+			realloc(b->patches, cap * sizeof(*p));
 
 		if (!p)
 			return -ENOMEM;
@@ -273,8 +274,7 @@ static int graft_entry(struct erofs_incr *in, struct erofs_node *dir,
 		       const struct erofs_rdirent *e, unsigned int depth)
 {
 	struct erofs_tree *t = in->tree;
-	struct erofs_dentry *d = erofs_dir_lookup(t, dir, e->name,
-						  e->name_len);
+	struct erofs_dentry *d = erofs_dir_lookup(t, dir, e->name, e->name_len);
 	struct erofs_rinode ri;
 	struct erofs_node *n;
 	const char *why = "";
@@ -282,8 +282,9 @@ static int graft_entry(struct erofs_incr *in, struct erofs_node *dir,
 	int ret;
 
 	if (!in->budget--)
-		return incr_fail(in, -EFSCORRUPTED,
-				 "more entries than its inodes allow (a loop?)");
+		return incr_fail(
+			in, -EFSCORRUPTED,
+			"more entries than its inodes allow (a loop?)");
 	if (d && !(erofs_node_is_dir(d->node) && e->file_type == EROFS_FT_DIR))
 		return 0; /* the new layer's entry wins */
 	ret = erofs_read_inode(&in->img, e->nid, &ri, &why);

@@ -28,7 +28,7 @@ struct nid_map {
 	struct nid_slot {
 		erofs_nid_t nid; /* + 1; 0: free */
 		struct erofs_node *n;
-	} *slots;
+	} * slots;
 	u64 cap, used;
 };
 
@@ -68,8 +68,8 @@ struct erofs_merge {
 	struct erofs_tree *tree;
 	const struct erofs_merge_opts *o;
 	struct layer *cur;
-	bool top; /* the uppermost layer: the root's metadata */
-	struct nid_map dirs; /* the layer's directories -> merged nodes */
+	bool top;	      /* the uppermost layer: the root's metadata */
+	struct nid_map dirs;  /* the layer's directories -> merged nodes */
 	struct nid_map links; /* its multiply linked inodes -> nodes */
 	struct erofs_node **opaque_after; /* opaque once the layer is done */
 	u64 nopaque, opaque_cap;
@@ -152,13 +152,14 @@ static int check_devices(struct layer *l)
 	l->whole = true;
 	for (unsigned int i = 0; i < img->nr_devices; i++)
 		if (img->devices[i].missing ||
-		    img->devices[i].avail <
-			    img->devices[i].blocks << img->blkszbits)
+		    img->devices[i].avail < img->devices[i].blocks
+						    << img->blkszbits)
 			l->whole = false;
 	if (!l->whole && img->nr_devices > 1)
-		return erofs_fail(-EOPNOTSUPP,
-				  "%s: %u extra devices not in the file: a layer to merge has one at most, or holds them after itself",
-				  l->path, img->nr_devices);
+		return erofs_fail(
+			-EOPNOTSUPP,
+			"%s: %u extra devices not in the file: a layer to merge has one at most, or holds them after itself",
+			l->path, img->nr_devices);
 	return 0;
 }
 
@@ -197,10 +198,11 @@ int erofs_merge_open(struct erofs_merge **out, const char *const *paths,
 	*blkszbits = m->layers[n - 1].img.blkszbits;
 	for (unsigned int i = 0; i < n; i++)
 		if (m->layers[i].img.blkszbits != *blkszbits)
-			return erofs_fail(-EINVAL,
-					  "%s: %u-byte blocks, but %s has %u-byte blocks: layers to merge must agree",
-					  paths[i], m->layers[i].img.blksz,
-					  paths[n - 1], 1U << *blkszbits);
+			return erofs_fail(
+				-EINVAL,
+				"%s: %u-byte blocks, but %s has %u-byte blocks: layers to merge must agree",
+				paths[i], m->layers[i].img.blksz, paths[n - 1],
+				1U << *blkszbits);
 	return 0;
 }
 
@@ -289,13 +291,15 @@ static int layer_address(struct erofs_merge *m, const char *path,
 
 	if (m->cur->whole) {
 		if (map->dev)
-			map->pa += img->devices[map->dev - 1].offset - img->offset;
+			map->pa +=
+				img->devices[map->dev - 1].offset - img->offset;
 		map->dev = 0;
 		return 0;
 	}
 	if (img->nr_devices && map->dev != 1)
-		return layer_fail(m, -EOPNOTSUPP, path,
-				  "data in the layer's own blocks, while the merged image names its tar: append the tar to the layer, as containerd keeps it");
+		return layer_fail(
+			m, -EOPNOTSUPP, path,
+			"data in the layer's own blocks, while the merged image names its tar: append the tar to the layer, as containerd keeps it");
 	return 0;
 }
 
@@ -308,9 +312,8 @@ static int map_in_layer(struct erofs_merge *m, const char *path,
 			struct erofs_ext_data **out)
 {
 	struct erofs_image *img = &m->cur->img;
-	unsigned int cbits = ri->i.datalayout == EROFS_INODE_CHUNK_BASED ?
-				     ri->chunkbits :
-				     0;
+	unsigned int cbits =
+		ri->i.datalayout == EROFS_INODE_CHUNK_BASED ? ri->chunkbits : 0;
 	u64 nchunks = cbits ? DIV_ROUND_UP(ri->i.size, 1ULL << cbits) : 1;
 	struct erofs_ext_data *x;
 	const char *why = "";
@@ -318,11 +321,12 @@ static int map_in_layer(struct erofs_merge *m, const char *path,
 
 	if (erofs_layout_is_compressed(ri->i.datalayout) ||
 	    ri->i.datalayout == EROFS_INODE_FLAT_INLINE)
-		return layer_fail(m, -EOPNOTSUPP, path,
-				  "%s data cannot stay in the layer; build the layer with -E^inline_data and without -z, or merge with --clean=data",
-				  erofs_layout_is_compressed(ri->i.datalayout) ?
-					  "compressed" :
-					  "tail-packed");
+		return layer_fail(
+			m, -EOPNOTSUPP, path,
+			"%s data cannot stay in the layer; build the layer with -E^inline_data and without -z, or merge with --clean=data",
+			erofs_layout_is_compressed(ri->i.datalayout)
+				? "compressed"
+				: "tail-packed");
 	x = erofs_ext_data_new(m->cur->index + 1, cbits, nchunks);
 	if (!x)
 		return -ENOMEM;
@@ -349,15 +353,16 @@ static int map_in_layer(struct erofs_merge *m, const char *path,
 			if (map.pa & (img->blksz - 1) ||
 			    (!cbits && (map.la || map.llen != ri->i.size))) {
 				erofs_ext_data_free(x);
-				return layer_fail(m, -EOPNOTSUPP, path,
-						  "data that is not one run of blocks");
+				return layer_fail(
+					m, -EOPNOTSUPP, path,
+					"data that is not one run of blocks");
 			}
 			if (!cbits)
 				x->blk1 = first;
 			for (u64 p = map.la; cbits && p < map.la + map.llen;
 			     p += 1ULL << cbits)
-				x->blk[p >> cbits] =
-					first + ((p - map.la) >> img->blkszbits);
+				x->blk[p >> cbits] = first + ((p - map.la) >>
+							      img->blkszbits);
 		} else if (map.kind != EROFS_MAP_HOLE) {
 			erofs_ext_data_free(x);
 			return layer_fail(m, -EOPNOTSUPP, path,
@@ -516,8 +521,8 @@ static int opaque_after_layer(struct erofs_merge *m, struct erofs_node *dir)
 {
 	if (m->nopaque == m->opaque_cap) {
 		u64 cap = m->opaque_cap ? m->opaque_cap * 2 : 64;
-		struct erofs_node **p = realloc(m->opaque_after,
-						cap * sizeof(*p));
+		struct erofs_node **p =
+			realloc(m->opaque_after, cap * sizeof(*p));
 
 		if (!p)
 			return -ENOMEM;
@@ -545,8 +550,7 @@ static int visit_root(struct erofs_merge *m, const struct erofs_walk_entry *e)
 		if (ret)
 			return ret;
 	}
-	return root->opaque ? EROFS_WALK_SKIP :
-			      map_put(&m->dirs, e->nid, root);
+	return root->opaque ? EROFS_WALK_SKIP : map_put(&m->dirs, e->nid, root);
 }
 
 static int visit(void *arg, const struct erofs_walk_entry *e)
@@ -685,11 +689,12 @@ static int hash_file(void *ctx, void *w, u64 i)
 		pos += len;
 	}
 	erofs_sha256_final(&hw->sha, n->fingerprint);
-	if (f->has_expected && memcmp(f->expected, n->fingerprint,
-				      EROFS_SHA256_SIZE))
-		return erofs_fail(-EFSCORRUPTED,
-				  "%s: the data does not match the fingerprint the layer records",
-				  f->what);
+	if (f->has_expected &&
+	    memcmp(f->expected, n->fingerprint, EROFS_SHA256_SIZE))
+		return erofs_fail(
+			-EFSCORRUPTED,
+			"%s: the data does not match the fingerprint the layer records",
+			f->what);
 	n->fingerprint_known = true;
 	return 0;
 }
@@ -704,8 +709,8 @@ static u64 hash_weight(void *ctx, u64 i)
 static int hash_files(struct erofs_merge *m)
 {
 	struct erofs_parallel run = {
-		.nworkers = m->o->workers ? m->o->workers :
-					    sysconf(_SC_NPROCESSORS_ONLN),
+		.nworkers = m->o->workers ? m->o->workers
+					  : sysconf(_SC_NPROCESSORS_ONLN),
 		.njobs = m->nfiles,
 		.ctx = m,
 		.wsize = sizeof(struct hash_worker),

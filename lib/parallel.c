@@ -100,8 +100,8 @@ int erofs_parallel_run(const struct erofs_parallel *p)
 
 		if (p->what)
 			erofs_progress(p->what,
-				       p->weight ? pool.done_weight >> 20 :
-						   pool.done,
+				       p->weight ? pool.done_weight >> 20
+						 : pool.done,
 				       p->weight ? p->total >> 20 : p->njobs);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 200000000L;

@@ -22,9 +22,9 @@ struct erofs_headerball {
 	size_t in_len;
 	u8 hdr[TAR_BLOCK]; /* a header split between stream blocks */
 	size_t hdr_len;
-	u64 pass; /* input bytes to hand on as they are: extension data */
+	u64 pass;  /* input bytes to hand on as they are: extension data */
 	u64 zeros; /* zero bytes to hand on: the data left out */
-	u64 pos; /* input bytes handed on, for messages */
+	u64 pos;   /* input bytes handed on, for messages */
 	/* the data of a PAX header, whose "size" record wins */
 	char *pax;
 	size_t pax_len, pax_cap;
@@ -121,8 +121,8 @@ static void pax_records(struct erofs_headerball *hb)
 	}
 }
 
-static int __printf(2, 3) fail(struct erofs_headerball *hb,
-			       const char *fmt, ...)
+static int __printf(2, 3)
+	fail(struct erofs_headerball *hb, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -144,8 +144,10 @@ static int plan_after(struct erofs_headerball *hb, const u8 *h)
 	if (zero)
 		return 0; /* the end-of-archive blocks */
 	if (!header_checksum_ok(h) || !tar_number(h + 124, 12, &size))
-		return fail(hb, "byte %llu holds no tar header: --tar=headerball wants headers without the files' data",
-			    (unsigned long long)hb->pos);
+		return fail(
+			hb,
+			"byte %llu holds no tar header: --tar=headerball wants headers without the files' data",
+			(unsigned long long)hb->pos);
 	switch (type) {
 	case 'x': /* PAX extension: its records are there */
 	case 'g':
@@ -163,8 +165,10 @@ static int plan_after(struct erofs_headerball *hb, const u8 *h)
 		hb->zeros = round_up(size, TAR_BLOCK);
 		break;
 	case 'S':
-		return fail(hb, "a GNU sparse entry at byte %llu: its map is in the data a headerball leaves out",
-			    (unsigned long long)hb->pos);
+		return fail(
+			hb,
+			"a GNU sparse entry at byte %llu: its map is in the data a headerball leaves out",
+			(unsigned long long)hb->pos);
 	default:
 		break;
 	}
@@ -175,8 +179,8 @@ static int plan_after(struct erofs_headerball *hb, const u8 *h)
 static int pax_append(struct erofs_headerball *hb, const u8 *p, size_t len)
 {
 	if (hb->pax_len + len + 1 > hb->pax_cap) {
-		size_t cap = max_t(size_t, 2 * hb->pax_cap,
-				   hb->pax_len + len + 1);
+		size_t cap =
+			max_t(size_t, 2 * hb->pax_cap, hb->pax_len + len + 1);
 		char *n;
 
 		/* PAX headers of a layer are small; a huge one is no header */
@@ -208,8 +212,8 @@ ssize_t erofs_headerball_read(struct erofs_headerball *hb, const void **buf)
 			return n;
 		}
 		if (!hb->in_len) {
-			ssize_t got = erofs_tar_stream_read(hb->s,
-							    (const void **)&hb->in);
+			ssize_t got = erofs_tar_stream_read(
+				hb->s, (const void **)&hb->in);
 
 			if (got <= 0) {
 				/* a header cut short is the parser's to see */

@@ -39,7 +39,8 @@ int erofs_write_vmdk_desc(const char *path, const u8 uuid[16],
 
 	for (unsigned int i = 0; i < n; i++) {
 		if (ext[i].bytes % SECTOR || strchr(ext[i].path, '"'))
-			return erofs_fail(-EINVAL, "%s: cannot be a VMDK extent",
+			return erofs_fail(-EINVAL,
+					  "%s: cannot be a VMDK extent",
 					  ext[i].path);
 		total += ext[i].bytes / SECTOR;
 	}
@@ -48,20 +49,22 @@ int erofs_write_vmdk_desc(const char *path, const u8 uuid[16],
 		return erofs_fail(-errno, "%s: %s", path, strerror(errno));
 	/* the content id changes with the image, as its UUID does */
 	memcpy(&cid, uuid, sizeof(cid));
-	fprintf(f, "# Disk DescriptorFile\nversion=1\nCID=%08x\n"
-		   "parentCID=ffffffff\ncreateType=\"twoGbMaxExtentFlat\"\n\n"
-		   "# Extent description\n",
+	fprintf(f,
+		"# Disk DescriptorFile\nversion=1\nCID=%08x\n"
+		"parentCID=ffffffff\ncreateType=\"twoGbMaxExtentFlat\"\n\n"
+		"# Extent description\n",
 		cid);
 	for (unsigned int i = 0; i < n && !ret; i++)
 		ret = write_extents(f, &ext[i]);
-	fprintf(f, "\n# The Disk Data Base\n#DDB\n\n"
-		   "ddb.virtualHWVersion = \"4\"\n"
-		   "ddb.geometry.cylinders = \"%llu\"\n"
-		   "ddb.geometry.heads = \"%u\"\n"
-		   "ddb.geometry.sectors = \"%u\"\n"
-		   "ddb.adapterType = \"ide\"\n",
-		(unsigned long long)DIV_ROUND_UP(total,
-						 GEOMETRY_HEADS * GEOMETRY_SECTORS),
+	fprintf(f,
+		"\n# The Disk Data Base\n#DDB\n\n"
+		"ddb.virtualHWVersion = \"4\"\n"
+		"ddb.geometry.cylinders = \"%llu\"\n"
+		"ddb.geometry.heads = \"%u\"\n"
+		"ddb.geometry.sectors = \"%u\"\n"
+		"ddb.adapterType = \"ide\"\n",
+		(unsigned long long)DIV_ROUND_UP(
+			total, GEOMETRY_HEADS * GEOMETRY_SECTORS),
 		GEOMETRY_HEADS, GEOMETRY_SECTORS);
 	if (ferror(f))
 		ret = -EIO;

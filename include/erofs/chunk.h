@@ -15,8 +15,8 @@
 /* Bytes of one map entry: a block map (4) or chunk indexes (8). */
 static inline unsigned int erofs_chunk_unit(bool indexes)
 {
-	return indexes ? sizeof(struct erofs_inode_chunk_index) :
-			 sizeof(__le32);
+	return indexes ? sizeof(struct erofs_inode_chunk_index)
+		       : sizeof(__le32);
 }
 
 /*
@@ -30,8 +30,8 @@ int erofs_chunk_set_layout(struct erofs_build *b, struct erofs_node *n,
 			   u16 device, bool indexes);
 
 /* Block of chunk "i" in a layout set above, or EROFS_EXT_HOLE. */
-u64 erofs_chunk_layout_blk(const struct erofs_node *n,
-			   unsigned int blkszbits, u64 i);
+u64 erofs_chunk_layout_blk(const struct erofs_node *n, unsigned int blkszbits,
+			   u64 i);
 
 /* A file whose data stays on an extra device (EROFS_DATA_EXTERNAL). */
 int erofs_chunk_plan_external(struct erofs_build *b, struct erofs_node *n);

@@ -23,14 +23,14 @@
 
 enum erofs_merge_data {
 	EROFS_MERGE_BLOB_INDEX, /* data stays in the layers (devices) */
-	EROFS_MERGE_COPY, /* --clean=data: copied into the image */
-	EROFS_MERGE_RESERVE, /* --clean=rvsp: space reserved, zeroes */
+	EROFS_MERGE_COPY,	/* --clean=data: copied into the image */
+	EROFS_MERGE_RESERVE,	/* --clean=rvsp: space reserved, zeroes */
 };
 
 struct erofs_merge_opts {
 	const struct erofs_source_opts *source; /* xattr table and rules */
 	enum erofs_merge_data data;
-	bool fingerprints; /* compute each file's fingerprint */
+	bool fingerprints;    /* compute each file's fingerprint */
 	unsigned int workers; /* threads hashing; 0: available processors */
 };
 

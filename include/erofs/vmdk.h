@@ -12,7 +12,7 @@
 
 struct erofs_vmdk_extent {
 	const char *path; /* the file, as the descriptor names it */
-	u64 bytes; /* a multiple of 512 */
+	u64 bytes;	  /* a multiple of 512 */
 };
 
 /* Write the descriptor to "path"; "uuid" gives the content id. */
