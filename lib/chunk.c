@@ -221,6 +221,14 @@ static int worker_init(void *ctx, void *w)
 	return ret;
 }
 
+static int copier_init(void *ctx, void *w)
+{
+	struct chunk_worker *cw = w;
+
+	cw->buf = malloc(CHUNK_BUFSZ);
+	return cw->buf ? 0 : -ENOMEM;
+}
+
 static void worker_exit(void *ctx, void *w)
 {
 	struct chunk_worker *cw = w;
@@ -627,6 +635,7 @@ int erofs_write_chunked(struct erofs_build *b)
 		goto out;
 	run.njobs = p.ncopies;
 	run.nworkers = erofs_data_workers(b, p.ncopies);
+	run.winit = copier_init; /* a buffer, no digests */
 	run.run = copy_chunk;
 	run.what = "writing chunks (MiB)";
 	run.weight = copy_weight;
