@@ -245,6 +245,44 @@ case_ "tar input -m4096 --sort=none -Enoinline_data" \
 	"$T -m4096 --sort=none -Enoinline_data" \
 	"$T -m4096 --sort=none -Enoinline_data" in_metabox tar
 
+# --- dump's reports and the share report on both tools' images -------------
+# readers NAME IMAGE: --cat, --ls, --path, --nid, -e, -S and --share-report
+readers() {
+	local name=$1 im=$2 f root out why=
+	for f in many/entry-with-a-long-name-7 big/five-mb; do
+		[ -f "$src/$f" ] || continue
+		"$DUMP" --cat --path="/$f" "$im" 2>"$TEST_TMP/r.err" |
+			cmp -s - "$src/$f" ||
+			why="$why --cat /$f differs ($(head -c 100 "$TEST_TMP/r.err"));"
+	done
+	out=$("$DUMP" --ls --path=/many "$im" 2>&1) &&
+		[ "$(echo "$out" | grep -c entry-with-a-long-name-)" -eq 400 ] ||
+		why="$why --ls /many: $(echo "$out" | tail -n 1);"
+	root=$("$DUMP" --path=/ "$im" 2>/dev/null | awk '/^NID:/ { print $2 }')
+	"$DUMP" --nid="$root" "$im" >/dev/null 2>"$TEST_TMP/r.err" ||
+		why="$why --nid=$root: $(head -n 1 "$TEST_TMP/r.err");"
+	"$DUMP" -e --path=/many "$im" >/dev/null 2>"$TEST_TMP/r.err" ||
+		why="$why -e /many: $(head -n 1 "$TEST_TMP/r.err");"
+	out=$("$DUMP" -S "$im" 2>&1) && echo "$out" | grep -q '^Inodes:' ||
+		why="$why -S: $(echo "$out" | head -n 1);"
+	out=$("$DUMP" --share-report "$im" "$im" 2>&1) &&
+		echo "$out" | grep -q 'regular files:' ||
+		why="$why --share-report: $(echo "$out" | head -n 1);"
+	if [ -z "$why" ]; then pass "$name"; else fail "$name" "$why"; fi
+}
+# shellcheck disable=SC2086
+run_mkfs "readers" $T -m4096 -zlz4hc --zD --ishare "$img" "$src" &&
+	readers "dump --cat, --ls, --path, --nid, -e, -S, --share-report read our -m --zD image" "$img"
+if eu_new; then
+	# shellcheck disable=SC2086
+	"$EU_BIN/mkfs.erofs" --quiet $T -m4096 -zlz4hc --zD \
+		--xattr-inode-digest "$TEST_TMP/eu.img" "$src" >/dev/null 2>&1 &&
+		readers "dump --cat, --ls, --path, --nid, -e, -S, --share-report read erofs-utils' -m --zD image" \
+			"$TEST_TMP/eu.img"
+else
+	skip "dump reads erofs-utils' -m --zD image" "$EU_WHY"
+fi
+
 # --- the same bytes for any number of workers ------------------------------
 opts="$T -U $FIXED_UUID -m8192:lzma -zlz4hc --zD --MZ -Efragments --ishare"
 # shellcheck disable=SC2086
