@@ -80,6 +80,12 @@ ours -zlz4 -Eall-fragments --ishare
 ours -zzstd -C65536 -Eztailpacking
 ours -zdeflate -Eztailpacking,fragments
 ours -zdeflate,dictsize=4096 -C16384 -b1024
+# compressed metadata: a plain metabox, a compressed one with directories
+# in the packed inode, and the metadata zone
+ours -m4096
+ours -m4096 -zlz4 --zD -Eztailpacking --ishare
+ours -m1024:lzma -zlz4 -b1024 --MZ
+ours --zD --MZ -zzstd
 
 if [ -z "${EU_BIN:-}" ]; then
 	EU_BIN=$(bash "$here/../tests/oracle/erofs-utils-new.sh" 2>/dev/null) ||
@@ -102,6 +108,7 @@ if [ -n "$EU_BIN" ]; then
 	theirs "$EU_BIN/mkfs.erofs" -zdeflate
 	theirs "$EU_BIN/mkfs.erofs" --chunksize=4096
 	theirs "$EU_BIN/mkfs.erofs" -zlz4 --max-extent-bytes=-65536 -E48bit
+	theirs "$EU_BIN/mkfs.erofs" -m4096 -zlz4 --zD --xattr-inode-digest
 fi
 # images with a device table and chunk indexes, each followed by its
 # devices in one file (read in the flat device mode, as the kernel mounts

@@ -14,6 +14,7 @@
 #include "erofs/format.h"
 #include "erofs/inode.h"
 #include "erofs/super.h"
+#include "erofs/zmap.h"
 
 /*
  * Fingerprints are computed (by the data pass, or by a source that reads
@@ -149,7 +150,39 @@ static void fill_inode_info(const struct erofs_build *b,
 		ii->format_flags |= 1 << EROFS_I_DOT_OMITTED_BIT;
 }
 
-/* Directory data needs the nids, so it is written after the packing. */
+/*
+ * --zD: the directory's bytes go into the packed inode whole, and its map
+ * header says where.
+ */
+static int pack_dir(struct erofs_build *b, struct erofs_node *n, const u8 *buf)
+{
+	struct erofs_node_layout *L = &n->L;
+	struct erofs_zmap_info mi = {
+		.blkszbits = b->opts->blkszbits,
+		.size = n->size,
+		.ibody_end = L->inode_size + L->xattr_size,
+		.fragment = true,
+		.whole_fragment = true,
+	};
+	int ret;
+
+	if (n->size > UINT32_MAX)
+		return erofs_fail(-EFBIG, "a directory of %llu bytes cannot be compressed",
+				  (unsigned long long)n->size);
+	ret = erofs_packed_add(b, buf, n->size, &mi.fragment_off);
+	if (ret)
+		return ret;
+	L->extra = malloc(erofs_zmap_size(&mi));
+	if (!L->extra)
+		return -ENOMEM;
+	b->feature_incompat |= EROFS_FEATURE_INCOMPAT_FRAGMENTS;
+	return erofs_zmap_encode(&mi, NULL, 0, L->extra);
+}
+
+/*
+ * Directory data holds nids: it is written once they are known, which is
+ * before the packed inode and the metabox with -m or --zD.
+ */
 static int write_dirs(struct erofs_build *b)
 {
 	u8 *buf = NULL;
@@ -175,6 +208,10 @@ static int write_dirs(struct erofs_build *b)
 			buf = nb;
 		}
 		erofs_dir_encode(n, b->blksz, b->opts->dot_omitted, buf);
+		if (L->zdir) {
+			ret = pack_dir(b, n, buf);
+			continue;
+		}
 		if (L->inline_size) {
 			L->tail = malloc(L->inline_size);
 			if (!L->tail) {
@@ -205,7 +242,8 @@ static int cmp_meta_pos(const void *a, const void *b)
 					       x->L.meta_pos > y->L.meta_pos;
 }
 
-static void encode_record(struct erofs_build *b, struct erofs_node *n, u8 *p)
+void erofs_build_encode_record(struct erofs_build *b, struct erofs_node *n,
+			       u8 *p)
 {
 	struct erofs_node_layout *L = &n->L;
 	struct erofs_inode_info ii;
@@ -232,7 +270,7 @@ static int write_root_record(struct erofs_build *b)
 
 	if (!buf)
 		return -ENOMEM;
-	encode_record(b, root, buf);
+	erofs_build_encode_record(b, root, buf);
 	ret = erofs_output_write(b->out, buf, bytes, b->root_pos);
 	free(buf);
 	return ret;
@@ -269,11 +307,15 @@ static int write_meta(struct erofs_build *b)
 		free(win);
 		return -ENOMEM;
 	}
-	/* records of the metadata area: not kept ones, not a placed root */
+	/*
+	 * records of the metadata area: not kept ones, not a placed root,
+	 * not those of the metabox
+	 */
 	for (u64 i = 0, k = 0; i < b->tree->nr_order; i++) {
 		struct erofs_node *n = b->tree->order[i];
 
-		if (n->L.retained || (b->opts->base && n == b->tree->root))
+		if (n->L.retained || n->L.in_metabox ||
+		    (b->opts->base && n == b->tree->root))
 			nr--;
 		else
 			recs[k++] = n;
@@ -308,7 +350,8 @@ static int write_meta(struct erofs_build *b)
 			}
 			memset(win + held, 0, cap - held);
 		}
-		encode_record(b, recs[i], win + (L->meta_pos - wstart));
+		erofs_build_encode_record(b, recs[i],
+					  win + (L->meta_pos - wstart));
 		free(L->tail);
 		L->tail = NULL;
 		free(L->extra);
@@ -444,6 +487,13 @@ static int write_prefix_table(struct erofs_build *b)
 	return ret;
 }
 
+/* Where the superblock ends: with -m, after the slot naming the metabox. */
+static u64 sb_end(const struct erofs_build_opts *o)
+{
+	return EROFS_SUPER_OFFSET + EROFS_SUPER_BASE_SIZE +
+	       (o->metabox ? EROFS_SB_EXTSLOT_SIZE : 0);
+}
+
 /* The superblock goes last: it is the image's commit record. */
 static int write_super(struct erofs_build *b)
 {
@@ -473,6 +523,11 @@ static int write_super(struct erofs_build *b)
 		sbi.ishare_xattr_prefix_id = b->xattrs->ishare_prefix;
 	if (b->packed)
 		sbi.packed_nid = b->packed->L.nid;
+	if (b->metabox) {
+		/* the superblock's first extension slot names it */
+		sbi.sb_extslots = 1;
+		sbi.metabox_nid = b->metabox->L.nid;
+	}
 	if (b->zi) {
 		/* without configs the field is lz4's match distance */
 		sbi.available_compr_algs = b->zi->need_cfgs ?
@@ -487,11 +542,11 @@ static int write_super(struct erofs_build *b)
 		return -ENOMEM;
 	erofs_sb_encode(&sbi, buf + EROFS_SUPER_OFFSET);
 	if (b->zi)
-		erofs_zimage_encode_cfgs(b->zi, buf + EROFS_SUPER_OFFSET +
-						       EROFS_SUPER_BASE_SIZE);
+		erofs_zimage_encode_cfgs(b->zi, buf + sb_end(o));
 	if (b->ndevs)
 		encode_devices(b, buf + b->devt_slotoff * EROFS_DEVT_SLOT_SIZE);
-	if (sbi.xattr_prefix_count && !b->prefixes_in_packed)
+	if (sbi.xattr_prefix_count && !b->prefixes_in_packed &&
+	    !b->prefixes_in_metabox)
 		erofs_xattr_encode_prefix_table(b->xattrs,
 						buf + b->prefix_start * 4);
 	if (sbi.feature_compat & EROFS_FEATURE_COMPAT_SB_CHKSUM) {
@@ -511,11 +566,12 @@ static int write_super(struct erofs_build *b)
  * 48-bit addresses the shared xattrs, whose start block is 32-bit: the
  * area before the data.
  */
-static u64 head_end(const struct erofs_xattr_table *xt,
+static u64 head_end(const struct erofs_build_opts *o,
+		    const struct erofs_xattr_table *xt,
 		    const struct erofs_zimage *zi, unsigned int ndevs,
 		    bool prefixes_in_head, u32 *devt_slotoff, u32 *prefix_start)
 {
-	u64 end = EROFS_SUPER_OFFSET + EROFS_SUPER_BASE_SIZE;
+	u64 end = sb_end(o);
 
 	if (zi)
 		end += erofs_zimage_cfgs_size(zi);
@@ -533,12 +589,31 @@ static u64 head_end(const struct erofs_xattr_table *xt,
 	return end;
 }
 
+/*
+ * Where the long prefix table goes, as erofs-utils puts it unless told:
+ * into the metabox with -m, else into the packed inode with fragments,
+ * else after the superblock.
+ */
+static void prefix_place(const struct erofs_build_opts *o, bool fragments,
+			 bool *in_packed, bool *in_metabox)
+{
+	*in_metabox = o->metabox && o->prefix_table != EROFS_PREFIX_TABLE_PLAIN;
+	*in_packed = !*in_metabox &&
+		     (o->prefix_table == EROFS_PREFIX_TABLE_AUTO ?
+			      fragments :
+			      o->prefix_table == EROFS_PREFIX_TABLE_PACKED);
+}
+
 erofs_blk_t erofs_build_data_start(const struct erofs_build_opts *opts,
 				   const struct erofs_xattr_table *xt)
 {
+	bool in_packed, in_metabox;
 	u32 devt, prefix;
 
-	return DIV_ROUND_UP(head_end(xt, NULL, 0, true, &devt, &prefix),
+	prefix_place(opts, false, &in_packed, &in_metabox);
+	return DIV_ROUND_UP(head_end(opts, xt, NULL, 0,
+				     !in_packed && !in_metabox, &devt,
+				     &prefix),
 			    1U << opts->blkszbits);
 }
 
@@ -557,16 +632,20 @@ static int plan_head(struct erofs_build *b)
 				EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES;
 		return 0;
 	}
-	end = head_end(b->xattrs, b->zi, b->ndevs, !b->prefixes_in_packed,
+	end = head_end(b->opts, b->xattrs, b->zi, b->ndevs,
+		       !b->prefixes_in_packed && !b->prefixes_in_metabox,
 		       &b->devt_slotoff, &b->prefix_start);
 	if (b->ndevs)
 		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_DEVICE_TABLE;
 	if (erofs_xattr_uses_long_prefixes(b->xattrs)) {
 		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES;
-		/* the kernel finds a packed inode's table with FRAGMENTS */
+		/*
+		 * the kernel finds a packed inode's table with FRAGMENTS, and
+		 * the metabox's with METABOX
+		 */
 		if (b->prefixes_in_packed)
 			b->feature_incompat |= EROFS_FEATURE_INCOMPAT_FRAGMENTS;
-		else
+		else if (!b->prefixes_in_metabox)
 			b->feature_compat |=
 				EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX;
 	}
@@ -601,11 +680,12 @@ static int settle_devices(struct erofs_build *b)
 	return 0;
 }
 
-struct erofs_node *erofs_build_add_packed(struct erofs_build *b, u8 *data,
-					  u64 size)
+struct erofs_node *erofs_build_add_special(struct erofs_build *b, u8 *data,
+					   u64 size)
 {
 	struct erofs_tree *t = b->tree;
 	struct erofs_node *n, **order;
+	struct erofs_node_layout *L;
 
 	n = erofs_node_new(t, S_IFREG | 0600);
 	order = realloc(t->order, (t->nr_order + 1) * sizeof(*order));
@@ -621,23 +701,41 @@ struct erofs_node *erofs_build_add_packed(struct erofs_build *b, u8 *data,
 	n->ino = t->nr_order;
 	n->data_kind = EROFS_DATA_MEM;
 	n->src.mem = (char *)data;
-	b->packed = n;
+	/* the layout planned the others' inode forms */
+	L = &n->L;
+	L->version = b->opts->force_inode == EROFS_FORCE_INODE_EXTENDED ||
+				     size > UINT32_MAX ?
+			     EROFS_INODE_LAYOUT_EXTENDED :
+			     EROFS_INODE_LAYOUT_COMPACT;
+	L->inode_size = L->version == EROFS_INODE_LAYOUT_EXTENDED ?
+				sizeof(struct erofs_inode_extended) :
+				sizeof(struct erofs_inode_compact);
 	return n;
 }
 
-/* Without compression, a packed inode holds the long prefix table alone. */
-static int add_prefix_packed(struct erofs_build *b)
+int erofs_build_write_special(struct erofs_build *b, struct erofs_node *n,
+			      u8 alg, u32 pclusterblks)
 {
-	u32 size;
-	u8 *table = erofs_xattr_prefix_table_alloc(b->xattrs, &size);
+	struct erofs_node_layout *L = &n->L;
+	u64 body;
 
-	if (!table)
-		return -ENOMEM;
-	if (!erofs_build_add_packed(b, table, size)) {
-		free(table);
-		return -ENOMEM;
+	if (b->zi) {
+		L->zpending = true;
+		L->zalg = alg;
+		L->zpclusterblks = pclusterblks ? pclusterblks : 1;
+		return erofs_write_compressed_special(b);
 	}
-	return 0;
+	erofs_layout_plan_flat(b, n);
+	body = n->size - L->inline_size;
+	if (L->inline_size) {
+		L->tail = malloc(L->inline_size);
+		if (!L->tail)
+			return -ENOMEM;
+		memcpy(L->tail, n->src.mem + body, L->inline_size);
+	}
+	return body ? erofs_output_write(b->out, n->src.mem, body,
+					 erofs_pos(b, L->blkaddr)) :
+		      0;
 }
 
 static int build(struct erofs_build *b)
@@ -652,6 +750,16 @@ static int build(struct erofs_build *b)
 		ret = erofs_write_chunked(b);
 	if (!ret && b->zi)
 		ret = erofs_write_compressed(b);
+	if (!ret)
+		ret = erofs_layout_place_zone_dirs(b);
+	if (!ret)
+		ret = erofs_layout_place_records(b);
+	if (!ret && b->nids_early)
+		ret = write_dirs(b);
+	if (!ret)
+		ret = erofs_write_packed(b);
+	if (!ret)
+		ret = erofs_metabox_write(b);
 	if (ret)
 		return ret;
 	if (b->xattrs->shared_size && !b->xattr_blkaddr) {
@@ -659,6 +767,8 @@ static int build(struct erofs_build *b)
 			b, DIV_ROUND_UP(b->xattrs->shared_size, b->blksz));
 	}
 	ret = erofs_layout_pack_meta(b);
+	if (!ret && !b->nids_early)
+		ret = write_dirs(b);
 	if (ret)
 		return ret;
 	b->total_blocks = b->next_blkaddr + b->meta_size / b->blksz;
@@ -678,9 +788,7 @@ static int build(struct erofs_build *b)
 		return erofs_fail(-EFBIG, "too many inodes");
 	if (any_xattrs(b) && b->xattrs->name_filter)
 		b->feature_compat |= EROFS_FEATURE_COMPAT_XATTR_FILTER;
-	ret = write_dirs(b);
-	if (!ret)
-		ret = write_meta(b);
+	ret = write_meta(b);
 	if (!ret)
 		ret = write_shared_xattrs(b);
 	if (!ret && b->new_prefix_table)
@@ -746,8 +854,10 @@ int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
 		.xattrs = xt,
 		.blksz = 1U << opts->blkszbits,
 		.feature_compat = EROFS_FEATURE_COMPAT_MTIME,
-		.layout_48bit = opts->layout_48bit || opts->dot_omitted,
+		.layout_48bit = erofs_build_48bit(opts),
 		.epoch = erofs_build_epoch(opts),
+		/* dirents go into the metabox or the packed inode early */
+		.nids_early = opts->metabox || opts->compress_dirs,
 	};
 	bool fragments = opts->compress && opts->compress->nalgs &&
 			 (opts->compress->fragments ||
@@ -766,11 +876,8 @@ int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
 		b.feature_compat |= EROFS_FEATURE_COMPAT_SB_CHKSUM;
 	if (b.layout_48bit)
 		b.feature_incompat |= EROFS_FEATURE_INCOMPAT_48BIT;
-	/* where erofs-utils puts the long prefix table, unless told */
-	b.prefixes_in_packed = opts->prefix_table == EROFS_PREFIX_TABLE_AUTO ?
-				       fragments :
-				       opts->prefix_table ==
-					       EROFS_PREFIX_TABLE_PACKED;
+	prefix_place(opts, fragments, &b.prefixes_in_packed,
+		     &b.prefixes_in_metabox);
 
 	if (opts->compress && opts->compress->nalgs) {
 		ret = erofs_zimage_init(&zi, opts->compress, opts->blkszbits);
@@ -799,12 +906,6 @@ int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
 	ret = plan_head(&b);
 	if (ret)
 		return ret;
-	if (erofs_xattr_uses_long_prefixes(xt) && b.prefixes_in_packed &&
-	    !b.zi) {
-		ret = add_prefix_packed(&b);
-		if (ret)
-			return ret;
-	}
 	b.out = opts->out;
 	if (!b.out) {
 		b.out = &b.own_out;
@@ -828,6 +929,8 @@ int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
 		erofs_output_abort(&b.blob);
 	if (b.out == &b.own_out)
 		erofs_output_abort(b.out);
+	erofs_layout_free_packers(&b);
+	erofs_packed_free(&b);
 	free(b.devs);
 	return ret;
 }

@@ -65,7 +65,7 @@ struct zjob {
  * The packed inode's data: file tails (-E fragments) or whole files
  * (-E all-fragments) in commit order, each identical fragment stored once.
  */
-struct zpacked {
+struct erofs_zpacked {
 	u8 *buf;
 	u64 size, cap;
 	struct zfrag { u64 hash, off; u32 len; } *tab; /* open addressing */
@@ -90,7 +90,7 @@ struct zdedupe {
 
 struct zpass {
 	struct erofs_build *b;
-	struct zpacked *packed;
+	struct erofs_zpacked *packed;
 	struct zdedupe *dd;
 	bool packing; /* this pass compresses the packed inode itself */
 	struct zjob *jobs;
@@ -307,7 +307,7 @@ struct zfile {
 };
 
 
-static int packed_append(struct zpacked *pk, const u8 *p, u32 len)
+static int packed_append(struct erofs_zpacked *pk, const u8 *p, u32 len)
 {
 	if (pk->size + len > pk->cap) {
 		u64 cap = max_t(u64, pk->cap * 2, pk->size + len);
@@ -327,7 +327,7 @@ static int packed_append(struct zpacked *pk, const u8 *p, u32 len)
 }
 
 /* The offset of an identical fragment, or of these bytes appended. */
-static int packed_add(struct zpacked *pk, const u8 *p, u32 len, u64 *off)
+static int packed_add(struct erofs_zpacked *pk, const u8 *p, u32 len, u64 *off)
 {
 	u64 h = content_hash(p, len) ^ len, i;
 	int ret;
@@ -827,7 +827,7 @@ static int make_jobs(struct zpass *p)
 	return 0;
 }
 
-static int run_pass(struct erofs_build *b, struct zpacked *pk,
+static int run_pass(struct erofs_build *b, struct erofs_zpacked *pk,
 		    struct zdedupe *dd, bool packing)
 {
 	struct zpass p = {
@@ -943,43 +943,94 @@ out:
 }
 
 /*
- * The packed inode holds the fragments (and the long prefix table, when it
- * goes there); it is a regular file of its own, in no directory,
- * compressed like any other once all fragments are in.
+ * The packed inode's data, gathered from the start of the data pass to
+ * the end of the directories': the long prefix table (when it goes there)
+ * first, 4-byte aligned, then fragments and compressed directories.
  */
-static int add_packed_inode(struct erofs_build *b, struct zpacked *pk)
+static struct erofs_zpacked *packed_get(struct erofs_build *b)
 {
-	const struct erofs_compress_opts *o = b->zi->opts;
-	u32 pcluster = o->packed_pclustersize ? o->packed_pclustersize :
-						o->pclustersize;
-	struct erofs_node *n;
-	struct erofs_node_layout *L;
+	struct erofs_zpacked *pk = b->zpacked;
+	u32 size;
 
-	n = erofs_build_add_packed(b, pk->buf, pk->size);
+	if (pk)
+		return pk;
+	pk = calloc(1, sizeof(*pk));
+	if (!pk)
+		return NULL;
+	if (b->prefixes_in_packed &&
+	    erofs_xattr_uses_long_prefixes(b->xattrs)) {
+		pk->buf = erofs_xattr_prefix_table_alloc(b->xattrs, &size);
+		if (!pk->buf) {
+			free(pk);
+			return NULL;
+		}
+		pk->size = pk->cap = size;
+	}
+	b->zpacked = pk;
+	return pk;
+}
+
+int erofs_packed_add(struct erofs_build *b, const u8 *data, u32 len,
+		     u64 *off)
+{
+	struct erofs_zpacked *pk = packed_get(b);
+
+	if (!pk)
+		return -ENOMEM;
+	*off = pk->size;
+	return packed_append(pk, data, len);
+}
+
+void erofs_packed_free(struct erofs_build *b)
+{
+	if (!b->zpacked)
+		return;
+	free(b->zpacked->buf);
+	free(b->zpacked->tab);
+	free(b->zpacked);
+	b->zpacked = NULL;
+}
+
+/*
+ * The packed inode is a regular file of its own, in no directory,
+ * compressed like any other (without fragments) once all is in.
+ */
+int erofs_write_packed(struct erofs_build *b)
+{
+	const struct erofs_compress_opts *o = b->zi ? b->zi->opts : NULL;
+	u32 pcluster = !o ? 0 :
+		       o->packed_pclustersize ? o->packed_pclustersize :
+						o->pclustersize;
+	struct erofs_zpacked *pk = packed_get(b);
+	struct erofs_node *n;
+
+	if (!pk)
+		return -ENOMEM;
+	if (!pk->size)
+		return 0;
+	n = erofs_build_add_special(b, pk->buf, pk->size);
 	if (!n)
 		return -ENOMEM;
 	pk->buf = NULL;
-	L = &n->L;
-	L->version = b->opts->force_inode == EROFS_FORCE_INODE_EXTENDED ||
-				     n->size > UINT32_MAX ?
-			     EROFS_INODE_LAYOUT_EXTENDED :
-			     EROFS_INODE_LAYOUT_COMPACT;
-	L->inode_size = L->version == EROFS_INODE_LAYOUT_EXTENDED ?
-				sizeof(struct erofs_inode_extended) :
-				sizeof(struct erofs_inode_compact);
-	L->zpending = true;
-	L->zalg = 0;
-	L->zpclusterblks = pcluster ? pcluster >> b->opts->blkszbits : 1;
-	return 0;
+	b->packed = n;
+	return erofs_build_write_special(b, n, 0,
+					 pcluster >> b->opts->blkszbits);
+}
+
+int erofs_write_compressed_special(struct erofs_build *b)
+{
+	return run_pass(b, b->zpacked, NULL, true);
 }
 
 int erofs_write_compressed(struct erofs_build *b)
 {
-	struct zpacked pk = { 0 };
+	struct erofs_zpacked *pk = packed_get(b);
 	struct zdedupe dd = { 0 };
 	const struct erofs_compress_opts *o = b->zi->opts;
 	int ret;
 
+	if (!pk)
+		return -ENOMEM;
 	b->feature_incompat |= EROFS_FEATURE_INCOMPAT_ZERO_PADDING;
 	if (b->zi->need_cfgs)
 		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_COMPR_CFGS;
@@ -987,35 +1038,18 @@ int erofs_write_compressed(struct erofs_build *b)
 		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_ZTAILPACKING;
 	if (b->zi->opts->fragments || b->zi->opts->all_fragments)
 		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_FRAGMENTS;
-	/* the long prefix table opens the packed inode, 4-byte aligned */
-	if (b->prefixes_in_packed &&
-	    erofs_xattr_uses_long_prefixes(b->xattrs)) {
-		u32 size;
-
-		pk.buf = erofs_xattr_prefix_table_alloc(b->xattrs, &size);
-		if (!pk.buf)
-			return -ENOMEM;
-		pk.size = pk.cap = size;
-	}
 	/*
 	 * Fragments imply sharing identical files (erofs-utils finds them
 	 * anyway), unless -E^fragdedupe asks for none.
 	 */
-	ret = run_pass(b, &pk,
+	ret = run_pass(b, pk,
 		       o->dedupe || ((o->fragments || o->all_fragments) &&
 				     o->fragdedupe != EROFS_FRAGDEDUPE_OFF) ?
 			       &dd :
 			       NULL,
 		       false);
-	if (!ret && pk.size) {
-		ret = add_packed_inode(b, &pk);
-		if (!ret)
-			ret = run_pass(b, &pk, NULL, true);
-	}
 	for (u64 i = 0; i < dd.cap; i++)
 		free(dd.tab[i].ext);
 	free(dd.tab);
-	free(pk.buf);
-	free(pk.tab);
 	return ret;
 }

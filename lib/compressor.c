@@ -160,6 +160,27 @@ bad:
 	return 0;
 }
 
+int erofs_compress_add_alg(struct erofs_compress_opts *o, const char *arg,
+			   unsigned int *index)
+{
+	struct erofs_zparam p;
+	int ret = parse_one(&p, arg, strlen(arg));
+
+	if (ret)
+		return ret;
+	for (*index = 0; *index < o->nalgs; ++*index)
+		if (o->algs[*index].kind == p.kind &&
+		    o->algs[*index].level == p.level &&
+		    o->algs[*index].dictsize == p.dictsize)
+			return 0;
+	if (o->nalgs >= EROFS_MAX_COMPR_CFGS)
+		return erofs_fail(-EINVAL,
+				  "at most %d compression alternatives",
+				  EROFS_MAX_COMPR_CFGS);
+	o->algs[o->nalgs++] = p;
+	return 0;
+}
+
 int erofs_compress_parse_algs(struct erofs_compress_opts *o, const char *arg)
 {
 	const char *s = arg;
@@ -311,6 +332,8 @@ int erofs_zimage_init(struct erofs_zimage *zi,
 	if ((opts->fragments || opts->all_fragments) &&
 	    opts->packed_pclustersize)
 		maxblks = max(maxblks, opts->packed_pclustersize / blksz);
+	/* -m#: the metabox's, which may be larger than -C too */
+	maxblks = max(maxblks, opts->metabox_pclustersize / blksz);
 	zi->max_pclusterblks = maxblks;
 	zi->big_pcluster = maxblks > 1;
 	zi->need_cfgs = zi->big_pcluster;

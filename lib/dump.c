@@ -271,8 +271,14 @@ int erofs_dump_superblock(struct erofs_image *img, FILE *out)
 	if (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_DEVICE_TABLE)
 		print_devices(img, out);
 	if (img->nr_prefixes) {
-		if (sb->feature_compat & EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX ||
-		    !sb->packed_nid)
+		bool plain = sb->feature_compat &
+			     EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX;
+
+		if (!plain && img->metabox)
+			fprintf(out, "Long xattr prefixes:    %u at byte %" PRIu64 " of the metabox\n",
+				img->nr_prefixes,
+				(u64)sb->xattr_prefix_start * 4);
+		else if (plain || !sb->packed_nid)
 			fprintf(out, "Long xattr prefixes:    %u at byte %" PRIu64 "\n",
 				img->nr_prefixes,
 				(u64)sb->xattr_prefix_start * 4);
@@ -600,9 +606,18 @@ static int print_xattr(void *arg, const struct erofs_xattr_ref *x)
 	return 0;
 }
 
+/* A metadata address: "byte N", or "byte N of the metabox". */
+static const char *meta_addr(u64 pos, char *buf, size_t size)
+{
+	snprintf(buf, size, "byte %" PRIu64 "%s", (u64)(pos & ~EROFS_MBOX_ADDR),
+		 pos & EROFS_MBOX_ADDR ? " of the metabox" : "");
+	return buf;
+}
+
 int erofs_dump_inode(struct erofs_image *img, erofs_nid_t nid,
 		     const char *path, FILE *out)
 {
+	char at[64];
 	struct xattr_print xp = { out, img->ishare_name };
 	struct erofs_rinode ri;
 	char *found = NULL, mode[10];
@@ -622,8 +637,8 @@ int erofs_dump_inode(struct erofs_image *img, erofs_nid_t nid,
 	else
 		fprintf(out, "(not reachable from the root)");
 	fputc('\n', out);
-	fprintf(out, "NID:         %" PRIu64 " (at byte %" PRIu64 ")\n", nid,
-		ri.iloc);
+	fprintf(out, "NID:         %" PRIu64 " (at %s)\n", nid,
+		meta_addr(ri.iloc, at, sizeof(at)));
 	fprintf(out, "Type:        %s\n", type_name(ri.i.mode));
 	fprintf(out, "Mode:        %04o (%s)\n", ri.i.mode & 07777, mode);
 	fprintf(out, "Inode:       %s, %u bytes\n",
@@ -655,13 +670,14 @@ int erofs_dump_inode(struct erofs_image *img, erofs_nid_t nid,
 			fprintf(out, "Start block: %" PRIu64 "%s\n", ri.startblk,
 				ri.null_startblk ? " (none: all hole)" : "");
 		if (ri.tail_len)
-			fprintf(out, "Inline tail: %u bytes at byte %" PRIu64 "\n",
-				ri.tail_len, ri.tail_pos);
+			fprintf(out, "Inline tail: %u bytes at %s\n",
+				ri.tail_len,
+				meta_addr(ri.tail_pos, at, sizeof(at)));
 		if (ri.i.datalayout == EROFS_INODE_CHUNK_BASED)
-			fprintf(out, "Chunks:      %" PRIu64 " of %llu bytes, %u-byte %s at byte %" PRIu64 "\n",
+			fprintf(out, "Chunks:      %" PRIu64 " of %llu bytes, %u-byte %s at %s\n",
 				ri.nchunks, 1ULL << ri.chunkbits, ri.chunk_unit,
 				ri.chunk_unit == 4 ? "block map" : "indexes",
-				ri.chunk_pos);
+				meta_addr(ri.chunk_pos, at, sizeof(at)));
 		break;
 	}
 	if (S_ISLNK(ri.i.mode) && ri.i.size && ri.i.size < 4096 &&

@@ -733,11 +733,12 @@ static void check_image(struct fsck *c, const struct erofs_walk_stats *st,
 	    !(sb->feature_incompat & EROFS_FEATURE_INCOMPAT_XATTR_PREFIXES))
 		report(c, EROFS_FSCK_WARNING, img->path, sb->root_nid,
 		       "long xattr name prefixes without the xattr_prefixes feature: older kernels misread xattrs");
-	/* the packed inode (fragments) is counted but in no directory */
+	/* the packed inode and the metabox are counted but in no directory */
 	if (full && !st->problems && sb->inos &&
-	    sb->inos != st->inodes + !!(sb->packed_nid &&
-					(sb->feature_incompat &
-					 EROFS_FEATURE_INCOMPAT_FRAGMENTS)))
+	    sb->inos != st->inodes + !!img->metabox +
+				!!(sb->packed_nid &&
+				   (sb->feature_incompat &
+				    EROFS_FEATURE_INCOMPAT_FRAGMENTS)))
 		report(c, EROFS_FSCK_WARNING, img->path, sb->root_nid,
 		       "superblock counts %llu inodes, the tree has %llu",
 		       (unsigned long long)sb->inos,
@@ -817,6 +818,15 @@ static void check_packed(struct fsck *c)
 	queue_data(c, &ri, "<packed inode>", -1, NULL);
 }
 
+/* The metabox's data, decoded whole: every record it holds can be read. */
+static void check_metabox(struct fsck *c)
+{
+	struct erofs_image *img = c->img;
+
+	if (img->metabox)
+		queue_data(c, img->metabox, "<metabox inode>", -1, NULL);
+}
+
 int erofs_fsck(struct erofs_image *img, const struct erofs_fsck_opts *opts,
 	       struct erofs_fsck_result *res)
 {
@@ -874,8 +884,10 @@ int erofs_fsck(struct erofs_image *img, const struct erofs_fsck_opts *opts,
 		goto out;
 	}
 	check_devices(&c);
-	if (start == img->sb.root_nid && !opts->path)
+	if (start == img->sb.root_nid && !opts->path) {
 		check_packed(&c);
+		check_metabox(&c);
+	}
 	ret = erofs_walk(img, start, opts->path, &ops, &c, &st);
 	stop_workers(&c);
 	if (ret)

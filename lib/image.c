@@ -112,7 +112,8 @@ int erofs_image_pread(const struct erofs_image *img, void *buf, size_t len,
 {
 	int ret;
 
-	if (!erofs_image_contains(img, pos, len))
+	/* bulk data never lies in the metabox */
+	if ((pos & EROFS_MBOX_ADDR) || !erofs_image_contains(img, pos, len))
 		return -EFSCORRUPTED;
 	ret = erofs_pread_full(img->fd, buf, len, img->offset + pos);
 	/* the file got shorter since it was opened */
@@ -191,6 +192,68 @@ static int mcache_fill(struct erofs_image *img, struct erofs_mcache *c,
 	return 0;
 }
 
+/*
+ * Blocks of the metabox's data, decoded through the metabox inode: a miss
+ * reads a run of them, outside the lock (decoding reads the metabox
+ * inode's own metadata through the cache), and keeps copies under tags
+ * no image block has.
+ */
+static int mbox_read(struct erofs_image *img, u8 *out, size_t len, u64 pos)
+{
+	struct erofs_mcache *c = img->cache;
+	u64 tagbase = EROFS_MBOX_ADDR >> img->blkszbits;
+	u8 *run = NULL;
+	int ret = 0;
+
+	while (len) {
+		u64 blk = pos >> img->blkszbits, start, n;
+		u32 off = pos & (img->blksz - 1);
+		size_t piece = min_t(size_t, len, img->blksz - off);
+		const char *why;
+		u8 *data;
+
+		pthread_mutex_lock(&c->lock);
+		data = mcache_lookup(img, c, tagbase | blk);
+		if (data)
+			memcpy(out, data + off, piece);
+		pthread_mutex_unlock(&c->lock);
+		if (!data) {
+			start = blk << img->blkszbits;
+			n = min_t(u64, (u64)MCACHE_READAHEAD << img->blkszbits,
+				  img->mbox_size - start);
+			if (!run)
+				run = malloc((size_t)MCACHE_READAHEAD
+					     << img->blkszbits);
+			if (!run) {
+				ret = -ENOMEM;
+				break;
+			}
+			/* the metabox may end inside its last block */
+			memset(run, 0,
+			       (size_t)MCACHE_READAHEAD << img->blkszbits);
+			ret = erofs_read_data(img, img->metabox, run, n, start,
+					      &why);
+			if (ret) {
+				/* whatever failed, the records are unreadable */
+				if (ret != -ENOMEM)
+					ret = -EFSCORRUPTED;
+				break;
+			}
+			pthread_mutex_lock(&c->lock);
+			for (u64 i = 0; i << img->blkszbits < n; i++)
+				mcache_insert(img, c, tagbase | (blk + i),
+					      run + (i << img->blkszbits));
+			pthread_mutex_unlock(&c->lock);
+			memcpy(out, run + off, piece);
+		}
+		out += piece;
+		pos += piece;
+		len -= piece;
+	}
+	free(run);
+	return ret;
+}
+
 int erofs_image_read(struct erofs_image *img, void *buf, size_t len, u64 pos)
 {
 	struct erofs_mcache *c = img->cache;
@@ -199,6 +262,11 @@ int erofs_image_read(struct erofs_image *img, void *buf, size_t len, u64 pos)
 
 	if (!erofs_image_contains(img, pos, len))
 		return -EFSCORRUPTED;
+	if (pos & EROFS_MBOX_ADDR) {
+		if (!img->metabox || !c)
+			return -EFSCORRUPTED;
+		return mbox_read(img, buf, len, pos & ~EROFS_MBOX_ADDR);
+	}
 	/* long runs would only push useful blocks out */
 	if (!c || len > 4 * (size_t)img->blksz)
 		return erofs_image_pread(img, buf, len, pos);
@@ -242,9 +310,6 @@ static int check_features(struct erofs_image *img)
 			 unknown);
 		return open_fail(img, -EOPNOTSUPP, msg);
 	}
-	if (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_METABOX)
-		return open_fail(img, -EOPNOTSUPP,
-				 "incompatible feature metabox (compressed metadata) is not supported");
 	if (sb->dirblkbits)
 		return open_fail(img, -EOPNOTSUPP,
 				 "directory blocks larger than file system blocks are not supported");
@@ -252,6 +317,55 @@ static int check_features(struct erofs_image *img)
 	    4096 - EROFS_SUPER_OFFSET)
 		return open_fail(img, -EFSCORRUPTED,
 				 "superblock extension slots run past its block");
+	return 0;
+}
+
+/*
+ * The metabox inode lies in the metadata area (the kernel refuses a
+ * metabox nid that points into the metabox), and so does the packed
+ * inode here: the metabox's data may be one of its fragments.
+ */
+static int open_metabox(struct erofs_image *img)
+{
+	const struct erofs_sb_info *sb = &img->sb;
+	unsigned long long nid = sb->metabox_nid;
+	const char *why = "";
+	char msg[200];
+	int ret;
+
+	if (erofs_nid_in_metabox(sb->packed_nid))
+		return open_fail(img, -EFSCORRUPTED,
+				 "the packed inode's nid points into the metabox, whose data may need the packed inode (a loop)");
+	if (!(sb->feature_incompat & EROFS_FEATURE_INCOMPAT_METABOX))
+		return 0;
+	if (!sb->sb_extslots)
+		return open_fail(img, -EFSCORRUPTED,
+				 "metabox feature without the superblock extension slot that names the metabox");
+	if (erofs_nid_in_metabox(nid)) {
+		snprintf(msg, sizeof(msg),
+			 "metabox nid %llu points into the metabox itself (a loop)",
+			 nid);
+		return open_fail(img, -EFSCORRUPTED, msg);
+	}
+	img->metabox = calloc(1, sizeof(*img->metabox));
+	if (!img->metabox)
+		return -ENOMEM;
+	ret = erofs_read_inode(img, nid, img->metabox, &why);
+	if (!ret && !S_ISREG(img->metabox->i.mode)) {
+		ret = -EFSCORRUPTED;
+		why = "not a regular file";
+	} else if (!ret && !erofs_data_readable(img->metabox)) {
+		ret = -EOPNOTSUPP;
+		why = "its data layout is not supported";
+	}
+	if (ret) {
+		snprintf(msg, sizeof(msg), "metabox inode (nid %llu): %s", nid,
+			 why);
+		free(img->metabox);
+		img->metabox = NULL;
+		return open_fail(img, ret, msg);
+	}
+	img->mbox_size = img->metabox->i.size;
 	return 0;
 }
 
@@ -287,7 +401,10 @@ static int verify_checksum(struct erofs_image *img)
 	return 0;
 }
 
-/* The table is read from the image or, in older layouts, the packed inode. */
+/*
+ * The table is read from the image, the metabox or, in older layouts, the
+ * packed inode.
+ */
 static int prefix_bytes(struct erofs_image *img, struct erofs_rinode *packed,
 			void *buf, size_t len, u64 pos, const char **why)
 {
@@ -295,7 +412,9 @@ static int prefix_bytes(struct erofs_image *img, struct erofs_rinode *packed,
 		int ret = erofs_image_read(img, buf, len, pos);
 
 		if (ret == -EFSCORRUPTED)
-			*why = "long xattr prefix table runs past the end of the image";
+			*why = pos & EROFS_MBOX_ADDR ?
+				       "long xattr prefix table runs past the end of the metabox" :
+				       "long xattr prefix table runs past the end of the image";
 		else if (ret)
 			*why = "cannot read the long xattr prefix table";
 		return ret;
@@ -311,6 +430,9 @@ static int load_prefixes(struct erofs_image *img)
 {
 	const struct erofs_sb_info *sb = &img->sb;
 	struct erofs_rinode packed_inode, *packed = NULL;
+	/* without PLAIN_XATTR_PFX the table may lie in an inode's data */
+	bool in_inode = !(sb->feature_compat &
+			  EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX);
 	const char *why = "";
 	u64 pos = (u64)sb->xattr_prefix_start * 4;
 	char msg[160];
@@ -325,9 +447,12 @@ static int load_prefixes(struct erofs_image *img)
 	}
 	if (!sb->xattr_prefix_count)
 		return 0;
-	if (!(sb->feature_compat & EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX) &&
-	    (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_FRAGMENTS) &&
-	    sb->packed_nid) {
+	/* as the kernel looks: the metabox, the packed inode, plain */
+	if (in_inode && img->metabox) {
+		pos |= EROFS_MBOX_ADDR;
+	} else if (in_inode &&
+		   (sb->feature_incompat & EROFS_FEATURE_INCOMPAT_FRAGMENTS) &&
+		   sb->packed_nid) {
 		ret = erofs_read_inode(img, sb->packed_nid, &packed_inode, &why);
 		if (!ret && !erofs_data_readable(&packed_inode)) {
 			ret = -EOPNOTSUPP;
@@ -483,6 +608,9 @@ int erofs_image_open(struct erofs_image *img, const char *path,
 	ret = mcache_create(img);
 	if (ret)
 		goto err;
+	ret = open_metabox(img);
+	if (ret)
+		goto err;
 	ret = load_prefixes(img);
 	if (ret)
 		goto err;
@@ -502,6 +630,9 @@ void erofs_image_close(struct erofs_image *img)
 	img->cache = NULL;
 	free(img->prefixes);
 	img->prefixes = NULL;
+	free(img->metabox);
+	img->metabox = NULL;
+	img->mbox_size = 0;
 	free(img->ishare_name);
 	img->ishare_name = NULL;
 	free(img->path);
@@ -590,20 +721,30 @@ int erofs_read_inode(struct erofs_image *img, erofs_nid_t nid,
 {
 	u8 buf[sizeof(struct erofs_inode_extended)];
 	u64 base = img->sb.meta_blkaddr << img->blkszbits;
+	u64 slot = nid, end = img->size;
 	size_t avail;
 	int ret;
 
 	memset(ri, 0, sizeof(*ri));
 	ri->nid = nid;
-	if (nid >> EROFS_DIRENT_NID_METABOX_BIT)
-		return corrupt(why,
-			       "nid points into a metadata box the image does not have");
-	if (nid > (img->size >> EROFS_ISLOTBITS) ||
-	    !erofs_image_contains(img, base + (nid << EROFS_ISLOTBITS),
+	/* records in the metabox count from the start of its data */
+	if (erofs_nid_in_metabox(nid)) {
+		if (!img->metabox)
+			return corrupt(why,
+				       "nid points into a metabox the image does not have");
+		base = EROFS_MBOX_ADDR;
+		slot = nid & EROFS_DIRENT_NID_MASK;
+		end = img->mbox_size;
+	}
+	if (slot > (end >> EROFS_ISLOTBITS) ||
+	    !erofs_image_contains(img, base + (slot << EROFS_ISLOTBITS),
 				  sizeof(struct erofs_inode_compact)))
-		return corrupt(why, "inode lies past the end of the image");
-	ri->iloc = base + (nid << EROFS_ISLOTBITS);
-	avail = min_t(u64, sizeof(buf), img->size - ri->iloc);
+		return corrupt(why, base & EROFS_MBOX_ADDR ?
+				       "inode lies past the end of the metabox" :
+				       "inode lies past the end of the image");
+	ri->iloc = base + (slot << EROFS_ISLOTBITS);
+	avail = min_t(u64, sizeof(buf),
+		      end - (ri->iloc & ~EROFS_MBOX_ADDR));
 	ret = erofs_image_read(img, buf, avail, ri->iloc);
 	if (ret) {
 		*why = "cannot read the inode";

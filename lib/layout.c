@@ -15,6 +15,7 @@
 #include "erofs/dir.h"
 #include "erofs/error.h"
 #include "erofs/format.h"
+#include "erofs/zmap.h"
 
 /* Why "n" needs an extended inode, or NULL when a compact one holds it. */
 static const char *extended_reason(const struct erofs_build *b,
@@ -230,6 +231,39 @@ static int place_root(struct erofs_build *b, struct erofs_node *root)
 	return 0;
 }
 
+/*
+ * Directories: --zD makes one (of 16 bytes or more, as erofs-utils does)
+ * a whole fragment of the packed inode, its record holding only the map
+ * header, which write_dirs fills once the bytes are in; --MZ=d leaves its
+ * blocks to erofs_layout_place_zone_dirs().
+ */
+static void plan_dir(struct erofs_build *b, struct erofs_node *n)
+{
+	struct erofs_node_layout *L = &n->L;
+
+	if (b->opts->compress_dirs && n->size >= 16) {
+		struct erofs_zmap_info mi = {
+			.blkszbits = b->opts->blkszbits,
+			.size = n->size,
+			.ibody_end = L->inode_size + L->xattr_size,
+			.fragment = true,
+			.whole_fragment = true,
+		};
+
+		L->zdir = true;
+		L->datalayout = EROFS_INODE_COMPRESSED_FULL;
+		L->extra_size = erofs_zmap_size(&mi);
+		L->nblocks = 0;
+		return;
+	}
+	if (b->opts->dirs_in_metazone) {
+		L->zone_pending = true;
+		L->nblocks = 0;
+		return;
+	}
+	erofs_layout_plan_flat(b, n);
+}
+
 /* --root-xattr-isize: room for xattrs added to the root later */
 static u32 root_xattr_size(const struct erofs_build *b, u32 size)
 {
@@ -323,7 +357,7 @@ static int plan_node(struct erofs_build *b, struct erofs_node *n)
 			L->blkaddr = erofs_alloc_blocks(b, L->nblocks);
 			return place_root(b, n);
 		}
-		erofs_layout_plan_flat(b, n);
+		plan_dir(b, n);
 		break;
 	case S_IFLNK:
 		erofs_layout_plan_flat(b, n);
@@ -334,6 +368,21 @@ static int plan_node(struct erofs_build *b, struct erofs_node *n)
 	return 0;
 }
 
+/* Name the file whose data crosses the limit of block addresses. */
+static int check_limit(struct erofs_build *b, const struct erofs_node *n)
+{
+	char path[4096];
+
+	if (b->next_blkaddr <= erofs_max_blocks(b))
+		return 0;
+	return erofs_fail(-EFBIG,
+			  "%s: the data up to this file needs %llu blocks of %u bytes; this layout addresses at most 2^%u blocks%s",
+			  erofs_node_path(n, path, sizeof(path)),
+			  (unsigned long long)b->next_blkaddr, b->blksz,
+			  b->layout_48bit ? 48 : 32,
+			  b->layout_48bit ? "" : " (-E48bit addresses 2^48)");
+}
+
 int erofs_layout_plan(struct erofs_build *b)
 {
 	struct erofs_tree *t = b->tree;
@@ -341,21 +390,29 @@ int erofs_layout_plan(struct erofs_build *b)
 
 	for (u64 i = 0; i < t->nr_order; i++) {
 		ret = plan_node(b, t->order[i]);
+		if (!ret)
+			ret = check_limit(b, t->order[i]);
 		if (ret)
 			return ret;
-		/* name the file whose data crosses the limit */
-		if (b->next_blkaddr > erofs_max_blocks(b)) {
-			char path[4096];
+	}
+	return 0;
+}
 
-			return erofs_fail(-EFBIG,
-					  "%s: the data up to this file needs %llu blocks of %u bytes; this layout addresses at most 2^%u blocks%s",
-					  erofs_node_path(t->order[i], path,
-							  sizeof(path)),
-					  (unsigned long long)b->next_blkaddr,
-					  b->blksz, b->layout_48bit ? 48 : 32,
-					  b->layout_48bit ? "" :
-					  " (-E48bit addresses 2^48)");
-		}
+int erofs_layout_place_zone_dirs(struct erofs_build *b)
+{
+	struct erofs_tree *t = b->tree;
+
+	for (u64 i = 0; i < t->nr_order; i++) {
+		struct erofs_node *n = t->order[i];
+		int ret;
+
+		if (!n->L.zone_pending)
+			continue;
+		n->L.zone_pending = false;
+		erofs_layout_plan_flat(b, n);
+		ret = check_limit(b, n);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -364,9 +421,11 @@ int erofs_layout_plan(struct erofs_build *b)
  * Best-fit packing: a record that fits in a block never crosses a block
  * boundary (the kernel reads inline tails within one block), and partly
  * used blocks are filled by the record that leaves the least space.
- * free_lists[k] holds blocks with exactly k free 32-byte slots.
+ * free_lists[k] holds blocks with exactly k free 32-byte slots. The
+ * metadata area has a packer, and the metabox one of its own: the same
+ * rules hold there, in blocks of its data.
  */
-struct meta_packer {
+struct erofs_meta_packer {
 	u64 **free_lists;
 	u64 *free_len;
 	u64 *free_cap;
@@ -374,7 +433,43 @@ struct meta_packer {
 	u64 nblocks;
 };
 
-static int packer_push(struct meta_packer *p, unsigned int k, u64 blk)
+static void packer_free(struct erofs_meta_packer *p)
+{
+	if (!p)
+		return;
+	for (unsigned int k = 0; p->free_lists && k < p->slots_per_block; k++)
+		free(p->free_lists[k]);
+	free(p->free_lists);
+	free(p->free_len);
+	free(p->free_cap);
+	free(p);
+}
+
+static struct erofs_meta_packer *packer_new(const struct erofs_build *b)
+{
+	struct erofs_meta_packer *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->slots_per_block = b->blksz / EROFS_SLOTSIZE;
+	p->free_lists = calloc(p->slots_per_block, sizeof(*p->free_lists));
+	p->free_len = calloc(p->slots_per_block, sizeof(*p->free_len));
+	p->free_cap = calloc(p->slots_per_block, sizeof(*p->free_cap));
+	if (!p->free_lists || !p->free_len || !p->free_cap) {
+		packer_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void erofs_layout_free_packers(struct erofs_build *b)
+{
+	packer_free(b->meta_pk);
+	packer_free(b->mbox_pk);
+	b->meta_pk = b->mbox_pk = NULL;
+}
+
+static int packer_push(struct erofs_meta_packer *p, unsigned int k, u64 blk)
 {
 	if (p->free_len[k] == p->free_cap[k]) {
 		u64 cap = p->free_cap[k] ? p->free_cap[k] * 2 : 64;
@@ -389,7 +484,7 @@ static int packer_push(struct meta_packer *p, unsigned int k, u64 blk)
 	return 0;
 }
 
-static int packer_place(struct meta_packer *p, u32 bytes, u64 *pos)
+static int packer_place(struct erofs_meta_packer *p, u32 bytes, u64 *pos)
 {
 	unsigned int spb = p->slots_per_block;
 	u64 slots = DIV_ROUND_UP(bytes, EROFS_SLOTSIZE);
@@ -416,62 +511,119 @@ static int packer_place(struct meta_packer *p, u32 bytes, u64 *pos)
 	return 0;
 }
 
+/* Whether a node's record is placed with the tree's (not kept, not apart). */
+static bool placed_here(const struct erofs_build *b, const struct erofs_node *n)
+{
+	return !n->L.retained && !(b->opts->base && n == b->tree->root);
+}
+
+/*
+ * A nid of the metadata area: its 32-byte slot counted from
+ * "meta_blkaddr", which is the block before the area (nid 0 would be
+ * inode number 0, which readdir() callers skip) unless pack_meta settles
+ * otherwise.
+ */
+static erofs_nid_t area_nid(const struct erofs_build *b, u64 meta_pos)
+{
+	u64 base = b->meta_start ? b->meta_start - b->meta_blkaddr : 1;
+
+	return (erofs_pos(b, base) + meta_pos) >> EROFS_ISLOTBITS;
+}
+
+int erofs_layout_place_records(struct erofs_build *b)
+{
+	struct erofs_tree *t = b->tree;
+	int ret;
+
+	b->meta_pk = packer_new(b);
+	if (!b->meta_pk)
+		return -ENOMEM;
+	if (b->opts->metabox) {
+		b->mbox_pk = packer_new(b);
+		if (!b->mbox_pk)
+			return -ENOMEM;
+	}
+	/* the long prefix table opens the metabox (-m) */
+	if (b->prefixes_in_metabox &&
+	    erofs_xattr_uses_long_prefixes(b->xattrs)) {
+		u64 pos;
+
+		ret = packer_place(b->mbox_pk,
+				   erofs_xattr_prefix_table_size(b->xattrs),
+				   &pos);
+		if (ret)
+			return ret;
+		b->prefix_start = pos / 4;
+	}
+	for (u64 i = 0; i < t->nr_order; i++) {
+		struct erofs_node_layout *L = &t->order[i]->L;
+
+		if (!placed_here(b, t->order[i]))
+			continue;
+		L->in_metabox = b->opts->metabox;
+		ret = packer_place(L->in_metabox ? b->mbox_pk : b->meta_pk,
+				   erofs_layout_record_size(L), &L->meta_pos);
+		if (ret)
+			return ret;
+		/* final for the metabox; for the area when "nids_early" */
+		L->nid = L->in_metabox ?
+				 1ULL << EROFS_DIRENT_NID_METABOX_BIT |
+					 L->meta_pos >> EROFS_ISLOTBITS :
+				 area_nid(b, L->meta_pos);
+	}
+	if (b->mbox_pk)
+		b->mbox_size = b->mbox_pk->nblocks * b->blksz;
+	b->nr_placed = t->nr_order;
+	return 0;
+}
+
 int erofs_layout_pack_meta(struct erofs_build *b)
 {
 	struct erofs_tree *t = b->tree;
-	struct meta_packer p = { .slots_per_block = b->blksz / EROFS_SLOTSIZE };
-	int ret = -ENOMEM;
+	int ret;
 
-	p.free_lists = calloc(p.slots_per_block, sizeof(*p.free_lists));
-	p.free_len = calloc(p.slots_per_block, sizeof(*p.free_len));
-	p.free_cap = calloc(p.slots_per_block, sizeof(*p.free_cap));
-	if (!p.free_lists || !p.free_len || !p.free_cap)
-		goto out;
+	/* the packed inode and the metabox, added since */
+	for (u64 i = b->nr_placed; i < t->nr_order; i++) {
+		ret = packer_place(b->meta_pk,
+				   erofs_layout_record_size(&t->order[i]->L),
+				   &t->order[i]->L.meta_pos);
+		if (ret)
+			return ret;
+	}
 	/*
-	 * nid 0 would be inode number 0, which readdir() callers skip, so
-	 * nids count from the block before the metadata area; with 48-bit
-	 * nids an area past 32-bit block addresses counts from block 0;
-	 * appending to an image, they count from the old image's.
+	 * With 48-bit nids an area past 32-bit block addresses counts from
+	 * block 0; appending to an image, they count from the old image's.
 	 */
 	b->meta_start = b->next_blkaddr;
 	b->meta_blkaddr = b->meta_start - 1;
 	if (b->opts->base) {
 		b->meta_blkaddr = b->opts->base->sb.meta_blkaddr;
 	} else if (b->meta_blkaddr > UINT32_MAX) {
-		if (!b->layout_48bit) {
-			ret = erofs_fail(-EFBIG,
-					 "metadata at block %llu is past 32-bit block addresses (-E48bit addresses 2^48)",
-					 (unsigned long long)b->meta_start);
-			goto out;
-		}
+		if (!b->layout_48bit)
+			return erofs_fail(-EFBIG,
+					  "metadata at block %llu is past 32-bit block addresses (-E48bit addresses 2^48)",
+					  (unsigned long long)b->meta_start);
+		/* nids written already must not change */
+		if (b->nids_early && !b->opts->metabox)
+			return erofs_fail(-EFBIG,
+					  "metadata at block %llu is past 32-bit block addresses, where directories compressed with --zD cannot name it: use -m too",
+					  (unsigned long long)b->meta_start);
 		b->meta_blkaddr = 0;
 	}
 	for (u64 i = 0; i < t->nr_order; i++) {
-		struct erofs_node *n = t->order[i];
+		struct erofs_node_layout *L = &t->order[i]->L;
 
-		if (n->L.retained || (b->opts->base && n == t->root))
-			continue;
-		ret = packer_place(&p, erofs_layout_record_size(&n->L),
-				   &n->L.meta_pos);
-		if (ret)
-			goto out;
-		n->L.nid = (erofs_pos(b, b->meta_start - b->meta_blkaddr) +
-			    n->L.meta_pos) >> EROFS_ISLOTBITS;
+		if (placed_here(b, t->order[i]) && !L->in_metabox)
+			L->nid = area_nid(b, L->meta_pos);
 	}
-	b->meta_size = p.nblocks * b->blksz;
-	ret = 0;
+	b->meta_size = b->meta_pk->nblocks * b->blksz;
+	erofs_layout_free_packers(b);
 	/*
 	 * 48BIT has a 64-bit root nid, the others 16 bits (an appended root
 	 * was placed apart, and checked there)
 	 */
 	if (!b->layout_48bit && !b->opts->base && t->root->L.nid > UINT16_MAX)
-		ret = erofs_fail(-EFBIG, "root nid %llu does not fit",
-				 (unsigned long long)t->root->L.nid);
-out:
-	for (unsigned int k = 0; p.free_lists && k < p.slots_per_block; k++)
-		free(p.free_lists[k]);
-	free(p.free_lists);
-	free(p.free_len);
-	free(p.free_cap);
-	return ret;
+		return erofs_fail(-EFBIG, "root nid %llu does not fit",
+				  (unsigned long long)t->root->L.nid);
+	return 0;
 }

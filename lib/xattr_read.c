@@ -141,7 +141,7 @@ static int visit_shared(struct xattr_ctx *c, u32 id, u8 *ebuf,
 			erofs_xattr_fn fn, void *arg, const char **why)
 {
 	struct erofs_image *img = c->img;
-	u64 pos = (img->sb.xattr_blkaddr << img->blkszbits) + (u64)id * 4;
+	u64 pos = erofs_image_shared_xattrs(img) + (u64)id * 4;
 	struct erofs_xattr_entry *h = (void *)ebuf;
 	struct erofs_xattr_ref x = { .shared = true, .shared_id = id };
 	size_t esize;

@@ -959,14 +959,21 @@ int erofs_zmap_lookup(struct erofs_image *img, const struct erofs_rinode *ri,
 
 	if (zc.img_id != img->id || zc.nid != ri->nid ||
 	    zc.iloc != ri->iloc || zc.size != ri->i.size) {
+		/*
+		 * Decoded apart: reading a map in the metabox may decode the
+		 * metabox inode's own map meanwhile, on this thread.
+		 */
+		struct zcache fresh = { 0 };
+
 		pthread_once(&zc_once, zc_key_create);
 		pthread_setspecific(zc_key, &zc);
-		ret = load_map(img, ri, &zc, why);
+		ret = load_map(img, ri, &fresh, why);
 		if (ret) {
-			free(zc.x);
-			memset(&zc, 0, sizeof(zc));
+			free(fresh.x);
 			return ret;
 		}
+		free(zc.x);
+		zc = fresh;
 	}
 	if (la >= ri->i.size || !zc.nx)
 		return bad(why, "offset past the end of the file");

@@ -67,6 +67,8 @@ enum {
 	OPT_INCREMENTAL,
 	OPT_ISHARE_HOLES,
 	OPT_VMDK_DESC,
+	OPT_ZD,
+	OPT_MZ,
 };
 
 static const struct option long_options[] = {
@@ -118,6 +120,8 @@ static const struct option long_options[] = {
 	{ "incremental", optional_argument, NULL, OPT_INCREMENTAL },
 	{ "ishare-holes", required_argument, NULL, OPT_ISHARE_HOLES },
 	{ "vmdk-desc", required_argument, NULL, OPT_VMDK_DESC },
+	{ "zD", optional_argument, NULL, OPT_ZD },
+	{ "MZ", optional_argument, NULL, OPT_MZ },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -153,6 +157,7 @@ struct mkfs_config {
 	bool reserve; /* rvsp: data space reserved, not written */
 	bool uuid_given;
 	const char *vmdk_desc;
+	const char *metabox; /* -m's argument */
 };
 
 static void usage(FILE *f)
@@ -188,6 +193,9 @@ static void usage(FILE *f)
 		"    xattr-name-filter   xattr name Bloom filters (default on)\n"
 		"    ztailpacking        inline the last compressed cluster\n"
 		" -L LABEL               volume label (at most 15 bytes)\n"
+		" -m#[:X]                compress metadata: inodes go into a metabox stored\n"
+		"                        in #-byte physical clusters (X: its algorithm, a\n"
+		"                        compressor or a -z index; implies 48bit)\n"
 		" -T#                    fixed UNIX time: build time and, by default, every file's mtime\n"
 		" -U UUID                filesystem UUID ('random' or 'clear' allowed)\n"
 		" -x#                    share xattr pairs used by more than # inodes; -1 drops xattrs\n"
@@ -212,6 +220,10 @@ static void usage(FILE *f)
 		"                        archive (with -E^inline_data, no -z: written\n"
 		"                        straight into the image)\n"
 		" --max-extent-bytes=#   largest uncompressed extent in bytes\n"
+		" --zD[=<0|1>]           compress directories: 1 (or none) puts each into\n"
+		"                        the packed inode, 0 does not (default)\n"
+		" --MZ[=<0|[id]>]        keep inode metadata (i) and directory data (d)\n"
+		"                        together in a metadata zone (none: both)\n"
 		" --all-root             make every file owned by root\n"
 		" --all-time             apply -T to every file (default)\n"
 		" --async-queue-limit=#  compression jobs in flight at most (default 1024)\n"
@@ -617,6 +629,84 @@ static int settle_sources(struct mkfs_config *c, const char *const *srcs,
 	return 0;
 }
 
+/*
+ * --MZ: which metadata is kept in the metadata zone, 'i' (inodes) and 'd'
+ * (directory data); none given means both, "0" neither. Inode records
+ * always have an area of their own here, so only 'd' changes the image.
+ */
+static int parse_metazone(struct mkfs_config *c, const char *arg)
+{
+	bool inodes = !arg, dirs = !arg;
+
+	if (arg && !strcmp(arg, "0")) {
+		c->build.dirs_in_metazone = false;
+		return 0;
+	}
+	for (const char *p = arg; p && *p; p++) {
+		if (*p == 'i')
+			inodes = true;
+		else if (*p == 'd')
+			dirs = true;
+		else
+			return erofs_fail(-EINVAL, "invalid metazone flags `%s`",
+					  arg);
+	}
+	if (dirs && !inodes)
+		return erofs_fail(-EINVAL,
+				  "inode metadata must be in the metadata zone if directory data is stored there");
+	c->build.dirs_in_metazone = dirs;
+	return 0;
+}
+
+/*
+ * -m#[:ALG]: the metabox's physical cluster size, checked against the
+ * block size as erofs-utils does (but it may pass -C), and its algorithm:
+ * an index into -z's list, or a compressor added to it (without -z the
+ * files are then compressed with it too, as erofs-utils does). Without
+ * either and without -z the metabox is stored uncompressed.
+ */
+static int settle_metabox(struct mkfs_config *c)
+{
+	u32 blksz = 1U << c->build.blkszbits;
+	char num[32], *colon, *end;
+	unsigned int index = 0;
+	u64 size;
+	int ret;
+
+	if (!c->metabox)
+		return 0;
+	colon = strchr(c->metabox, ':');
+	snprintf(num, sizeof(num), "%.*s",
+		 colon ? (int)(colon - c->metabox) : (int)strlen(c->metabox),
+		 c->metabox);
+	if (parse_u64(num, UINT64_MAX, &size) || !size)
+		return erofs_fail(-EINVAL, "invalid metabox option %s", num);
+	if (size < blksz || size % blksz || size > Z_EROFS_PCLUSTER_MAX_SIZE)
+		return erofs_fail(-EINVAL,
+				  "invalid pcluster size %llu for the metabox inode",
+				  (unsigned long long)size);
+	if (colon && colon[1] >= '0' && colon[1] <= '9') {
+		unsigned long v = strtoul(colon + 1, &end, 0);
+
+		if (*end)
+			return erofs_fail(-EINVAL, "invalid metabox option %s",
+					  c->metabox);
+		if (v >= c->compress.nalgs)
+			return erofs_fail(-EINVAL,
+					  "-m%s: there is no compression algorithm %lu (-z gives %u)",
+					  c->metabox, v, c->compress.nalgs);
+		index = v;
+	} else if (colon && colon[1]) {
+		ret = erofs_compress_add_alg(&c->compress, colon + 1, &index);
+		if (ret)
+			return ret;
+	}
+	c->build.metabox = true;
+	c->compress.metabox_pclustersize = size;
+	c->compress.metabox_alg = index;
+	return 0;
+}
+
 /* --chunksize, --blobdev and their company, as erofs-utils checks them. */
 static int check_chunk_options(struct mkfs_config *c)
 {
@@ -651,7 +741,7 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 	int opt, ret;
 	u64 v;
 
-	while ((opt = getopt_long(argc, argv, "b:C:d:E:hL:T:U:Vx:z:",
+	while ((opt = getopt_long(argc, argv, "b:C:d:E:hL:m:T:U:Vx:z:",
 				  long_options,
 				  NULL)) != -1) {
 		switch (opt) {
@@ -674,6 +764,19 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 			break;
 		case 'z':
 			ret = erofs_compress_parse_algs(&c->compress, optarg);
+			if (ret)
+				return ret;
+			break;
+		case 'm':
+			c->metabox = optarg;
+			break;
+		case OPT_ZD:
+			if (optarg && strcmp(optarg, "0") && strcmp(optarg, "1"))
+				return bad_value("--zD", optarg);
+			c->build.compress_dirs = !optarg || !strcmp(optarg, "1");
+			break;
+		case OPT_MZ:
+			ret = parse_metazone(c, optarg);
 			if (ret)
 				return ret;
 			break;
@@ -950,6 +1053,9 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 			return erofs_fail(-EINVAL,
 					  "--tar=i keeps file data in the tar: it takes neither --blobdev nor --chunksize");
 	}
+	ret = settle_metabox(c);
+	if (ret)
+		return ret;
 	if (c->compress.nalgs) {
 		c->build.compress = &c->compress;
 	} else if (c->compress.dedupe && !c->build.chunkbits &&
@@ -997,7 +1103,7 @@ static int settle_time(struct mkfs_config *c)
 	c->build.build_time_nsec = 0;
 	if (c->ignore_mtime) {
 		/* times that would need extended inodes */
-		if (c->build.layout_48bit || c->build.dot_omitted) {
+		if (erofs_build_48bit(&c->build)) {
 			o->fit_compact = true;
 			o->fit_epoch = erofs_build_epoch(&c->build);
 		} else {
@@ -1020,6 +1126,9 @@ static int prepare_incremental(struct mkfs_config *c)
 	    c->tar_opts.index)
 		return erofs_fail(-EOPNOTSUPP,
 				  "--incremental appends uncompressed, unchunked data: it takes no -z, --chunksize, --blobdev or --tar=i");
+	if (c->build.metabox || c->build.compress_dirs)
+		return erofs_fail(-EOPNOTSUPP,
+				  "--incremental appends plain metadata: it takes no -m or --zD");
 	ret = erofs_incr_open(&c->incr, c->image);
 	if (!ret)
 		ret = erofs_incr_setup(c->incr, &c->build, &c->xattrs,

@@ -46,7 +46,9 @@ dmesg_mark() {
 dmesg_erofs_since() {
 	dmesg 2>/dev/null | sed -n "/$1/,\$p" | grep -F "erofs (device $2)" |
 		grep -v 'mounted with root inode' |
-		grep -v 'EXPERIMENTAL 48-bit layout support in use' || true
+		grep -v 'EXPERIMENTAL 48-bit layout support in use' |
+		grep -v 'EXPERIMENTAL metadata compression support in use' |
+		grep -v 'EXPERIMENTAL DEFLATE feature in use' || true
 }
 
 # rt_mount_compare NAME IMAGE REF [compare_tree options]: mount IMAGE,

@@ -97,7 +97,8 @@ if "$MKFS" -h 2>&1 | grep -q -- '-zX'; then
 	        f.write(data)
 	EOF
 	zx="$fixed --mkfs-time"
-	for z in lz4hc zstd "zstd -Efragments,dedupe,ztailpacking" lzma; do
+	for z in lz4hc zstd "zstd -Efragments,dedupe,ztailpacking" lzma \
+		"lz4 -m8192:zstd --zD --MZ -Efragments"; do
 		# shellcheck disable=SC2086
 		run_mkfs "-z$z reference" $zx -z$z --workers=1 "$a" "$mixed" ||
 			continue

@@ -8,6 +8,12 @@
  * shared xattr area, then the metadata area holding every inode with its
  * xattrs, maps and inline tail. Data comes first so that its size can be
  * settled while it is written; metadata follows once every size is known.
+ *
+ * With -m the records lie in the metabox instead, the data of an inode of
+ * its own (lib/metabox.c), compressed after the file data; the metadata
+ * area then holds the metabox inode and the packed inode only. With --zD
+ * directories are fragments of the packed inode; with --MZ=d their blocks
+ * follow the file data together.
  */
 #ifndef EROFS_BUILD_H
 #define EROFS_BUILD_H
@@ -72,6 +78,9 @@ struct erofs_build_opts {
 	u32 fsalignblks; /* image size rounded up to a multiple of this
 			  * power of two of blocks (0: one block) */
 	u32 async_queue_limit; /* compression jobs in flight (0: default) */
+	bool metabox; /* -m: records in the metabox (implies 48-bit) */
+	bool compress_dirs; /* --zD: directories into the packed inode */
+	bool dirs_in_metazone; /* --MZ=d: directory blocks kept together */
 
 	/* --chunksize: regular files in chunks of this log2 size, 0: off */
 	unsigned int chunkbits;
@@ -145,6 +154,18 @@ struct erofs_build {
 	s64 epoch; /* superblock epoch: compact inode times count from it */
 	bool prefixes_in_packed; /* the long prefix table opens the packed
 				  * inode's data */
+	bool prefixes_in_metabox; /* ... or the metabox's (-m) */
+	/*
+	 * Nids are needed before the metadata area is placed: directory
+	 * data goes into the metabox or the packed inode (-m, --zD).
+	 */
+	bool nids_early;
+	struct erofs_meta_packer *meta_pk; /* records of the metadata area */
+	struct erofs_meta_packer *mbox_pk; /* records of the metabox */
+	u64 nr_placed; /* tree->order nodes placed by place_records */
+	u64 mbox_size; /* bytes of the metabox's data */
+	struct erofs_node *metabox; /* -m: the metabox inode */
+	struct erofs_zpacked *zpacked; /* the packed inode's data, gathered */
 };
 
 /*
@@ -162,19 +183,54 @@ int erofs_build_image(struct erofs_tree *tree, struct erofs_xattr_table *xt,
 /* stages, in order (lib/layout.c, lib/data.c) */
 int erofs_layout_plan(struct erofs_build *b);
 int erofs_write_data(struct erofs_build *b);
+/* --MZ=d: blocks for the directories, together after the file data */
+int erofs_layout_place_zone_dirs(struct erofs_build *b);
+/*
+ * Place the records of the tree's nodes in the metadata area or, with -m,
+ * the metabox; nids of the metabox's, and with "nids_early" all nids,
+ * are final then.
+ */
+int erofs_layout_place_records(struct erofs_build *b);
+/*
+ * Place the records of inodes added since (packed inode, metabox), the
+ * metadata area after the data, and settle every nid.
+ */
 int erofs_layout_pack_meta(struct erofs_build *b);
+void erofs_layout_free_packers(struct erofs_build *b);
 
 /*
  * The compressed part of the data pass (lib/compress_write.c): files the
- * layout left pending are compressed and appended in tree order.
+ * layout left pending are compressed and appended in tree order; their
+ * fragments are gathered for the packed inode.
  */
 int erofs_write_compressed(struct erofs_build *b);
+/* Gather "len" bytes for the packed inode; *off: where they will lie. */
+int erofs_packed_add(struct erofs_build *b, const u8 *data, u32 len,
+		     u64 *off);
+/* Write the packed inode of what was gathered (nothing if none). */
+int erofs_write_packed(struct erofs_build *b);
+void erofs_packed_free(struct erofs_build *b);
+/* Compress the pending inodes in no directory (packed inode, metabox). */
+int erofs_write_compressed_special(struct erofs_build *b);
+/* -m: the records into the metabox, written like a file (lib/metabox.c). */
+int erofs_metabox_write(struct erofs_build *b);
+
 /*
- * Append the packed inode (a regular file in no directory) holding "size"
- * bytes at "data", which it takes over; NULL when out of memory.
+ * Append an inode in no directory (the packed inode, the metabox): a
+ * regular file holding "size" bytes at "data", which it takes over; NULL
+ * when out of memory.
  */
-struct erofs_node *erofs_build_add_packed(struct erofs_build *b, u8 *data,
-					  u64 size);
+struct erofs_node *erofs_build_add_special(struct erofs_build *b, u8 *data,
+					   u64 size);
+/*
+ * Write such an inode's data: compressed with alternative "alg" in
+ * clusters of "pclusterblks" when the image compresses, else flat.
+ */
+int erofs_build_write_special(struct erofs_build *b, struct erofs_node *n,
+			      u8 alg, u32 pclusterblks);
+/* Encode a node's record (inode, xattrs, maps, inline tail) at "p". */
+void erofs_build_encode_record(struct erofs_build *b, struct erofs_node *n,
+			       u8 *p);
 /* Give "n" an uncompressed layout with blocks from the allocation cursor. */
 void erofs_layout_plan_flat(struct erofs_build *b, struct erofs_node *n);
 /* Bytes of a node's metadata record: inode, xattrs, maps, inline data. */
@@ -242,9 +298,14 @@ static inline u64 erofs_pos(const struct erofs_build *b, erofs_blk_t blk)
  * The superblock epoch: the build time, or with 48-bit layouts (whose
  * compact inodes hold 32-bit mtimes after it) up to 2^32 - 1 s before.
  */
+static inline bool erofs_build_48bit(const struct erofs_build_opts *o)
+{
+	return o->layout_48bit || o->dot_omitted || o->metabox;
+}
+
 static inline s64 erofs_build_epoch(const struct erofs_build_opts *o)
 {
-	if (!o->layout_48bit && !o->dot_omitted)
+	if (!erofs_build_48bit(o))
 		return o->build_time;
 	return o->build_time > (s64)UINT32_MAX ?
 		       o->build_time - (s64)UINT32_MAX :

@@ -54,6 +54,8 @@ struct erofs_compress_opts {
 	u32 packed_pclustersize; /* -E fragments=#: the packed inode's
 				  * physical clusters (0: as -C) */
 	bool legacy; /* -E legacy-compress: full lcluster indexes */
+	u32 metabox_pclustersize; /* -m#: the metabox's physical clusters */
+	u8 metabox_alg; /* -m#:ALG: its alternative (index into algs) */
 	struct erofs_zhint *hints;
 	unsigned int nhints;
 };
@@ -67,6 +69,12 @@ enum {
 
 /* Parse a -z argument ("lz4hc,level=9:lzma,dictsize=65536") into "o". */
 int erofs_compress_parse_algs(struct erofs_compress_opts *o, const char *arg);
+/*
+ * The index of the alternative "arg" ("lzma,level=9") in "o", appended
+ * unless an identical one is there.
+ */
+int erofs_compress_add_alg(struct erofs_compress_opts *o, const char *arg,
+			   unsigned int *index);
 /* Read a --compress-hints file; "blksz" validates the cluster sizes. */
 int erofs_compress_load_hints(struct erofs_compress_opts *o, const char *path,
 			      unsigned int blksz);

@@ -72,8 +72,8 @@ struct erofs_super_block {
 	__le32 build_time; /* seconds after epoch when the image was made */
 	__le64 rootnid_8b; /* root nid with 48BIT */
 	__le64 reserved2;
-	/* extension slot 1 */
-	__le64 metabox_nid;
+	/* extension slot 1 (sb_extslots >= 1): INCOMPAT_METABOX */
+	__le64 metabox_nid; /* the metabox inode, never in the metabox */
 	__le64 reserved3;
 };
 
@@ -249,7 +249,18 @@ struct erofs_deviceslot {
 	u8 reserved[52];
 };
 
+/*
+ * A nid with this bit set names an inode whose record lies in the metabox
+ * (INCOMPAT_METABOX): the other bits count 32-byte slots of the metabox
+ * inode's data, not of the metadata area.
+ */
 #define EROFS_DIRENT_NID_METABOX_BIT 63
+#define EROFS_DIRENT_NID_MASK ((1ULL << EROFS_DIRENT_NID_METABOX_BIT) - 1)
+
+static inline bool erofs_nid_in_metabox(u64 nid)
+{
+	return nid >> EROFS_DIRENT_NID_METABOX_BIT;
+}
 
 struct erofs_dirent {
 	__le64 nid;

@@ -20,6 +20,7 @@
 
 #include "erofs/defs.h"
 #include "erofs/device.h"
+#include "erofs/format.h"
 #include "erofs/inode.h"
 #include "erofs/super.h"
 
@@ -30,6 +31,15 @@ struct erofs_image_prefix {
 };
 
 struct erofs_mcache;
+struct erofs_rinode;
+
+/*
+ * Metadata addresses: an inode's record, xattrs, maps and inline data lie
+ * at image offsets or, for an inode in the metabox (INCOMPAT_METABOX), at
+ * offsets in the metabox inode's data, which carry this bit. The reads
+ * and bounds checks below take both; block offsets keep their meaning.
+ */
+#define EROFS_MBOX_ADDR (1ULL << 63)
 
 struct erofs_image {
 	int fd;
@@ -59,6 +69,9 @@ struct erofs_image {
 	 * data key on it, as a new image may reuse an old one's address.
 	 */
 	u64 id;
+	/* the metabox inode, whose data holds records (NULL without) */
+	struct erofs_rinode *metabox;
+	u64 mbox_size; /* bytes of its data */
 };
 
 struct erofs_image_opts {
@@ -84,8 +97,9 @@ int erofs_image_open(struct erofs_image *img, const char *path,
 void erofs_image_close(struct erofs_image *img);
 
 /*
- * Read metadata through a small block cache; thread-safe. -EFSCORRUPTED
- * when any byte lies past the end of the image.
+ * Read metadata (at a metadata address) through a small block cache;
+ * thread-safe. -EFSCORRUPTED when any byte lies past the end of the image
+ * (or of the metabox), or the metabox's data cannot be decoded.
  */
 int erofs_image_read(struct erofs_image *img, void *buf, size_t len,
 		     u64 pos);
@@ -93,18 +107,24 @@ int erofs_image_read(struct erofs_image *img, void *buf, size_t len,
 int erofs_image_pread(const struct erofs_image *img, void *buf, size_t len,
 		      u64 pos);
 
-/* Whether [pos, pos + len) lies inside the image. */
+/* Whether [pos, pos + len) lies inside the image (or the metabox). */
 static inline bool erofs_image_contains(const struct erofs_image *img,
 					u64 pos, u64 len)
 {
-	return pos <= img->size && len <= img->size - pos;
+	u64 end = img->size;
+
+	if (pos & EROFS_MBOX_ADDR) {
+		pos &= ~EROFS_MBOX_ADDR;
+		end = img->mbox_size;
+	}
+	return pos <= end && len <= end - pos;
 }
 
 /* An inode as found in an image, with the positions derived from it. */
 struct erofs_rinode {
 	erofs_nid_t nid;
 	struct erofs_inode_info i;
-	u64 iloc; /* image byte offset of the inode */
+	u64 iloc; /* metadata address of the inode */
 	u32 inode_isize; /* 32 or 64 */
 	u32 xattr_isize; /* inline xattr area after the inode */
 	u64 meta_end; /* iloc + inode_isize + xattr_isize */
@@ -114,13 +134,13 @@ struct erofs_rinode {
 	/* where startblk lies: the device and the byte on it */
 	unsigned int data_dev;
 	u64 data_pos;
-	u64 tail_pos; /* FLAT_INLINE: image offset of the inline tail */
+	u64 tail_pos; /* FLAT_INLINE: metadata address of the inline tail */
 	u32 tail_len; /* FLAT_INLINE: bytes of the tail (0 if none) */
 	/* chunk-based layout */
 	u8 chunkbits; /* log2 of the chunk size in bytes */
 	u8 chunk_unit; /* 4 (block map) or 8 (indexes) */
 	bool chunk_48bit;
-	u64 chunk_pos; /* image offset of the chunk table */
+	u64 chunk_pos; /* metadata address of the chunk table */
 	u64 nchunks;
 };
 
@@ -138,6 +158,21 @@ static inline u64 erofs_inode_nblocks(const struct erofs_image *img,
 {
 	return (ri->i.size >> img->blkszbits) +
 	       !!(ri->i.size & (img->blksz - 1));
+}
+
+/*
+ * The metadata address of the shared xattr area: in the metabox with
+ * COMPAT_SHARED_EA_IN_METABOX.
+ */
+static inline u64 erofs_image_shared_xattrs(const struct erofs_image *img)
+{
+	u32 in_mbox = img->sb.feature_compat &
+		      EROFS_FEATURE_COMPAT_SHARED_EA_IN_METABOX;
+	u64 pos = img->sb.xattr_blkaddr << img->blkszbits;
+
+	if (img->metabox && in_mbox)
+		pos |= EROFS_MBOX_ADDR;
+	return pos;
 }
 
 /* The oldest Linux release that mounts an image with these features. */

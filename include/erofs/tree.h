@@ -63,7 +63,8 @@ struct erofs_node_layout {
 	erofs_nid_t nid;
 	erofs_blk_t blkaddr; /* first data block, or chunk map base */
 	u64 nblocks; /* data blocks outside the metadata area */
-	u64 meta_pos; /* byte offset of the record in the metadata area */
+	u64 meta_pos; /* byte offset of the record in the metadata area
+		       * (or in the metabox) */
 	u32 inode_size; /* 32 or 64 */
 	u32 xattr_size; /* inline xattr body */
 	u32 extra_size; /* chunk map or compression indexes */
@@ -81,6 +82,12 @@ struct erofs_node_layout {
 	bool cpending;
 	/* in the image appended to already: nid fixed, nothing written */
 	bool retained;
+	/* -m: the record lies in the metabox, meta_pos counts from its start */
+	bool in_metabox;
+	/* --zD: a directory whose data is a fragment of the packed inode */
+	bool zdir;
+	/* --MZ=d: directory blocks come with the other directories' */
+	bool zone_pending;
 	u8 zalg; /* compression alternative */
 	u32 zpclusterblks; /* physical cluster size in blocks */
 };

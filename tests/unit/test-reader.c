@@ -142,11 +142,27 @@ static void test_superblock(void)
 
 	reset();
 	sb.feature_incompat = EROFS_FEATURE_INCOMPAT_METABOX;
-	sb.sb_extslots = 1;
 	put_sb();
 	ret = open_image(&img, sizeof(image), false);
-	CHECK("reader: metabox refused by name",
-	      ret == -EOPNOTSUPP && strstr(erofs_last_error(), "metabox"));
+	CHECK("reader: metabox without the superblock slot naming it refused",
+	      ret == -EFSCORRUPTED &&
+		      strstr(erofs_last_error(), "extension slot"));
+
+	reset();
+	sb.feature_incompat = EROFS_FEATURE_INCOMPAT_METABOX;
+	sb.sb_extslots = 1;
+	sb.metabox_nid = 1ULL << EROFS_DIRENT_NID_METABOX_BIT | 36;
+	put_sb();
+	ret = open_image(&img, sizeof(image), false);
+	CHECK("reader: metabox nid inside the metabox refused as a loop",
+	      ret == -EFSCORRUPTED && strstr(erofs_last_error(), "loop"));
+
+	reset();
+	sb.packed_nid = 1ULL << EROFS_DIRENT_NID_METABOX_BIT;
+	put_sb();
+	ret = open_image(&img, sizeof(image), false);
+	CHECK("reader: packed inode nid inside a metabox refused",
+	      ret == -EFSCORRUPTED && strstr(erofs_last_error(), "metabox"));
 
 	reset();
 	sb.dirblkbits = 1;
