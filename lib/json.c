@@ -59,29 +59,32 @@ void erofs_json_hex(FILE *out, const u8 *b, size_t len)
 	fputc('"', out);
 }
 
+/* Digit values plus one; 0 for what is not a hexadecimal digit. */
+static const u8 hex_digit[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+	['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
 static int hexval(int c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return hex_digit[(u8)c] - 1;
 }
 
 int erofs_json_unhex(const char *hex, size_t len, u8 *out)
 {
+	bool bad = false;
+
 	if (len & 1)
 		return -EINVAL;
 	for (size_t i = 0; i < len; i += 2) {
-		int hi = hexval((u8)hex[i]), lo = hexval((u8)hex[i + 1]);
+		u8 hi = hex_digit[(u8)hex[i]], lo = hex_digit[(u8)hex[i + 1]];
 
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i / 2] = hi << 4 | lo;
+		bad |= !hi | !lo;
+		out[i / 2] = (hi - 1) << 4 | ((lo - 1) & 15);
 	}
-	return 0;
+	return bad ? -EINVAL : 0;
 }
 
 static int bad(struct erofs_json_cursor *c, const char *why)
@@ -112,6 +115,13 @@ static int hex4(const char *p)
 	return v;
 }
 
+/* Bytes that end a run of plain string bytes: quote, backslash, controls. */
+static const u8 plain_end[256] = {
+	[0 ... 0x1f] = 1,
+	['"'] = 1,
+	['\\'] = 1,
+};
+
 /*
  * The string at c->p (its opening quote), decoded in place when "decode"
  * is set: into v->str, NUL-terminated. Else only checked and skipped.
@@ -121,6 +131,23 @@ static int read_string(struct erofs_json_cursor *c, struct erofs_json_value *v,
 {
 	char *w = ++c->p, *start = w;
 
+	/* most strings have nothing to decode: find their end first */
+	while (c->end - c->p >= 8) {
+		const u64 ones = 0x0101010101010101ULL, highs = ones << 7;
+		u64 w, q, bs;
+
+		memcpy(&w, c->p, 8);
+		q = w ^ (ones * '"');
+		bs = w ^ (ones * '\\');
+		/* a zero byte in q or bs, or a byte below 0x20 in w */
+		if (((q - ones) & ~q) & highs || ((bs - ones) & ~bs) & highs ||
+		    ((w - ones * 0x20) & ~w) & highs)
+			break;
+		c->p += 8;
+	}
+	while (c->p < c->end && !plain_end[(u8)*c->p])
+		c->p++;
+	w = c->p;
 	for (;;) {
 		u8 ch;
 		int u;
@@ -370,7 +397,7 @@ int erofs_json_begin_object(struct erofs_json_cursor *cur, char *line,
 }
 
 int erofs_json_next_member(struct erofs_json_cursor *cur, const char **key,
-			   struct erofs_json_value *v)
+			   size_t *key_len, struct erofs_json_value *v)
 {
 	struct erofs_json_value k;
 	bool first = cur->first;
@@ -407,6 +434,7 @@ int erofs_json_next_member(struct erofs_json_cursor *cur, const char **key,
 		return ret;
 	cur->first = false;
 	*key = k.str;
+	*key_len = k.len;
 	return 1;
 }
 

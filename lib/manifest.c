@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Fingerprint manifests: writing them from images, reading them for reports. */
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -367,6 +369,8 @@ int erofs_manifest_probe(const char *path)
 struct lines {
 	int fd;
 	const char *path;
+	char *msg; /* where a failure is said */
+	size_t msg_size;
 	char *buf;
 	size_t cap, start, end;
 	u64 lineno;
@@ -400,12 +404,14 @@ static int next_line(struct lines *l, char **line, size_t *len)
 			size_t cap = l->cap * 2;
 			char *b;
 
-			if (l->cap >= MANIFEST_MAX_LINE)
-				return erofs_fail(-EINVAL,
-						  "%s: line %llu: longer than %u MiB",
-						  l->path,
-						  (unsigned long long)l->lineno + 1,
-						  MANIFEST_MAX_LINE >> 20);
+			if (l->cap >= MANIFEST_MAX_LINE) {
+				snprintf(l->msg, l->msg_size,
+					 "%s: line %llu: longer than %u MiB",
+					 l->path,
+					 (unsigned long long)l->lineno + 1,
+					 MANIFEST_MAX_LINE >> 20);
+				return -EINVAL;
+			}
 			b = realloc(l->buf, cap);
 			if (!b)
 				return -ENOMEM;
@@ -416,8 +422,9 @@ static int next_line(struct lines *l, char **line, size_t *len)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return erofs_fail(-errno, "%s: %s", l->path,
-					  strerror(errno));
+			snprintf(l->msg, l->msg_size, "%s: %s", l->path,
+				 strerror(errno));
+			return -errno;
 		}
 		if (!n)
 			l->eof = true;
@@ -473,14 +480,66 @@ struct mline {
 	u32 seen; /* bit per member */
 };
 
+/*
+ * What reading asks of the accumulator, queued: a thread parses and checks
+ * the lines (most of the work) while the calling thread adds what it got
+ * to the accumulator, in the order of the lines.
+ */
+enum op_kind {
+	OP_IMAGE,    /* str[0] name, str[1] fingerprint xattr */
+	OP_DEVICE,   /* str[0] tag, str[1] host; n: bytes, dev, ino, offset */
+	OP_EXTENT,   /* n: device, pos, len */
+	OP_VERIFIED, /* flag: 1, 0, -1 */
+	OP_FILE,     /* str: path, fp, content; n[0] size */
+	OP_DIR,	     /* n[0] size */
+	OP_LINK,
+	OP_DONE,     /* n[0] -errno or 0, str[0] the message */
+};
+
+struct op {
+	u8 kind;
+	int8_t flag;
+	u8 compressed, nofp;
+	u32 fp_len;
+	u32 str[3]; /* offset + 1 into the batch's bytes; 0: NULL */
+	u64 n[4];
+};
+
+#define BATCH_OPS 4096
+#define NR_BATCHES 4
+
+struct batch {
+	struct op ops[BATCH_OPS];
+	unsigned int nr;
+	char *bytes;
+	size_t used, cap;
+	bool full; /* the consumer's to apply */
+};
+
+struct queue {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct batch *b[NR_BATCHES];
+	unsigned int cur; /* the producer's */
+	bool stop;	  /* the consumer failed: stop parsing */
+	bool threaded;
+	struct erofs_share *s;
+	int status; /* of applying */
+};
+
 /* Per image block being read. */
 struct reader {
 	const char *path;
-	struct erofs_share *s;
+	struct queue *q;
 	const struct erofs_share_opts *o;
+	char msg[512]; /* the failure, recorded in order by the consumer */
 	u64 lineno;
 	bool in_image;
 	char *image, *uuid;
+	size_t image_len, uuid_len;
+	/* {"kind":"file","image":...,"uuid":..., as the writer puts it */
+	char *file_prefix;
+	size_t file_prefix_len;
 	u32 block_size, page_size;
 	bool share_ready, verified;
 	u64 devices, files, dirs;
@@ -489,74 +548,326 @@ struct reader {
 	u8 *fp;
 };
 
-static int fail_line(const struct reader *r, const char *fmt, const char *arg)
+static int __printf(3, 4) rfail(struct reader *r, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static int fail_line(struct reader *r, const char *fmt, const char *arg)
 {
 	char msg[256];
 
 	snprintf(msg, sizeof(msg), fmt, arg);
-	return erofs_fail(-EINVAL, "%s: line %llu: %s", r->path,
-			  (unsigned long long)r->lineno, msg);
+	return rfail(r, -EINVAL, "%s: line %llu: %s", r->path,
+		     (unsigned long long)r->lineno, msg);
 }
 
-static int member_index(const char *key)
-{
-	/* by the first letter: a dozen members on each of millions of lines */
-	static const u8 candidates[26][4] = {
-		['b' - 'a'] = { M_BLOCK_SIZE, M_BYTES },
-		['c' - 'a'] = { M_CLASS },
-		['d' - 'a'] = { M_DEVICE, M_DIRS },
-		['e' - 'a'] = { M_EXTENTS },
-		['f' - 'a'] = { M_FINGERPRINT, M_FP_XATTR, M_FILE_HOST,
-				M_FILES },
-		['i' - 'a'] = { M_IMAGE },
-		['k' - 'a'] = { M_KIND },
-		['l' - 'a'] = { M_LINKS },
-		['m' - 'a'] = { M_MANIFEST },
-		['n' - 'a'] = { M_NOFP },
-		['p' - 'a'] = { M_PATH, M_PAGES, M_PAGE_SIZE },
-		['s' - 'a'] = { M_SIZE, M_SOURCE, M_SHA256, M_SHARE_READY },
-		['t' - 'a'] = { M_TAG },
-		['u' - 'a'] = { M_UUID },
-		['v' - 'a'] = { M_VERIFIED },
-	};
-	const u8 *c;
+static int apply_batch(struct queue *q, struct batch *b);
 
-	if (key[0] < 'a' || key[0] > 'z')
+/* Hand the producer's batch to the consumer and take the other one. */
+static int flush(struct queue *q)
+{
+	struct batch *b = q->b[q->cur];
+	bool stop;
+
+	if (!q->threaded) {
+		if (!q->status)
+			q->status = apply_batch(q, b);
+		b->nr = 0;
+		b->used = 0;
+		return q->status < 0 ? -ECANCELED : 0;
+	}
+	pthread_mutex_lock(&q->lock);
+	b->full = true;
+	pthread_cond_broadcast(&q->cond);
+	q->cur = (q->cur + 1) % NR_BATCHES;
+	while (q->b[q->cur]->full && !q->stop)
+		pthread_cond_wait(&q->cond, &q->lock);
+	stop = q->stop;
+	pthread_mutex_unlock(&q->lock);
+	b = q->b[q->cur];
+	b->nr = 0;
+	b->used = 0;
+	return stop ? -ECANCELED : 0;
+}
+
+static int new_op(struct reader *r, enum op_kind kind, struct op **out)
+{
+	struct batch *b = r->q->b[r->q->cur];
+	int ret;
+
+	if (b->nr == BATCH_OPS || b->used > (4U << 20)) {
+		ret = flush(r->q);
+		if (ret)
+			return ret;
+		b = r->q->b[r->q->cur];
+	}
+	*out = &b->ops[b->nr++];
+	memset(*out, 0, sizeof(**out));
+	(*out)->kind = kind;
+	return 0;
+}
+
+/* Copy "len" bytes into the batch of op; where to find them in *at. */
+static int put_bytes(struct reader *r, u32 *at, const void *p, size_t len,
+		     bool nul)
+{
+	struct batch *b = r->q->b[r->q->cur];
+
+	if (!p) {
+		*at = 0;
+		return 0;
+	}
+	if (b->used + len + 1 > b->cap) {
+		size_t cap = max_t(size_t, b->cap * 2, b->used + len + 1);
+		char *n = realloc(b->bytes, cap);
+
+		if (!n)
+			return -ENOMEM;
+		b->bytes = n;
+		b->cap = cap;
+	}
+	memcpy(b->bytes + b->used, p, len);
+	if (nul)
+		b->bytes[b->used + len] = '\0';
+	*at = b->used + 1;
+	b->used += len + nul;
+	return 0;
+}
+
+static int put_str(struct reader *r, u32 *at, const char *str)
+{
+	return put_bytes(r, at, str, str ? strlen(str) : 0, true);
+}
+
+static int emit_image(struct reader *r, const char *name, const char *fp_name)
+{
+	struct op *op;
+	int ret = new_op(r, OP_IMAGE, &op);
+
+	if (!ret)
+		ret = put_str(r, &op->str[0], name);
+	if (!ret)
+		ret = put_str(r, &op->str[1], fp_name);
+	return ret;
+}
+
+static int emit_device(struct reader *r, const struct erofs_share_device *d,
+		       u64 bytes)
+{
+	struct op *op;
+	int ret = new_op(r, OP_DEVICE, &op);
+
+	if (!ret)
+		ret = put_str(r, &op->str[0], d->tag);
+	if (!ret)
+		ret = put_str(r, &op->str[1], d->host);
+	if (ret)
+		return ret;
+	op->n[0] = bytes;
+	op->n[1] = d->file_dev;
+	op->n[2] = d->file_ino;
+	op->n[3] = d->file_offset;
+	return 0;
+}
+
+static int emit_extent(struct reader *r, u64 dev, u64 pos, u64 len)
+{
+	struct op *op;
+	int ret = new_op(r, OP_EXTENT, &op);
+
+	if (ret)
+		return ret;
+	op->n[0] = dev;
+	op->n[1] = pos;
+	op->n[2] = len;
+	return 0;
+}
+
+static int emit_verified(struct reader *r, int matched)
+{
+	struct op *op;
+	int ret = new_op(r, OP_VERIFIED, &op);
+
+	if (!ret)
+		op->flag = matched;
+	return ret;
+}
+
+static int emit_file(struct reader *r, const struct erofs_share_file *f)
+{
+	struct op *op;
+	int ret = new_op(r, OP_FILE, &op);
+
+	if (!ret)
+		ret = put_str(r, &op->str[0], f->path);
+	if (!ret)
+		ret = put_bytes(r, &op->str[1], f->fp, f->fp_len, false);
+	if (!ret)
+		ret = put_bytes(r, &op->str[2], f->content_sha256,
+				EROFS_SHA256_SIZE, false);
+	if (ret)
+		return ret;
+	op->n[0] = f->size;
+	op->compressed = f->compressed;
+	op->nofp = f->nofp;
+	op->fp_len = f->fp_len;
+	return 0;
+}
+
+static int emit_simple(struct reader *r, enum op_kind kind, u64 n)
+{
+	struct op *op;
+	int ret = new_op(r, kind, &op);
+
+	if (!ret)
+		op->n[0] = n;
+	return ret;
+}
+
+#define BYTES(b, at) ((at) ? (b)->bytes + (at) - 1 : NULL)
+
+/* The file an OP_FILE carries. */
+static void op_file(const struct batch *b, const struct op *op,
+		    struct erofs_share_file *f)
+{
+	f->path = BYTES(b, op->str[0]);
+	f->fp = (const u8 *)BYTES(b, op->str[1]);
+	f->fp_len = op->fp_len;
+	f->content_sha256 = (const u8 *)BYTES(b, op->str[2]);
+	f->size = op->n[0];
+	f->compressed = op->compressed;
+	f->nofp = op->nofp;
+}
+
+/* How far ahead files are announced to the accumulator's cache. */
+#define PREFETCH_AHEAD 12
+
+static int apply_batch(struct queue *q, struct batch *b)
+{
+	struct erofs_share *s = q->s;
+	int ret = 0;
+
+	for (unsigned int i = 0; i < b->nr && !ret; i++) {
+		const struct op *op = &b->ops[i];
+		struct erofs_share_device d;
+		struct erofs_share_file f;
+
+		if (i + PREFETCH_AHEAD < b->nr &&
+		    b->ops[i + PREFETCH_AHEAD].kind == OP_FILE) {
+			op_file(b, &b->ops[i + PREFETCH_AHEAD], &f);
+			erofs_share_prefetch(s, &f);
+		}
+		switch (op->kind) {
+		case OP_IMAGE:
+			ret = erofs_share_add_image(s, BYTES(b, op->str[0]),
+						    BYTES(b, op->str[1]));
+			break;
+		case OP_DEVICE:
+			d.tag = BYTES(b, op->str[0]);
+			d.host = BYTES(b, op->str[1]);
+			d.file_dev = op->n[1];
+			d.file_ino = op->n[2];
+			d.file_offset = op->n[3];
+			ret = erofs_share_add_device(s, &d, op->n[0]);
+			break;
+		case OP_EXTENT:
+			ret = erofs_share_add_extent(s, op->n[0], op->n[1],
+						     op->n[2]);
+			break;
+		case OP_VERIFIED:
+			if (op->flag < 0)
+				erofs_share_add_unverified(s);
+			else
+				erofs_share_add_verified(s, op->flag);
+			break;
+		case OP_FILE:
+			op_file(b, op, &f);
+			ret = erofs_share_add_file(s, &f);
+			break;
+		case OP_DIR:
+			erofs_share_add_dir(s, op->n[0]);
+			break;
+		case OP_LINK:
+			erofs_share_add_link(s);
+			break;
+		case OP_DONE:
+			ret = (int)op->n[0];
+			if (ret)
+				erofs_fail(ret, "%s", BYTES(b, op->str[0]));
+			return ret ? ret : 1;
+		}
+	}
+	return ret;
+}
+
+/* Which member a key names: a dozen keys on each of millions of lines. */
+static unsigned int member_hash(const char *key, size_t len)
+{
+	return (len * 31 + (u8)key[0] * 7 + (u8)key[len - 1]) & 255;
+}
+
+static int member_index(const char *key, size_t len)
+{
+	static u8 table[256], lens[M_NR]; /* member + 1 */
+	static bool ready;
+	unsigned int h;
+
+	if (!ready) {
+		for (int m = 0; m < M_NR; m++) {
+			lens[m] = strlen(member_names[m]);
+			h = member_hash(member_names[m], lens[m]);
+			while (table[h])
+				h = (h + 1) & 255;
+			table[h] = m + 1;
+		}
+		ready = true;
+	}
+	if (!len)
 		return M_NR;
-	c = candidates[key[0] - 'a'];
-	/* the zeros after the candidates stand for M_KIND: compared too */
-	for (int i = 0; i < 4; i++)
-		if (!strcmp(key, member_names[c[i]]))
-			return c[i];
-	if (key[0] == 'f') {
-		if (!strcmp(key, "file_dev"))
-			return M_FILE_DEV;
-		if (!strcmp(key, "file_ino"))
-			return M_FILE_INO;
-		if (!strcmp(key, "file_offset"))
-			return M_FILE_OFFSET;
+	for (h = member_hash(key, len); table[h]; h = (h + 1) & 255) {
+		int m = table[h] - 1;
+
+		if (lens[m] == len && !memcmp(key, member_names[m], len))
+			return m;
 	}
 	return M_NR;
 }
 
-static int parse_line(struct reader *r, char *text, size_t len,
+/*
+ * The members of the line as text in ml; the ones in its first "skip"
+ * bytes (a prefix the caller knows, ending after a comma) are not read.
+ */
+static int parse_line(struct reader *r, char *text, size_t len, size_t skip,
 		      struct mline *ml)
 {
 	struct erofs_json_cursor cur;
 	struct erofs_json_value v;
 	const char *key;
+	size_t key_len;
 	int ret;
 
 	ml->seen = 0;
 	ret = erofs_json_begin_object(&cur, text, len);
+	if (!ret && skip) {
+		cur.p = text + skip;
+		cur.first = true; /* no comma before the next key */
+		if (cur.p >= cur.end || *cur.p != '"')
+			return fail_line(r, "%s", "expected a key");
+	}
 	while (!ret) {
 		int m;
 
-		ret = erofs_json_next_member(&cur, &key, &v);
+		ret = erofs_json_next_member(&cur, &key, &key_len, &v);
 		if (ret <= 0)
 			break;
 		ret = 0;
-		m = member_index(key);
+		m = member_index(key, key_len);
 		if (m == M_NR)
 			continue;
 		if (ml->seen & (1U << m))
@@ -638,7 +949,10 @@ static int check_ident(struct reader *r, struct mline *ml)
 		ret = get_str(r, ml, M_UUID, false, &uuid);
 	if (ret)
 		return ret;
-	if (strcmp(image, r->image) || strcmp(uuid, r->uuid))
+	if (ml->v[M_IMAGE].len != r->image_len ||
+	    ml->v[M_UUID].len != r->uuid_len ||
+	    memcmp(image, r->image, r->image_len) ||
+	    memcmp(uuid, r->uuid, r->uuid_len))
 		return fail_line(r, "a line of image %s inside the lines of another",
 				 image);
 	return 0;
@@ -654,6 +968,7 @@ static int read_image_line(struct reader *r, struct mline *ml)
 	const char *image, *uuid, *fp_name;
 	u64 version, bsz, psz;
 	int ready, verified, ret;
+	FILE *m;
 
 	if (r->in_image)
 		return fail_line(r, "image %s starts before the one before it ends (cut short?)",
@@ -667,11 +982,10 @@ static int read_image_line(struct reader *r, struct mline *ml)
 	if (ret)
 		return ret;
 	if (version != EROFS_MANIFEST_VERSION)
-		return erofs_fail(-EINVAL,
-				  "%s: line %llu: manifest version %llu, this dump.erofs reads version %d",
-				  r->path, (unsigned long long)r->lineno,
-				  (unsigned long long)version,
-				  EROFS_MANIFEST_VERSION);
+		return rfail(r, -EINVAL,
+			     "%s: line %llu: manifest version %llu, this dump.erofs reads version %d",
+			     r->path, (unsigned long long)r->lineno,
+			     (unsigned long long)version, EROFS_MANIFEST_VERSION);
 	ret = get_u64(r, ml, M_BLOCK_SIZE, 1U << 16, false, &bsz, NULL);
 	if (!ret)
 		ret = get_u64(r, ml, M_PAGE_SIZE, 1U << 30, false, &psz, NULL);
@@ -693,6 +1007,20 @@ static int read_image_line(struct reader *r, struct mline *ml)
 	r->uuid = strdup(uuid);
 	if (!r->image || !r->uuid)
 		return -ENOMEM;
+	r->image_len = ml->v[M_IMAGE].len;
+	r->uuid_len = ml->v[M_UUID].len;
+	free(r->file_prefix);
+	r->file_prefix = NULL;
+	m = open_memstream(&r->file_prefix, &r->file_prefix_len);
+	if (!m)
+		return -ENOMEM;
+	fputs("{\"kind\":\"file\",\"image\":", m);
+	erofs_json_str(m, image);
+	fputs(",\"uuid\":", m);
+	erofs_json_str(m, uuid);
+	fputc(',', m);
+	if (fclose(m))
+		return -ENOMEM;
 	r->block_size = bsz;
 	r->page_size = psz;
 	r->share_ready = ready;
@@ -700,7 +1028,7 @@ static int read_image_line(struct reader *r, struct mline *ml)
 	r->devices = r->files = r->dirs = r->unchecked = 0;
 	r->in_image = true;
 	r->images++;
-	return erofs_share_add_image(r->s, image, fp_name);
+	return emit_image(r, image, fp_name);
 }
 
 static int read_device_line(struct reader *r, struct mline *ml)
@@ -742,7 +1070,7 @@ static int read_device_line(struct reader *r, struct mline *ml)
 		d.host = host;
 	}
 	r->devices++;
-	return erofs_share_add_device(r->s, &d, bytes);
+	return emit_device(r, &d, bytes);
 }
 
 static int read_extents(struct reader *r, const struct erofs_json_value *list)
@@ -767,7 +1095,7 @@ static int read_extents(struct reader *r, const struct erofs_json_value *list)
 			return fail_line(r, "extents: %s", in.why);
 		if (k != 3 || !x[0] || x[0] >= r->devices || x[1] + x[2] < x[1])
 			return fail_line(r, "%s", "an extent is not [device, offset, length] of an extra device");
-		ret = erofs_share_add_extent(r->s, x[0], x[1], x[2]);
+		ret = emit_extent(r, x[0], x[1], x[2]);
 		if (ret)
 			return ret;
 	}
@@ -842,15 +1170,13 @@ static int read_file_line(struct reader *r, struct mline *ml)
 		    erofs_fingerprint_parse(f.fp, fp_len, digest))
 			return fail_line(r, "%s", "a verified fingerprint that is not a sha256: digest");
 		if (r->o->verify && f.size) {
-			if (verified == 1) {
-				erofs_share_add_verified(r->s, true);
+			ret = emit_verified(r, verified);
+			if (ret)
+				return ret;
+			if (verified == 1)
 				f.content_sha256 = digest;
-			} else if (verified == 0) {
-				erofs_share_add_verified(r->s, false);
-			} else {
-				erofs_share_add_unverified(r->s);
+			else if (verified < 0)
 				r->unchecked += !r->verified;
-			}
 			if (sha)
 				f.content_sha256 = content;
 		}
@@ -869,7 +1195,7 @@ static int read_file_line(struct reader *r, struct mline *ml)
 			return ret;
 	}
 	r->files++;
-	return erofs_share_add_file(r->s, &f);
+	return emit_file(r, &f);
 }
 
 static int read_end_line(struct reader *r, struct mline *ml)
@@ -889,8 +1215,10 @@ static int read_end_line(struct reader *r, struct mline *ml)
 				 r->image);
 	if (!r->devices)
 		return fail_line(r, "image %s has no device lines", r->image);
-	for (u64 i = files; i < links; i++)
-		erofs_share_add_link(r->s);
+	for (u64 i = files; i < links && !ret; i++)
+		ret = emit_simple(r, OP_LINK, 0);
+	if (ret)
+		return ret;
 	if (r->unchecked)
 		erofs_warn("%s: %s: made without --verify: %llu fingerprints count as not checked",
 			   r->path, r->image, (unsigned long long)r->unchecked);
@@ -904,7 +1232,22 @@ static int read_line(struct reader *r, char *text, size_t len)
 	const char *kind;
 	int ret;
 
-	ret = parse_line(r, text, len, &ml);
+	/*
+	 * A file line that starts as dump.erofs writes them for the current
+	 * image: its kind, image and uuid are known without reading them.
+	 */
+	if (r->in_image && len > r->file_prefix_len &&
+	    !memcmp(text, r->file_prefix, r->file_prefix_len)) {
+		ret = parse_line(r, text, len, r->file_prefix_len, &ml);
+		if (ret)
+			return ret;
+		if (ml.seen & (1U << M_KIND | 1U << M_IMAGE | 1U << M_UUID))
+			return fail_line(r, "%s", "member \"kind\", \"image\" or \"uuid\" given twice");
+		if (!r->devices)
+			return fail_line(r, "%s", "a file before the devices");
+		return read_file_line(r, &ml);
+	}
+	ret = parse_line(r, text, len, 0, &ml);
 	if (!ret)
 		ret = get_str(r, &ml, M_KIND, false, &kind);
 	if (ret)
@@ -935,8 +1278,7 @@ static int read_line(struct reader *r, char *text, size_t len)
 		if (pages != page_count(size, r->page_size))
 			return fail_line(r, "%s", "\"pages\" does not match \"size\"");
 		r->dirs++;
-		erofs_share_add_dir(r->s, size);
-		return 0;
+		return emit_simple(r, OP_DIR, size);
 	}
 	if (!strcmp(kind, "device"))
 		return read_device_line(r, &ml);
@@ -953,39 +1295,154 @@ static bool blank(const char *s, size_t len)
 	return true;
 }
 
-int erofs_manifest_read(const char *path, struct erofs_share *s,
-			const struct erofs_share_opts *o)
+/* The lines of a manifest, parsed and checked into the queue. */
+static int parse_all(struct reader *r, struct lines *l)
 {
-	struct lines l = { .path = path, .cap = 1 << 20 };
-	struct reader r = { .path = path, .s = s, .o = o };
 	char *text = NULL;
 	size_t len = 0;
+	int ret = 0;
+
+	while (!ret && (ret = next_line(l, &text, &len)) > 0) {
+		r->lineno = l->lineno;
+		ret = blank(text, len) ? 0 : read_line(r, text, len);
+	}
+	if (!ret && r->in_image)
+		ret = rfail(r, -EINVAL,
+			    "%s: image %s has no end line: the manifest is cut short",
+			    r->path, r->image);
+	if (!ret && !r->images)
+		ret = rfail(r, -EINVAL, "%s: no images in the manifest",
+			    r->path);
+	return ret;
+}
+
+struct producer {
+	struct queue *q;
+	char *const *paths;
+	unsigned int n;
+	const struct erofs_share_opts *o;
+	char msg[512];
+};
+
+/* One manifest: open, parse, close. */
+static int read_one(struct producer *p, const char *path, u8 *fp,
+		    char *buf)
+{
+	struct reader r = { .path = path, .q = p->q, .o = p->o, .fp = fp };
+	struct lines l = { .path = path, .cap = 1 << 20, .buf = buf };
 	int ret;
 
+	l.msg = r.msg;
+	l.msg_size = sizeof(r.msg);
 	l.fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
-	if (l.fd < 0)
-		return erofs_fail(-errno, "%s: %s", path, strerror(errno));
+	if (l.fd < 0) {
+		ret = -errno;
+		snprintf(p->msg, sizeof(p->msg), "%s: %s", path,
+			 strerror(errno));
+		return ret;
+	}
 	if (!strcmp(path, "-"))
 		r.path = l.path = "standard input";
-	l.buf = malloc(l.cap);
-	r.fp = malloc(1U << 16);
-	ret = l.buf && r.fp ? 0 : -ENOMEM;
-	while (!ret && (ret = next_line(&l, &text, &len)) > 0) {
-		r.lineno = l.lineno;
-		ret = blank(text, len) ? 0 : read_line(&r, text, len);
-	}
-	if (!ret && r.in_image)
-		ret = erofs_fail(-EINVAL,
-				 "%s: image %s has no end line: the manifest is cut short",
-				 r.path, r.image);
-	if (!ret && !r.images)
-		ret = erofs_fail(-EINVAL, "%s: no images in the manifest",
-				 r.path);
+	ret = parse_all(&r, &l);
+	if (ret && ret != -ECANCELED)
+		snprintf(p->msg, sizeof(p->msg), "%s",
+			 r.msg[0] ? r.msg : strerror(-ret));
 	if (l.fd > 0)
 		close(l.fd);
-	free(l.buf);
-	free(r.fp);
+	/* the line buffer may have grown: keep it for the next manifest */
+	if (l.buf != buf)
+		free(l.buf);
 	free(r.image);
 	free(r.uuid);
+	free(r.file_prefix);
+	return ret;
+}
+
+static void *produce(void *arg)
+{
+	struct producer *p = arg;
+	struct reader r = { .q = p->q };
+	u8 *fp = malloc(1U << 16);
+	char *buf = malloc(1 << 20);
+	struct op *op;
+	int ret = fp && buf ? 0 : -ENOMEM;
+
+	for (unsigned int i = 0; i < p->n && !ret; i++)
+		ret = read_one(p, p->paths[i], fp, buf);
+	free(fp);
+	free(buf);
+	if (ret == -ECANCELED) /* the consumer stopped */
+		return NULL;
+	if (ret && !p->msg[0])
+		snprintf(p->msg, sizeof(p->msg), "%s", strerror(-ret));
+	/* the last operation says how it ended, in order */
+	if (!new_op(&r, OP_DONE, &op)) {
+		op->n[0] = (u64)(int64_t)ret;
+		if (ret)
+			put_str(&r, &op->str[0], p->msg);
+	}
+	flush(p->q);
+	return NULL;
+}
+
+/* Apply the producer's batches as they come, until OP_DONE or a failure. */
+static int consume(struct queue *q)
+{
+	unsigned int k = 0;
+	int ret = 0;
+
+	while (!ret) {
+		struct batch *b = q->b[k];
+
+		pthread_mutex_lock(&q->lock);
+		while (!b->full)
+			pthread_cond_wait(&q->cond, &q->lock);
+		pthread_mutex_unlock(&q->lock);
+		ret = apply_batch(q, b);
+		pthread_mutex_lock(&q->lock);
+		b->full = false;
+		if (ret)
+			q->stop = true;
+		pthread_cond_broadcast(&q->cond);
+		pthread_mutex_unlock(&q->lock);
+		k = (k + 1) % NR_BATCHES;
+	}
+	return ret > 0 ? 0 : ret;
+}
+
+int erofs_manifest_read(char *const *paths, unsigned int n,
+			struct erofs_share *s, const struct erofs_share_opts *o)
+{
+	struct queue q = {
+		.lock = PTHREAD_MUTEX_INITIALIZER,
+		.cond = PTHREAD_COND_INITIALIZER,
+		.s = s,
+		.threaded = true,
+	};
+	struct producer p = { .q = &q, .paths = paths, .n = n, .o = o };
+	pthread_t thread;
+	int ret = 0;
+
+	member_index("kind", 4); /* its table, before threads use it */
+	for (int k = 0; k < NR_BATCHES; k++) {
+		q.b[k] = calloc(1, sizeof(*q.b[k]));
+		if (!q.b[k])
+			ret = -ENOMEM;
+	}
+	if (!ret && pthread_create(&thread, NULL, produce, &p))
+		q.threaded = false;
+	if (!ret && q.threaded) {
+		ret = consume(&q);
+		pthread_join(thread, NULL);
+	} else if (!ret) {
+		/* no thread: each batch is applied as it fills up */
+		produce(&p);
+		ret = q.status > 0 ? 0 : q.status;
+	}
+	for (int k = 0; k < NR_BATCHES; k++)
+		if (q.b[k]) {
+			free(q.b[k]->bytes);
+			free(q.b[k]);
+		}
 	return ret;
 }

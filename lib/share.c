@@ -73,7 +73,10 @@ struct sext {
 
 /* Open-addressing set of indexes (stored + 1) with caller-given keys. */
 struct htab {
-	u32 *slot;
+	/* index + 1 (0: free), and bits of the key's hash to skip others */
+	struct hslot {
+		u32 idx, tag;
+	} *slot;
 	u64 cap, n;
 };
 
@@ -138,13 +141,25 @@ static char *arena_strdup(struct erofs_share *s, const char *str)
 	return p;
 }
 
+/* Eight bytes at a time, mixed by multiplication: keys are paths and digests. */
 static u64 hash_bytes(const void *p, size_t len, u64 h)
 {
 	const u8 *b = p;
+	u64 w;
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ b[i]) * 1099511628211ULL;
-	return h;
+	for (; len >= 8; len -= 8, b += 8) {
+		memcpy(&w, b, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	if (len) {
+		w = 0;
+		memcpy(&w, b, len);
+		h = (h ^ w ^ (u64)len << 56) * 0x9e3779b97f4a7c15ULL;
+	}
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ULL;
+	return h ^ (h >> 32);
 }
 
 #define HASH_SEED 1469598103934665603ULL
@@ -158,26 +173,34 @@ static u64 htab_find(const struct htab *t, u64 hash,
 {
 	u64 i = hash & (t->cap - 1);
 
-	while (t->slot[i] && !eq(ctx, t->slot[i] - 1))
+	while (t->slot[i].idx &&
+	       (t->slot[i].tag != (u32)(hash >> 32) ||
+		!eq(ctx, t->slot[i].idx - 1)))
 		i = (i + 1) & (t->cap - 1);
 	return i;
+}
+
+static void htab_set(struct htab *t, u64 slot, u32 idx, u64 hash)
+{
+	t->slot[slot].idx = idx + 1;
+	t->slot[slot].tag = hash >> 32;
 }
 
 static int htab_grow(struct htab *t, u64 (*hash_of)(const void *ctx, u32 idx),
 		     const void *ctx)
 {
 	u64 cap = t->cap ? t->cap * 2 : 1024;
-	u32 *slot = calloc(cap, sizeof(*slot));
+	struct hslot *slot = calloc(cap, sizeof(*slot));
 
 	if (!slot)
 		return -ENOMEM;
 	for (u64 i = 0; i < t->cap; i++) {
 		u64 j;
 
-		if (!t->slot[i])
+		if (!t->slot[i].idx)
 			continue;
-		j = hash_of(ctx, t->slot[i] - 1) & (cap - 1);
-		while (slot[j])
+		j = hash_of(ctx, t->slot[i].idx - 1) & (cap - 1);
+		while (slot[j].idx)
 			j = (j + 1) & (cap - 1);
 		slot[j] = t->slot[i];
 	}
@@ -226,7 +249,7 @@ static u64 path_hash(const void *ctx, u32 idx)
 static int intern_path(struct erofs_share *s, const char *path, u32 *id)
 {
 	struct path_probe probe = { s, path };
-	u64 slot;
+	u64 slot, h;
 	int ret;
 
 	if ((s->nr_paths + 1) * 2 > s->path_tab.cap) {
@@ -234,9 +257,9 @@ static int intern_path(struct erofs_share *s, const char *path, u32 *id)
 		if (ret)
 			return ret;
 	}
-	slot = htab_find(&s->path_tab, hash_bytes(path, strlen(path), HASH_SEED),
-			 path_eq, &probe);
-	if (!s->path_tab.slot[slot]) {
+	h = hash_bytes(path, strlen(path), HASH_SEED);
+	slot = htab_find(&s->path_tab, h, path_eq, &probe);
+	if (!s->path_tab.slot[slot].idx) {
 		if (s->nr_paths >= UINT32_MAX - 1)
 			return -EFBIG;
 		ret = grow((void **)&s->paths, &s->cap_paths, s->nr_paths + 1,
@@ -246,9 +269,9 @@ static int intern_path(struct erofs_share *s, const char *path, u32 *id)
 		s->paths[s->nr_paths] = arena_strdup(s, path);
 		if (!s->paths[s->nr_paths])
 			return -ENOMEM;
-		s->path_tab.slot[slot] = ++s->nr_paths;
+		htab_set(&s->path_tab, slot, s->nr_paths++, h);
 	}
-	*id = s->path_tab.slot[slot] - 1;
+	*id = s->path_tab.slot[slot].idx - 1;
 	return 0;
 }
 
@@ -472,8 +495,8 @@ static int join_group(struct erofs_share *s, struct rec *r,
 			return ret;
 	}
 	slot = htab_find(&s->fp_tab, h, fp_eq, &probe);
-	if (s->fp_tab.slot[slot]) {
-		g = &s->groups[s->fp_tab.slot[slot] - 1];
+	if (s->fp_tab.slot[slot].idx) {
+		g = &s->groups[s->fp_tab.slot[slot].idx - 1];
 		r->group = g - s->groups;
 		/* the kernel's checks, in its order: class, then size */
 		if (g->compressed != r->compressed || g->size != r->size) {
@@ -508,7 +531,7 @@ static int join_group(struct erofs_share *s, struct rec *r,
 	g->first = r - s->recs;
 	g->members = 1;
 	g->hash = h;
-	s->fp_tab.slot[slot] = ++s->nr_groups;
+	htab_set(&s->fp_tab, slot, s->nr_groups++, h);
 	r->group = s->nr_groups - 1;
 	r->member = true;
 	return 0;
@@ -602,6 +625,23 @@ int erofs_share_add_file(struct erofs_share *s,
 	if (holds)
 		im->added_bytes += pages;
 	return 0;
+}
+
+void erofs_share_prefetch(const struct erofs_share *s,
+			  const struct erofs_share_file *f)
+{
+	const char *path = f->path ? f->path : "";
+
+	if (s->sink)
+		return;
+	if (s->path_tab.cap)
+		__builtin_prefetch(&s->path_tab.slot[hash_bytes(path, strlen(path),
+							     HASH_SEED) &
+						  (s->path_tab.cap - 1)]);
+	if (f->fp && s->fp_tab.cap)
+		__builtin_prefetch(&s->fp_tab.slot[hash_bytes(f->fp, f->fp_len,
+							   HASH_SEED) &
+						(s->fp_tab.cap - 1)]);
 }
 
 void erofs_share_add_link(struct erofs_share *s)
@@ -741,7 +781,7 @@ static int union_by(struct erofs_share *s, int kind, u64 *guessed)
 	}
 	for (u64 i = 0; i < s->nr_recs; i++) {
 		struct rec *r = &s->recs[i];
-		u64 slot;
+		u64 slot, h;
 		u32 anchor;
 
 		if (!r->size)
@@ -756,13 +796,14 @@ static int union_by(struct erofs_share *s, int kind, u64 *guessed)
 				break;
 		}
 		p.r = r;
-		slot = htab_find(&t, key_hash_rec(s, kind, r), key_eq, &p);
-		if (!t.slot[slot]) {
-			t.slot[slot] = i + 1;
+		h = key_hash_rec(s, kind, r);
+		slot = htab_find(&t, h, key_eq, &p);
+		if (!t.slot[slot].idx) {
+			htab_set(&t, slot, i, h);
 			t.n++;
 			continue;
 		}
-		anchor = t.slot[slot] - 1;
+		anchor = t.slot[slot].idx - 1;
 		if (kind < 2) {
 			uf_union(s->recs, anchor, i);
 		} else if (!rec_keyed(s, r)) {
@@ -1426,28 +1467,35 @@ int erofs_share_report_images(char *const *paths,
 	ret = erofs_share_new(&s, o);
 	if (ret)
 		return ret;
-	for (unsigned int i = 0; i < n && ret >= 0; i++) {
+	for (unsigned int i = 0, j; i < n && !ret; i++) {
 		struct erofs_image img;
 		struct erofs_image_opts io = { 0 };
 
-		/* a manifest (lib/manifest.c) stands for its images */
-		ret = erofs_manifest_probe(paths[i]);
-		if (ret > 0 && iopts && iopts[i].nr_devices)
-			ret = erofs_fail(-EINVAL,
-					 "%s is a manifest: --device goes with images",
-					 paths[i]);
-		else if (ret > 0)
-			ret = erofs_manifest_read(paths[i], s, o) ?: 1;
-		if (ret)
-			continue; /* 1: done, < 0: ends the loop */
+		/* manifests (lib/manifest.c) stand for their images */
+		for (j = i; j < n; j++) {
+			ret = erofs_manifest_probe(paths[j]);
+			if (ret <= 0)
+				break;
+			if (iopts && iopts[j].nr_devices) {
+				ret = erofs_fail(-EINVAL,
+						 "%s is a manifest: --device goes with images",
+						 paths[j]);
+				break;
+			}
+		}
+		if (ret < 0)
+			break;
+		if (j > i) {
+			ret = erofs_manifest_read(paths + i, j - i, s, o);
+			i = j - 1;
+			continue;
+		}
 		ret = erofs_image_open(&img, paths[i], iopts ? &iopts[i] : &io);
 		if (ret)
 			break;
 		ret = erofs_share_scan_image(s, &img);
 		erofs_image_close(&img);
 	}
-	if (ret > 0)
-		ret = 0;
 	if (!ret && s->nr_images < 2)
 		ret = erofs_fail(-EINVAL,
 				 "--share-report needs two images or more (the same one twice is fine)");

@@ -57,11 +57,12 @@ struct erofs_json_cursor {
 int erofs_json_begin_object(struct erofs_json_cursor *cur, char *line,
 			    size_t len);
 /*
- * The next member of the object: 1 with its key and value, 0 after the
- * last one (and the end of the line checked), -EINVAL with cur->why.
+ * The next member of the object: 1 with its key (and the key's length)
+ * and value, 0 after the last one (and the end of the line checked),
+ * -EINVAL with cur->why.
  */
 int erofs_json_next_member(struct erofs_json_cursor *cur, const char **key,
-			   struct erofs_json_value *v);
+			   size_t *key_len, struct erofs_json_value *v);
 /* Read the elements of an ARRAY value; same returns as above. */
 int erofs_json_begin_array(struct erofs_json_cursor *cur,
 			   const struct erofs_json_value *array);

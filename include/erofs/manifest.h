@@ -53,14 +53,15 @@ int erofs_manifest_write_images(char *const *paths,
 int erofs_manifest_probe(const char *path);
 
 /*
- * Feed the images of the manifest "path" ("-": standard input) to the
- * accumulator "s", opened with options "o" (its page size and verify).
+ * Feed the images of the manifests "paths" ("-": standard input), in
+ * order, to the accumulator "s", opened with options "o" (its page size
+ * and verify); a thread parses while the caller adds.
  * With verify, the checks recorded in the manifest count as the report's
  * own; without, they are ignored as a report without --verify would not
  * make them. Fails with -EINVAL and a message naming the line when the
  * manifest is damaged or cut short.
  */
-int erofs_manifest_read(const char *path, struct erofs_share *s,
-			const struct erofs_share_opts *o);
+int erofs_manifest_read(char *const *paths, unsigned int n,
+			struct erofs_share *s, const struct erofs_share_opts *o);
 
 #endif

@@ -223,6 +223,12 @@ int erofs_share_add_image(struct erofs_share *s, const char *name,
 /* A regular file inode of the current image, in reading order. */
 int erofs_share_add_file(struct erofs_share *s,
 			 const struct erofs_share_file *f);
+/*
+ * A hint that file f comes soon: its hash table slots are fetched into
+ * the cache meanwhile (fleets of millions of files miss it every time).
+ */
+void erofs_share_prefetch(const struct erofs_share *s,
+			  const struct erofs_share_file *f);
 /* A hard link to a file already added (counted as a name only). */
 void erofs_share_add_link(struct erofs_share *s);
 /* A directory of the current image, of "size" bytes. */
