@@ -102,7 +102,7 @@ def main():
                  '"file_host":null,"file_dev":null,"file_ino":null,'
                  '"file_offset":0}\n' %
                  (ident, sum(f[1] for f in files) // 2 + (1 << 20))]
-        head = '{"kind":"file",%s,"path":"' % ident
+        head = '{"kind":"file",%s,"seq":' % ident
         mid = ',"class":"%s","fingerprint":"' % cls
         tail = '",%s}\n' % source
         dirs = 0
@@ -111,8 +111,9 @@ def main():
                 lines.append('{"kind":"dir",%s,"size":%d,"pages":%d}\n' %
                              (ident, 2048, 1))
                 dirs += 1
-            lines.append('%s%s","size":%d,"pages":%d%s%s%s' %
-                         (head, path, size, -(-size // PAGE), mid, fp, tail))
+            lines.append('%s%d,"path":"%s","size":%d,"pages":%d%s%s%s' %
+                         (head, k, path, size, -(-size // PAGE), mid, fp,
+                          tail))
         lines.append('{"kind":"end",%s,"files":%d,"links":%d,"dirs":%d}\n' %
                      (ident, len(files), len(files) + 7, dirs))
         tmp = os.path.join(args.dir, '.img-%04d.jsonl' % i)

@@ -67,6 +67,7 @@ struct writer {
 	char *ident; /* "image":...,"uuid":"..." of the current image */
 	size_t ident_len;
 	u64 files, links, dirs;
+	u64 seq; /* file lines written in this run, for ordering elsewhere */
 	u64 unreadable, mismatched;
 	char *first_unreadable;
 	int verified; /* of the next file: 1, 0, -1; -2 none given */
@@ -184,6 +185,7 @@ static int w_file(void *arg, const struct erofs_share_file *f)
 	w->files++;
 	w->links++;
 	begin_line(w, "file");
+	put_u64(out, "seq", w->seq++);
 	fputs(",\"path\":", out);
 	erofs_json_str(out, f->path);
 	put_u64(out, "size", f->size);

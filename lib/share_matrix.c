@@ -1055,10 +1055,26 @@ static int fill_grouping(const struct model *m, const u64 *priv,
 				 gr->per_node);
 		gr->bound_nodes = o->nodes < n ? o->nodes : n;
 	} else {
+		/*
+		 * Images larger than the budget alone take a node each; the
+		 * others' contents, each once, need nodes of the budget.
+		 */
+		u64 rest = 0;
+
+		for (unsigned int i = 0; i < n; i++) {
+			in[i] = alone_model(m, priv, i) <= o->node_memory;
+			rest += in[i] ? priv[i] : 0;
+		}
+		for (u64 a = 0; a < m->nr_atoms; a++)
+			for (u32 j = 0; j < m->atoms[a].len; j++)
+				if (in[m->pool[m->atoms[a].off + j]]) {
+					rest += m->atoms[a].pages;
+					break;
+				}
 		gr->per_node = n;
 		gr->bound_bytes = all;
-		gr->bound_nodes = all / o->node_memory +
-				  !!(all % o->node_memory);
+		gr->bound_nodes = gr->over_budget + rest / o->node_memory +
+				  !!(rest % o->node_memory);
 		if (!gr->bound_nodes)
 			gr->bound_nodes = 1;
 	}
