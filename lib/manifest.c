@@ -483,9 +483,10 @@ struct mline {
 };
 
 /*
- * What reading asks of the accumulator, queued: a thread parses and checks
- * the lines (most of the work) while the calling thread adds what it got
- * to the accumulator, in the order of the lines.
+ * What reading asks of the accumulator, queued: threads parse and check
+ * the lines (most of the work), each its share of the manifests, while the
+ * calling thread adds what they got to the accumulator, manifest after
+ * manifest in the order given, each in the order of its lines.
  */
 enum op_kind {
 	OP_IMAGE,    /* str[0] name, str[1] fingerprint xattr */
@@ -495,7 +496,7 @@ enum op_kind {
 	OP_FILE,     /* str: path, fp, content; n[0] size */
 	OP_DIR,	     /* n[0] size */
 	OP_LINK,
-	OP_DONE,     /* n[0] -errno or 0, str[0] the message */
+	OP_END,	     /* of a manifest: n[0] -errno or 0, str[0] the message */
 };
 
 struct op {
@@ -518,15 +519,17 @@ struct batch {
 	bool full; /* the consumer's to apply */
 };
 
+/* Batches from one parsing thread to the calling one. */
 struct queue {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct batch *b[NR_BATCHES];
-	unsigned int cur; /* the producer's */
-	bool stop;	  /* the consumer failed: stop parsing */
+	unsigned int cur;	 /* the producer's batch */
+	unsigned int ck, cpos; /* the consumer's batch, and its next op */
+	bool stop;		 /* the consumer failed: stop parsing */
 	bool threaded;
 	struct erofs_share *s;
-	int status; /* of applying */
+	int status; /* of applying, without a thread */
 };
 
 /* Per image block being read. */
@@ -569,17 +572,19 @@ static int fail_line(struct reader *r, const char *fmt, const char *arg)
 		     (unsigned long long)r->lineno, msg);
 }
 
-static int apply_batch(struct queue *q, struct batch *b);
+static int apply_ops(struct queue *q, struct batch *b, unsigned int *pos);
 
-/* Hand the producer's batch to the consumer and take the other one. */
+/* Hand the producer's batch to the consumer and take the next one. */
 static int flush(struct queue *q)
 {
 	struct batch *b = q->b[q->cur];
 	bool stop;
 
 	if (!q->threaded) {
-		if (!q->status)
-			q->status = apply_batch(q, b);
+		unsigned int pos = 0;
+
+		while (!q->status && pos < b->nr)
+			q->status = min(apply_ops(q, b, &pos), 0);
 		b->nr = 0;
 		b->used = 0;
 		return q->status < 0 ? -ECANCELED : 0;
@@ -750,12 +755,16 @@ static void op_file(const struct batch *b, const struct op *op,
 /* How far ahead files are announced to the accumulator's cache. */
 #define PREFETCH_AHEAD 12
 
-static int apply_batch(struct queue *q, struct batch *b)
+/*
+ * Apply ops of batch b from *pos on: 1 after the end of a manifest, 0 at
+ * the end of the batch, or an error; *pos says where it stopped.
+ */
+static int apply_ops(struct queue *q, struct batch *b, unsigned int *pos)
 {
 	struct erofs_share *s = q->s;
 	int ret = 0;
 
-	for (unsigned int i = 0; i < b->nr && !ret; i++) {
+	for (unsigned int i = *pos; i < b->nr && !ret; *pos = ++i) {
 		const struct op *op = &b->ops[i];
 		struct erofs_share_device d;
 		struct erofs_share_file f;
@@ -798,10 +807,11 @@ static int apply_batch(struct queue *q, struct batch *b)
 		case OP_LINK:
 			erofs_share_add_link(s);
 			break;
-		case OP_DONE:
+		case OP_END:
 			ret = (int)op->n[0];
 			if (ret)
 				erofs_fail(ret, "%s", BYTES(b, op->str[0]));
+			*pos = i + 1;
 			return ret ? ret : 1;
 		}
 	}
@@ -1318,19 +1328,22 @@ static int parse_all(struct reader *r, struct lines *l)
 	return ret;
 }
 
+/* A parsing thread: manifests first, first + step, ... of the list. */
 struct producer {
-	struct queue *q;
+	struct queue q;
 	char *const *paths;
-	unsigned int n;
+	unsigned int n, first, step;
 	const struct erofs_share_opts *o;
 	char msg[512];
+	pthread_t thread;
+	bool started;
 };
 
 /* One manifest: open, parse, close. */
 static int read_one(struct producer *p, const char *path, u8 *fp,
 		    char *buf)
 {
-	struct reader r = { .path = path, .q = p->q, .o = p->o, .fp = fp };
+	struct reader r = { .path = path, .q = &p->q, .o = p->o, .fp = fp };
 	struct lines l = { .path = path, .cap = 1 << 20, .buf = buf };
 	int ret;
 
@@ -1363,88 +1376,140 @@ static int read_one(struct producer *p, const char *path, u8 *fp,
 static void *produce(void *arg)
 {
 	struct producer *p = arg;
-	struct reader r = { .q = p->q };
+	struct reader r = { .q = &p->q };
 	u8 *fp = malloc(1U << 16);
 	char *buf = malloc(1 << 20);
 	struct op *op;
 	int ret = fp && buf ? 0 : -ENOMEM;
 
-	for (unsigned int i = 0; i < p->n && !ret; i++)
-		ret = read_one(p, p->paths[i], fp, buf);
+	for (unsigned int i = p->first; i < p->n; i += p->step) {
+		if (!ret)
+			ret = read_one(p, p->paths[i], fp, buf);
+		if (ret == -ECANCELED) /* the consumer stopped */
+			break;
+		if (ret && !p->msg[0])
+			snprintf(p->msg, sizeof(p->msg), "%s", strerror(-ret));
+		/* each manifest ends with how it ended, in order */
+		if (new_op(&r, OP_END, &op))
+			break;
+		op->n[0] = (u64)(int64_t)ret;
+		if (ret && put_str(&r, &op->str[0], p->msg))
+			break;
+		if (ret)
+			break;
+	}
+	if (ret != -ECANCELED)
+		flush(&p->q);
 	free(fp);
 	free(buf);
-	if (ret == -ECANCELED) /* the consumer stopped */
-		return NULL;
-	if (ret && !p->msg[0])
-		snprintf(p->msg, sizeof(p->msg), "%s", strerror(-ret));
-	/* the last operation says how it ended, in order */
-	if (!new_op(&r, OP_DONE, &op)) {
-		op->n[0] = (u64)(int64_t)ret;
-		if (ret)
-			put_str(&r, &op->str[0], p->msg);
-	}
-	flush(p->q);
 	return NULL;
 }
 
-/* Apply the producer's batches as they come, until OP_DONE or a failure. */
-static int consume(struct queue *q)
+/*
+ * Apply the ops of queue q up to the end of its next manifest: 0, or an
+ * error (and every producer is told to stop).
+ */
+static int consume_one(struct queue *q)
 {
-	unsigned int k = 0;
-	int ret = 0;
-
-	while (!ret) {
-		struct batch *b = q->b[k];
+	for (;;) {
+		struct batch *b = q->b[q->ck];
+		int ret;
 
 		pthread_mutex_lock(&q->lock);
 		while (!b->full)
 			pthread_cond_wait(&q->cond, &q->lock);
 		pthread_mutex_unlock(&q->lock);
-		ret = apply_batch(q, b);
-		pthread_mutex_lock(&q->lock);
-		b->full = false;
+		ret = apply_ops(q, b, &q->cpos);
+		if (q->cpos == b->nr) {
+			pthread_mutex_lock(&q->lock);
+			b->full = false;
+			pthread_cond_broadcast(&q->cond);
+			pthread_mutex_unlock(&q->lock);
+			q->ck = (q->ck + 1) % NR_BATCHES;
+			q->cpos = 0;
+		}
 		if (ret)
-			q->stop = true;
-		pthread_cond_broadcast(&q->cond);
-		pthread_mutex_unlock(&q->lock);
-		k = (k + 1) % NR_BATCHES;
+			return ret > 0 ? 0 : ret;
 	}
-	return ret > 0 ? 0 : ret;
+}
+
+static void stop_all(struct producer *p, unsigned int np)
+{
+	for (unsigned int t = 0; t < np; t++) {
+		pthread_mutex_lock(&p[t].q.lock);
+		p[t].q.stop = true;
+		pthread_cond_broadcast(&p[t].q.cond);
+		pthread_mutex_unlock(&p[t].q.lock);
+	}
 }
 
 int erofs_manifest_read(char *const *paths, unsigned int n,
 			struct erofs_share *s, const struct erofs_share_opts *o)
 {
-	struct queue q = {
-		.lock = PTHREAD_MUTEX_INITIALIZER,
-		.cond = PTHREAD_COND_INITIALIZER,
-		.s = s,
-		.threaded = true,
-	};
-	struct producer p = { .q = &q, .paths = paths, .n = n, .o = o };
-	pthread_t thread;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned int np = cpus > 1 ? min_t(long, cpus, 4) : 1;
+	struct producer *p;
 	int ret = 0;
 
 	member_index("kind", 4); /* its table, before threads use it */
-	for (int k = 0; k < NR_BATCHES; k++) {
-		q.b[k] = calloc(1, sizeof(*q.b[k]));
-		if (!q.b[k])
-			ret = -ENOMEM;
-	}
-	if (!ret && pthread_create(&thread, NULL, produce, &p))
-		q.threaded = false;
-	if (!ret && q.threaded) {
-		ret = consume(&q);
-		pthread_join(thread, NULL);
-	} else if (!ret) {
-		/* no thread: each batch is applied as it fills up */
-		produce(&p);
-		ret = q.status > 0 ? 0 : q.status;
-	}
-	for (int k = 0; k < NR_BATCHES; k++)
-		if (q.b[k]) {
-			free(q.b[k]->bytes);
-			free(q.b[k]);
+	np = min(np, n);
+	/* standard input is read once, by one thread */
+	for (unsigned int i = 0; i < n; i++)
+		if (!strcmp(paths[i], "-"))
+			np = 1;
+	p = calloc(np, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	for (unsigned int t = 0; t < np && !ret; t++) {
+		p[t].paths = paths;
+		p[t].n = n;
+		p[t].first = t;
+		p[t].step = np;
+		p[t].o = o;
+		pthread_mutex_init(&p[t].q.lock, NULL);
+		pthread_cond_init(&p[t].q.cond, NULL);
+		p[t].q.s = s;
+		p[t].q.threaded = true;
+		for (int k = 0; k < NR_BATCHES && !ret; k++) {
+			p[t].q.b[k] = calloc(1, sizeof(*p[t].q.b[k]));
+			if (!p[t].q.b[k])
+				ret = -ENOMEM;
 		}
+	}
+	for (unsigned int t = 0; t < np && !ret; t++) {
+		if (pthread_create(&p[t].thread, NULL, produce, &p[t])) {
+			/* no threads: one parser, each batch applied full */
+			stop_all(p, t);
+			for (unsigned int u = 0; u < t; u++)
+				pthread_join(p[u].thread, NULL);
+			for (unsigned int u = 0; u < np; u++)
+				p[u].started = false;
+			p[0].q.threaded = false;
+			p[0].q.stop = false;
+			p[0].step = 1;
+			produce(&p[0]);
+			ret = p[0].q.status;
+			goto out;
+		}
+		p[t].started = true;
+	}
+	for (unsigned int i = 0; i < n && !ret; i++) {
+		ret = consume_one(&p[i % np].q);
+		if (ret)
+			stop_all(p, np);
+	}
+out:
+	for (unsigned int t = 0; t < np; t++) {
+		if (p[t].started)
+			pthread_join(p[t].thread, NULL);
+		for (int k = 0; k < NR_BATCHES; k++)
+			if (p[t].q.b[k]) {
+				free(p[t].q.b[k]->bytes);
+				free(p[t].q.b[k]);
+			}
+		pthread_mutex_destroy(&p[t].q.lock);
+		pthread_cond_destroy(&p[t].q.cond);
+	}
+	free(p);
 	return ret;
 }
