@@ -13,6 +13,11 @@
 /* Swaps are tried up to this many images: n * n evaluations a pass. */
 #define SWAP_MAX_IMAGES 400
 #define MAX_PASSES 100
+/*
+ * Contents looked at by the search (a second holds about 10^9): past this
+ * it stops improving, keeps what it has and says so.
+ */
+#define WORK_LIMIT (8ULL << 30)
 
 /*
  * The set as the grouping and the matrix see it. A content is a copy keyed
@@ -677,14 +682,21 @@ struct gstate {
 	u64 *mem;
 	u32 **cnt; /* per node, per atom: its images on the node */
 	u64 nr_atoms;
+	u64 work; /* contents looked at, against WORK_LIMIT */
 };
 
-static u64 add_cost(const struct gstate *g, u32 i, unsigned int k)
+static bool worn_out(const struct gstate *g)
+{
+	return g->work > WORK_LIMIT;
+}
+
+static u64 add_cost(struct gstate *g, u32 i, unsigned int k)
 {
 	const struct model *m = g->m;
 	const u32 *c = g->cnt[k];
 	u64 cost = g->priv[i];
 
+	g->work += m->img_off[i + 1] - m->img_off[i];
 	for (u64 e = m->img_off[i]; e < m->img_off[i + 1]; e++)
 		if (!c[m->img_atoms[e]])
 			cost += m->atoms[m->img_atoms[e]].pages;
@@ -696,6 +708,7 @@ static void place(struct gstate *g, u32 i, unsigned int k)
 	const struct model *m = g->m;
 	u32 *c = g->cnt[k];
 
+	g->work += m->img_off[i + 1] - m->img_off[i];
 	g->mem[k] += g->priv[i];
 	for (u64 e = m->img_off[i]; e < m->img_off[i + 1]; e++)
 		if (!c[m->img_atoms[e]]++)
@@ -717,12 +730,13 @@ static void unplace(struct gstate *g, u32 i)
 	g->count[k]--;
 }
 
-static u64 remove_gain(const struct gstate *g, u32 i)
+static u64 remove_gain(struct gstate *g, u32 i)
 {
 	const struct model *m = g->m;
 	const u32 *c = g->cnt[g->node_of[i]];
 	u64 gain = g->priv[i];
 
+	g->work += m->img_off[i + 1] - m->img_off[i];
 	for (u64 e = m->img_off[i]; e < m->img_off[i + 1]; e++)
 		if (c[m->img_atoms[e]] == 1)
 			gain += m->atoms[m->img_atoms[e]].pages;
@@ -781,6 +795,7 @@ static int construct(struct gstate *g, const u32 *order)
 		u32 i = order[o];
 		unsigned int best = g->nn;
 		u64 best_cost = UINT64_MAX;
+		bool empty_seen = false;
 		int ret;
 
 		for (unsigned int k = 0; k < g->nn; k++) {
@@ -788,8 +803,10 @@ static int construct(struct gstate *g, const u32 *order)
 
 			if (!g->cnt[k]) /* unopened (budget): the next is */
 				break;
-			if (g->budget && !g->count[k])
+			/* empty nodes are all alike: the first stands for all */
+			if (!g->count[k] && (g->budget || empty_seen))
 				continue;
+			empty_seen |= !g->count[k];
 			c = add_cost(g, i, k);
 			if (fits(g, k, c) && c < best_cost) {
 				best_cost = c;
@@ -820,15 +837,21 @@ static void improve(struct gstate *g)
 		bool improved = false;
 
 		for (u32 i = 0; i < g->n; i++) {
-			unsigned int a = g->node_of[i], best = g->nn;
-			u64 gain = remove_gain(g, i), best_saving = 0;
+			unsigned int a, best = g->nn;
+			u64 gain, best_saving = 0;
+			bool empty_seen = false;
 
+			if (worn_out(g))
+				return;
+			a = g->node_of[i];
+			gain = remove_gain(g, i);
 			for (unsigned int k = 0; k < g->nn; k++) {
 				u64 c;
 
 				if (k == a || !g->cnt[k] ||
-				    (g->budget && !g->count[k]))
+				    (!g->count[k] && (g->budget || empty_seen)))
 					continue;
+				empty_seen |= !g->count[k];
 				c = add_cost(g, i, k);
 				if (c < gain && gain - c > best_saving &&
 				    fits(g, k, c)) {
@@ -915,7 +938,7 @@ static void empty_nodes(struct gstate *g, u32 *scratch)
 {
 	bool again = true;
 
-	while (again) {
+	while (again && !worn_out(g)) {
 		again = false;
 		/* the emptiest first */
 		for (unsigned int want = 1; want <= g->n && !again; want++)
@@ -1121,6 +1144,13 @@ int erofs_share_group(const struct erofs_share *s,
 	g.nr_atoms = m.nr_atoms;
 	g.budget = o->node_memory;
 	g.nn = o->nodes ? (o->nodes < n ? o->nodes : n) : n;
+	/* a count per node and shared content: say so before running out */
+	if ((u64)g.nn * (m.nr_atoms + 1) > (1ULL << 30)) {
+		ret = erofs_fail(-E2BIG,
+				 "grouping %u images onto up to %u nodes needs a count for each of %llu shared contents on each node: too many",
+				 n, g.nn, (unsigned long long)m.nr_atoms);
+		goto out;
+	}
 	g.cap = o->nodes ? (n + o->nodes - 1) / o->nodes : n;
 	g.priv = priv_of(&m);
 	g.node_of = calloc(n, sizeof(*g.node_of));
@@ -1173,8 +1203,11 @@ int erofs_share_group(const struct erofs_share *s,
 			best_bytes = bytes;
 			memcpy(best, g.node_of, n * sizeof(*best));
 		}
+		if (worn_out(&g))
+			break;
 	}
 	ret = fill_grouping(&m, g.priv, o, best, gr);
+	gr->cut_short = worn_out(&g);
 out:
 	if (g.cnt)
 		for (unsigned int k = 0; k < g.nn; k++)
@@ -1432,6 +1465,9 @@ static void print_grouping(const struct erofs_share_report *r,
 				"  %u images need more than that alone: each has a node of its own\n",
 				g->over_budget);
 	}
+	if (g->cut_short)
+		fprintf(out,
+			"  the search stopped at its work limit: a longer one might do better\n");
 	fprintf(out,
 		"  no grouping needs less than %.1f MiB: this one is at most %.2f%% above the best\n",
 		mib(g->bound_bytes),
@@ -1474,6 +1510,7 @@ static void print_grouping_json(const struct erofs_share_grouping *g,
 	J("together_bytes", g->together_bytes);
 	fputc(',', out);
 	J("over_budget", g->over_budget);
+	fprintf(out, ",\"cut_short\":%s", g->cut_short ? "true" : "false");
 	fputs(",\"sets\":[", out);
 	for (unsigned int k = 0; k < g->nr_nodes; k++) {
 		bool first = true;

@@ -61,6 +61,7 @@ struct erofs_share_grouping {
 	u64 apart_bytes;	   /* every image on a node of its own */
 	u64 together_bytes;	   /* all images on one node */
 	unsigned int over_budget;  /* images larger than the budget alone */
+	bool cut_short;		   /* the search stopped at its work limit */
 };
 
 /* Group the images of a finished accumulator as o->nodes or o->node_memory say. */
