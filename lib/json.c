@@ -61,10 +61,10 @@ void erofs_json_hex(FILE *out, const u8 *b, size_t len)
 
 /* Digit values plus one; 0 for what is not a hexadecimal digit. */
 static const u8 hex_digit[256] = {
-	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
-	['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
-	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
-	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+	['0'] = 1,  ['1'] = 2,	['2'] = 3,  ['3'] = 4,	['4'] = 5,  ['5'] = 6,
+	['6'] = 7,  ['7'] = 8,	['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+	['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
+	['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
 };
 
 static int hexval(int c)
@@ -197,11 +197,15 @@ static int read_string(struct erofs_json_cursor *c, struct erofs_json_value *v,
 				int lo;
 
 				if (c->end - c->p < 6 || c->p[0] != '\\' ||
-				    c->p[1] != 'u' || (lo = hex4(c->p + 2)) < 0xdc00 ||
+				    c->p[1] != 'u' ||
+				    (lo = hex4(c->p + 2)) < 0xdc00 ||
 				    lo >= 0xe000)
-					return bad(c, "unpaired surrogate in a string");
+					return bad(
+						c,
+						"unpaired surrogate in a string");
 				c->p += 6;
-				u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+				u = 0x10000 + ((u - 0xd800) << 10) +
+				    (lo - 0xdc00);
 			} else if (u >= 0xdc00 && u < 0xe000) {
 				return bad(c, "unpaired surrogate in a string");
 			}
@@ -313,7 +317,9 @@ static int skip_container(struct erofs_json_cursor *c, int depth)
 				return 0;
 			}
 			if (*c->p != ',')
-				return bad(c, "expected ',' or the end of an array or object");
+				return bad(
+					c,
+					"expected ',' or the end of an array or object");
 			c->p++;
 			skip_ws(c);
 		}

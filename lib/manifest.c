@@ -135,8 +135,8 @@ static int w_device(void *arg, const struct erofs_share_device *d, u64 bytes)
 	else
 		put_u64(w->out, "bytes", bytes);
 	fputs(",\"file_host\":", w->out);
-	erofs_json_str(w->out, known ? (d->host ? d->host : this_host()) :
-				       NULL);
+	erofs_json_str(w->out,
+		       known ? (d->host ? d->host : this_host()) : NULL);
 	if (known) {
 		put_u64(w->out, "file_dev", d->file_dev);
 		put_u64(w->out, "file_ino", d->file_ino);
@@ -195,8 +195,9 @@ static int w_file(void *arg, const struct erofs_share_file *f)
 	if (f->fp) {
 		erofs_json_hex(out, f->fp, f->fp_len);
 		fprintf(out, ",\"source\":\"recorded\",\"verified\":%s",
-			verified == 1 ? "true" :
-			verified == 0 ? "false" : "null");
+			verified == 1	? "true"
+			: verified == 0 ? "false"
+					: "null");
 		if (!verified)
 			w->mismatched++;
 		/* the content, when it says more than the fingerprint */
@@ -206,9 +207,9 @@ static int w_file(void *arg, const struct erofs_share_file *f)
 				       EROFS_SHA256_SIZE);
 		}
 	} else if (f->content_sha256) {
-		erofs_json_hex(out, value,
-			       erofs_fingerprint_value(f->content_sha256,
-						       value));
+		erofs_json_hex(
+			out, value,
+			erofs_fingerprint_value(f->content_sha256, value));
 		fputs(",\"source\":\"computed\",\"verified\":true", out);
 	} else {
 		fputs("null,\"source\":null,\"verified\":null", out);
@@ -284,9 +285,10 @@ static int write_image(struct writer *w, struct erofs_share *s,
 	put_u64(w->out, "dirs", w->dirs);
 	fputs("}\n", w->out);
 	if (w->unreadable)
-		erofs_warn("%s: %llu files have no fingerprint: their content cannot be read (the first: %s)",
-			   img->path, (unsigned long long)w->unreadable,
-			   w->first_unreadable ? w->first_unreadable : "?");
+		erofs_warn(
+			"%s: %llu files have no fingerprint: their content cannot be read (the first: %s)",
+			img->path, (unsigned long long)w->unreadable,
+			w->first_unreadable ? w->first_unreadable : "?");
 	if (ferror(w->out))
 		return erofs_fail(-EIO, "writing the manifest of %s failed",
 				  img->path);
@@ -295,11 +297,12 @@ static int write_image(struct writer *w, struct erofs_share *s,
 
 int erofs_manifest_write_images(char *const *paths,
 				const struct erofs_image_opts *iopts,
-				unsigned int n, const struct erofs_manifest_opts *o,
-				FILE *out)
+				unsigned int n,
+				const struct erofs_manifest_opts *o, FILE *out)
 {
 	struct erofs_share_opts so = {
-		.page_size = o->page_size ? o->page_size : EROFS_SHARE_PAGE_SIZE,
+		.page_size =
+			o->page_size ? o->page_size : EROFS_SHARE_PAGE_SIZE,
 		.verify = o->verify,
 		.hash_missing = true,
 	};
@@ -468,13 +471,13 @@ enum {
 };
 
 static const char *const member_names[M_NR] = {
-	"kind",	       "image",	      "uuid",	    "manifest",
-	"block_size",  "page_size",   "share_ready", "fingerprint_xattr",
-	"verified",    "device",      "tag",	    "bytes",
-	"file_host",   "file_dev",    "file_ino",    "file_offset",
-	"path",	       "size",	      "pages",	    "class",
-	"fingerprint", "source",      "sha256",	    "nofp",
-	"extents",     "files",	      "links",	    "dirs",
+	"kind",	       "image",	    "uuid",	   "manifest",
+	"block_size",  "page_size", "share_ready", "fingerprint_xattr",
+	"verified",    "device",    "tag",	   "bytes",
+	"file_host",   "file_dev",  "file_ino",	   "file_offset",
+	"path",	       "size",	    "pages",	   "class",
+	"fingerprint", "source",    "sha256",	   "nofp",
+	"extents",     "files",	    "links",	   "dirs",
 };
 
 struct mline {
@@ -496,7 +499,7 @@ enum op_kind {
 	OP_FILE,     /* str: path, fp, content; n[0] size */
 	OP_DIR,	     /* n[0] size */
 	OP_LINK,
-	OP_END,	     /* of a manifest: n[0] -errno or 0, str[0] the message */
+	OP_END, /* of a manifest: n[0] -errno or 0, str[0] the message */
 };
 
 struct op {
@@ -524,9 +527,9 @@ struct queue {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct batch *b[NR_BATCHES];
-	unsigned int cur;	 /* the producer's batch */
+	unsigned int cur;      /* the producer's batch */
 	unsigned int ck, cpos; /* the consumer's batch, and its next op */
-	bool stop;		 /* the consumer failed: stop parsing */
+	bool stop;	       /* the consumer failed: stop parsing */
 	bool threaded;
 	struct erofs_share *s;
 	int status; /* of applying, without a thread */
@@ -737,7 +740,7 @@ static int emit_simple(struct reader *r, enum op_kind kind, u64 n)
 	return ret;
 }
 
-#define BYTES(b, at) ((at) ? (b)->bytes + (at) - 1 : NULL)
+#define BYTES(b, at) ((at) ? (b)->bytes + (at)-1 : NULL)
 
 /* The file an OP_FILE carries. */
 static void op_file(const struct batch *b, const struct op *op,
@@ -965,8 +968,9 @@ static int check_ident(struct reader *r, struct mline *ml)
 	    ml->v[M_UUID].len != r->uuid_len ||
 	    memcmp(image, r->image, r->image_len) ||
 	    memcmp(uuid, r->uuid, r->uuid_len))
-		return fail_line(r, "a line of image %s inside the lines of another",
-				 image);
+		return fail_line(
+			r, "a line of image %s inside the lines of another",
+			image);
 	return 0;
 }
 
@@ -983,8 +987,10 @@ static int read_image_line(struct reader *r, struct mline *ml)
 	FILE *m;
 
 	if (r->in_image)
-		return fail_line(r, "image %s starts before the one before it ends (cut short?)",
-				 r->image);
+		return fail_line(
+			r,
+			"image %s starts before the one before it ends (cut short?)",
+			r->image);
 	ret = get_str(r, ml, M_IMAGE, false, &image);
 	if (!ret)
 		ret = get_str(r, ml, M_UUID, false, &uuid);
@@ -994,10 +1000,11 @@ static int read_image_line(struct reader *r, struct mline *ml)
 	if (ret)
 		return ret;
 	if (version != EROFS_MANIFEST_VERSION)
-		return rfail(r, -EINVAL,
-			     "%s: line %llu: manifest version %llu, this dump.erofs reads version %d",
-			     r->path, (unsigned long long)r->lineno,
-			     (unsigned long long)version, EROFS_MANIFEST_VERSION);
+		return rfail(
+			r, -EINVAL,
+			"%s: line %llu: manifest version %llu, this dump.erofs reads version %d",
+			r->path, (unsigned long long)r->lineno,
+			(unsigned long long)version, EROFS_MANIFEST_VERSION);
 	ret = get_u64(r, ml, M_BLOCK_SIZE, 1U << 16, false, &bsz, NULL);
 	if (!ret)
 		ret = get_u64(r, ml, M_PAGE_SIZE, 1U << 30, false, &psz, NULL);
@@ -1010,9 +1017,12 @@ static int read_image_line(struct reader *r, struct mline *ml)
 	if (ret)
 		return ret;
 	if (bsz < 512 || (bsz & (bsz - 1)) || psz < 512 || (psz & (psz - 1)))
-		return fail_line(r, "%s", "block or page size not a power of two from 512");
+		return fail_line(
+			r, "%s",
+			"block or page size not a power of two from 512");
 	if (!ready != !fp_name)
-		return fail_line(r, "%s", "share_ready and fingerprint_xattr disagree");
+		return fail_line(r, "%s",
+				 "share_ready and fingerprint_xattr disagree");
 	free(r->image);
 	free(r->uuid);
 	r->image = strdup(image);
@@ -1074,7 +1084,9 @@ static int read_device_line(struct reader *r, struct mline *ml)
 	if (ret)
 		return ret;
 	if (!dev != has_bytes)
-		return fail_line(r, "%s", "only the image itself (device 0) has \"bytes\"");
+		return fail_line(
+			r, "%s",
+			"only the image itself (device 0) has \"bytes\"");
 	/* a file known only on another machine is no file here */
 	if (!known_dev || !known_ino || !host) {
 		d.file_dev = d.file_ino = 0;
@@ -1099,14 +1111,18 @@ static int read_extents(struct reader *r, const struct erofs_json_value *list)
 		ret = erofs_json_begin_array(&in, &e);
 		while (!ret && (ret = erofs_json_next_element(&in, &n)) > 0) {
 			if (k == 3 || n.type != EROFS_JSON_NUMBER || !n.is_u64)
-				return fail_line(r, "%s", "an extent is not [device, offset, length]");
+				return fail_line(
+					r, "%s",
+					"an extent is not [device, offset, length]");
 			x[k++] = n.u64;
 			ret = 0;
 		}
 		if (ret < 0)
 			return fail_line(r, "extents: %s", in.why);
 		if (k != 3 || !x[0] || x[0] >= r->devices || x[1] + x[2] < x[1])
-			return fail_line(r, "%s", "an extent is not [device, offset, length] of an extra device");
+			return fail_line(
+				r, "%s",
+				"an extent is not [device, offset, length] of an extra device");
 		ret = emit_extent(r, x[0], x[1], x[2]);
 		if (ret)
 			return ret;
@@ -1152,15 +1168,19 @@ static int read_file_line(struct reader *r, struct mline *ml)
 	else if (strcmp(cls, "uncompressed"))
 		return fail_line(r, "unknown class \"%s\"", cls);
 	if (!fp != !source)
-		return fail_line(r, "%s", "\"fingerprint\" and \"source\" disagree");
+		return fail_line(r, "%s",
+				 "\"fingerprint\" and \"source\" disagree");
 	fp_len = fp ? ml->v[M_FINGERPRINT].len / 2 : 0;
 	if (fp && (!fp_len || fp_len > r->block_size ||
 		   (ml->v[M_FINGERPRINT].len & 1) ||
 		   erofs_json_unhex(fp, fp_len * 2, r->fp)))
-		return fail_line(r, "%s", "\"fingerprint\" is not 1 byte up to a block in hexadecimal");
+		return fail_line(
+			r, "%s",
+			"\"fingerprint\" is not 1 byte up to a block in hexadecimal");
 	if (sha && (ml->v[M_SHA256].len != 2 * EROFS_SHA256_SIZE ||
 		    erofs_json_unhex(sha, 2 * EROFS_SHA256_SIZE, content)))
-		return fail_line(r, "%s", "\"sha256\" is not 32 bytes in hexadecimal");
+		return fail_line(r, "%s",
+				 "\"sha256\" is not 32 bytes in hexadecimal");
 	if (nofp) {
 		int k;
 
@@ -1173,14 +1193,18 @@ static int read_file_line(struct reader *r, struct mline *ml)
 	}
 	if (source && !strcmp(source, "recorded")) {
 		if (!r->share_ready)
-			return fail_line(r, "%s", "a recorded fingerprint in an image that is not share-ready");
+			return fail_line(
+				r, "%s",
+				"a recorded fingerprint in an image that is not share-ready");
 		f.fp = r->fp;
 		f.fp_len = fp_len;
 		f.nofp = EROFS_SHARE_FP_OK;
 		/* a match: the fingerprint is the content's */
 		if (verified == 1 &&
 		    erofs_fingerprint_parse(f.fp, fp_len, digest))
-			return fail_line(r, "%s", "a verified fingerprint that is not a sha256: digest");
+			return fail_line(
+				r, "%s",
+				"a verified fingerprint that is not a sha256: digest");
 		if (r->o->verify && f.size) {
 			ret = emit_verified(r, verified);
 			if (ret)
@@ -1194,7 +1218,9 @@ static int read_file_line(struct reader *r, struct mline *ml)
 		}
 	} else if (source && !strcmp(source, "computed")) {
 		if (erofs_fingerprint_parse(r->fp, fp_len, digest))
-			return fail_line(r, "%s", "a computed fingerprint that is not a sha256: digest");
+			return fail_line(
+				r, "%s",
+				"a computed fingerprint that is not a sha256: digest");
 		/* a report with --verify would have hashed the file too */
 		if (r->o->verify && f.size)
 			f.content_sha256 = digest;
@@ -1223,8 +1249,9 @@ static int read_end_line(struct reader *r, struct mline *ml)
 	if (ret)
 		return ret;
 	if (files != r->files || dirs != r->dirs || links < files)
-		return fail_line(r, "the counts of image %s do not match its lines",
-				 r->image);
+		return fail_line(
+			r, "the counts of image %s do not match its lines",
+			r->image);
 	if (!r->devices)
 		return fail_line(r, "image %s has no device lines", r->image);
 	for (u64 i = files; i < links && !ret; i++)
@@ -1232,8 +1259,9 @@ static int read_end_line(struct reader *r, struct mline *ml)
 	if (ret)
 		return ret;
 	if (r->unchecked)
-		erofs_warn("%s: %s: made without --verify: %llu fingerprints count as not checked",
-			   r->path, r->image, (unsigned long long)r->unchecked);
+		erofs_warn(
+			"%s: %s: made without --verify: %llu fingerprints count as not checked",
+			r->path, r->image, (unsigned long long)r->unchecked);
 	r->in_image = false;
 	return 0;
 }
@@ -1254,7 +1282,9 @@ static int read_line(struct reader *r, char *text, size_t len)
 		if (ret)
 			return ret;
 		if (ml.seen & (1U << M_KIND | 1U << M_IMAGE | 1U << M_UUID))
-			return fail_line(r, "%s", "member \"kind\", \"image\" or \"uuid\" given twice");
+			return fail_line(
+				r, "%s",
+				"member \"kind\", \"image\" or \"uuid\" given twice");
 		if (!r->devices)
 			return fail_line(r, "%s", "a file before the devices");
 		return read_file_line(r, &ml);
@@ -1288,7 +1318,8 @@ static int read_line(struct reader *r, char *text, size_t len)
 		if (ret)
 			return ret;
 		if (pages != page_count(size, r->page_size))
-			return fail_line(r, "%s", "\"pages\" does not match \"size\"");
+			return fail_line(r, "%s",
+					 "\"pages\" does not match \"size\"");
 		r->dirs++;
 		return emit_simple(r, OP_DIR, size);
 	}
@@ -1319,9 +1350,10 @@ static int parse_all(struct reader *r, struct lines *l)
 		ret = blank(text, len) ? 0 : read_line(r, text, len);
 	}
 	if (!ret && r->in_image)
-		ret = rfail(r, -EINVAL,
-			    "%s: image %s has no end line: the manifest is cut short",
-			    r->path, r->image);
+		ret = rfail(
+			r, -EINVAL,
+			"%s: image %s has no end line: the manifest is cut short",
+			r->path, r->image);
 	if (!ret && !r->images)
 		ret = rfail(r, -EINVAL, "%s: no images in the manifest",
 			    r->path);
@@ -1340,8 +1372,7 @@ struct producer {
 };
 
 /* One manifest: open, parse, close. */
-static int read_one(struct producer *p, const char *path, u8 *fp,
-		    char *buf)
+static int read_one(struct producer *p, const char *path, u8 *fp, char *buf)
 {
 	struct reader r = { .path = path, .q = &p->q, .o = p->o, .fp = fp };
 	struct lines l = { .path = path, .cap = 1 << 20, .buf = buf };

@@ -88,7 +88,7 @@ struct erofs_share {
 	struct group *groups;
 	u64 nr_groups, cap_groups;
 	struct htab fp_tab; /* value -> group */
-	char **paths; /* interned paths, in the arena */
+	char **paths;	    /* interned paths, in the arena */
 	u64 nr_paths, cap_paths;
 	struct htab path_tab; /* path -> index in paths */
 	u8 (*shas)[EROFS_SHA256_SIZE];
@@ -141,7 +141,7 @@ static char *arena_strdup(struct erofs_share *s, const char *str)
 	return p;
 }
 
-/* Eight bytes at a time, mixed by multiplication: keys are paths and digests. */
+/* Eight bytes at a time, mixed by multiplying: keys are paths and digests. */
 static u64 hash_bytes(const void *p, size_t len, u64 h)
 {
 	const u8 *b = p;
@@ -173,9 +173,8 @@ static u64 htab_find(const struct htab *t, u64 hash,
 {
 	u64 i = hash & (t->cap - 1);
 
-	while (t->slot[i].idx &&
-	       (t->slot[i].tag != (u32)(hash >> 32) ||
-		!eq(ctx, t->slot[i].idx - 1)))
+	while (t->slot[i].idx && (t->slot[i].tag != (u32)(hash >> 32) ||
+				  !eq(ctx, t->slot[i].idx - 1)))
 		i = (i + 1) & (t->cap - 1);
 	return i;
 }
@@ -635,13 +634,14 @@ void erofs_share_prefetch(const struct erofs_share *s,
 	if (s->sink)
 		return;
 	if (s->path_tab.cap)
-		__builtin_prefetch(&s->path_tab.slot[hash_bytes(path, strlen(path),
-							     HASH_SEED) &
-						  (s->path_tab.cap - 1)]);
+		__builtin_prefetch(
+			&s->path_tab.slot[hash_bytes(path, strlen(path),
+						     HASH_SEED) &
+					  (s->path_tab.cap - 1)]);
 	if (f->fp && s->fp_tab.cap)
 		__builtin_prefetch(&s->fp_tab.slot[hash_bytes(f->fp, f->fp_len,
-							   HASH_SEED) &
-						(s->fp_tab.cap - 1)]);
+							      HASH_SEED) &
+						   (s->fp_tab.cap - 1)]);
 }
 
 void erofs_share_add_link(struct erofs_share *s)
@@ -1477,9 +1477,10 @@ int erofs_share_report_images(char *const *paths,
 			if (ret <= 0)
 				break;
 			if (iopts && iopts[j].nr_devices) {
-				ret = erofs_fail(-EINVAL,
-						 "%s is a manifest: --device goes with images",
-						 paths[j]);
+				ret = erofs_fail(
+					-EINVAL,
+					"%s is a manifest: --device goes with images",
+					paths[j]);
 				break;
 			}
 		}
@@ -1497,8 +1498,9 @@ int erofs_share_report_images(char *const *paths,
 		erofs_image_close(&img);
 	}
 	if (!ret && s->nr_images < 2)
-		ret = erofs_fail(-EINVAL,
-				 "--share-report needs two images or more (the same one twice is fine)");
+		ret = erofs_fail(
+			-EINVAL,
+			"--share-report needs two images or more (the same one twice is fine)");
 	if (!ret)
 		ret = erofs_share_finish(s, &r);
 	if (!ret) {

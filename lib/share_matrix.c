@@ -37,8 +37,8 @@ struct atom {
 
 struct mixed_img {
 	u32 img;
-	u32 first;  /* the variant of its first file with the content */
-	u64 pairs;  /* its variants and their counts, up to the next's */
+	u32 first; /* the variant of its first file with the content */
+	u64 pairs; /* its variants and their counts, up to the next's */
 };
 
 struct var_count {
@@ -188,7 +188,7 @@ struct build {
 		u32 img;
 		bool cls;
 		u64 size;
-	} *mfiles; /* files of mixed contents, by content, in order */
+	} * mfiles; /* files of mixed contents, by content, in order */
 };
 
 static int pass1(void *arg, const struct erofs_share_member *f)
@@ -350,8 +350,8 @@ static int add_mixed(struct model *m, struct mixed_scratch *sc,
 		ret = grow((void **)&m->mimg, &m->cap_mimg, m->nr_mimg + nf,
 			   sizeof(*m->mimg));
 	if (!ret)
-		ret = grow((void **)&m->pairs, &m->cap_pairs,
-			   m->nr_pairs + nf, sizeof(*m->pairs));
+		ret = grow((void **)&m->pairs, &m->cap_pairs, m->nr_pairs + nf,
+			   sizeof(*m->pairs));
 	if (ret)
 		return ret;
 	m->mixed_off[m->nr_mixed] = base;
@@ -363,8 +363,8 @@ static int add_mixed(struct model *m, struct mixed_scratch *sc,
 	}
 	m->nr_var_pages += nvar;
 	for (u64 k = 0; k < nf; k++) {
-		struct mixed_img *e = m->nr_mimg > base ?
-					      &m->mimg[m->nr_mimg - 1] : NULL;
+		struct mixed_img *e =
+			m->nr_mimg > base ? &m->mimg[m->nr_mimg - 1] : NULL;
 		u32 v = sc->vid[k];
 
 		if (!e || e->img != mf[k].img) {
@@ -401,8 +401,9 @@ static int add_mixed(struct model *m, struct mixed_scratch *sc,
 			sc->imgs[sc->pos[m->pairs[q].var]++] = m->mimg[e].img;
 	run = 0;
 	for (u32 v = 0; v < nvar && !ret; v++) {
-		ret = add_atom(m, sc->imgs + run, sc->nv[v], false,
-			       m->var_pages[m->mixed_voff[m->nr_mixed - 1] + v]);
+		ret = add_atom(
+			m, sc->imgs + run, sc->nv[v], false,
+			m->var_pages[m->mixed_voff[m->nr_mixed - 1] + v]);
 		run += sc->nv[v];
 	}
 	return ret;
@@ -426,7 +427,8 @@ static u64 mixed_bytes(const struct model *m, u64 k, const u8 *in)
 		}
 		for (u64 q = mi->pairs; q < pairs_end(m, e); q++)
 			if (m->pairs[q].var != w)
-				bytes += m->pairs[q].count * vp[m->pairs[q].var];
+				bytes +=
+					m->pairs[q].count * vp[m->pairs[q].var];
 	}
 	return bytes;
 }
@@ -490,8 +492,8 @@ static int model_build(const struct erofs_share *s,
 	b.off = calloc(b.nr + 1, sizeof(u64));
 	in = calloc(n ? n : 1, 1);
 	if (!m->noshare || !m->priv_files || !m->priv_simple || !m->priv_var ||
-	    !m->alone || !m->img_off || !b.last || !b.nimg ||
-	    !b.nfile || !b.size || !b.cls || !b.off || !in)
+	    !m->alone || !m->img_off || !b.last || !b.nimg || !b.nfile ||
+	    !b.size || !b.cls || !b.off || !in)
 		goto out;
 	ret = erofs_share_foreach_file(s, pass1, &b);
 	if (ret)
@@ -519,12 +521,12 @@ static int model_build(const struct erofs_share *s,
 	/* off[x] now ends each list: the list starts nimg or nfile before */
 	for (x = 0; x < b.nr && !ret; x++) {
 		if (b.cls[x] & 2)
-			ret = add_mixed(m, &sc, b.mfiles + b.off[x] - b.nfile[x],
+			ret = add_mixed(m, &sc,
+					b.mfiles + b.off[x] - b.nfile[x],
 					b.nfile[x]);
 		else if (b.nimg[x] > 1)
 			ret = add_atom(m, b.list + b.off[x] - b.nimg[x],
-				       b.nimg[x], true,
-				       pages_of(m, b.size[x]));
+				       b.nimg[x], true, pages_of(m, b.size[x]));
 	}
 	if (ret)
 		goto out;
@@ -550,7 +552,8 @@ static int model_build(const struct erofs_share *s,
 		memcpy(pos, m->img_off, n * sizeof(*pos));
 		for (u64 a = 0; a < m->nr_atoms; a++)
 			for (u32 k = 0; k < m->atoms[a].len; k++)
-				m->img_atoms[pos[m->pool[m->atoms[a].off + k]]++] =
+				m->img_atoms
+					[pos[m->pool[m->atoms[a].off + k]]++] =
 					a;
 		free(pos);
 	}
@@ -581,7 +584,8 @@ out:
 	return ret;
 }
 
-/* --- the matrix ------------------------------------------------------------ */
+/* --- the matrix ------------------------------------------------------------
+ */
 
 int erofs_share_matrix_compute(const struct erofs_share *s,
 			       const struct erofs_share_report *r,
@@ -594,9 +598,10 @@ int erofs_share_matrix_compute(const struct erofs_share *s,
 
 	memset(mx, 0, sizeof(*mx));
 	if (n > MATRIX_MAX_IMAGES)
-		return erofs_fail(-E2BIG,
-				  "--matrix: %u images, at most %u (the matrix grows as the square)",
-				  n, MATRIX_MAX_IMAGES);
+		return erofs_fail(
+			-E2BIG,
+			"--matrix: %u images, at most %u (the matrix grows as the square)",
+			n, MATRIX_MAX_IMAGES);
 	ret = model_build(s, r, &m);
 	if (ret)
 		return ret;
@@ -642,7 +647,8 @@ int erofs_share_matrix_compute(const struct erofs_share *s,
 					continue;
 				}
 				/* may be negative: kept modulo 2^64 */
-				*cell += count_of(&m, f, a->first) * vp[a->first];
+				*cell += count_of(&m, f, a->first) *
+					 vp[a->first];
 				*cell -= (count_of(&m, f, b->first) - 1) *
 					 vp[b->first];
 			}
@@ -650,7 +656,8 @@ int erofs_share_matrix_compute(const struct erofs_share *s,
 	}
 	for (unsigned int i = 0; i < n; i++) {
 		for (unsigned int j = i + 1; j < n; j++) {
-			u64 v = sv[(u64)i * n + j] + (m.noshare[i] - m.alone[i]) +
+			u64 v = sv[(u64)i * n + j] +
+				(m.noshare[i] - m.alone[i]) +
 				(m.noshare[j] - m.alone[j]);
 
 			sv[(u64)i * n + j] = v;
@@ -669,7 +676,8 @@ void erofs_share_matrix_free(struct erofs_share_matrix *mx)
 	memset(mx, 0, sizeof(*mx));
 }
 
-/* --- grouping -------------------------------------------------------------- */
+/* --- grouping --------------------------------------------------------------
+ */
 
 struct gstate {
 	const struct model *m;
@@ -803,7 +811,8 @@ static int construct(struct gstate *g, const u32 *order)
 
 			if (!g->cnt[k]) /* unopened (budget): the next is */
 				break;
-			/* empty nodes are all alike: the first stands for all */
+			/* empty nodes are all alike: the first stands for all
+			 */
 			if (!g->count[k] && (g->budget || empty_seen))
 				continue;
 			empty_seen |= !g->count[k];
@@ -991,8 +1000,9 @@ static int by_key_desc(const void *a, const void *b)
 static int check_opts(const struct erofs_share_opts *o, unsigned int n)
 {
 	if (!o->nodes == !o->node_memory)
-		return erofs_fail(-EINVAL,
-				  "grouping needs either a number of nodes or a memory budget per node");
+		return erofs_fail(
+			-EINVAL,
+			"grouping needs either a number of nodes or a memory budget per node");
 	if (!n)
 		return erofs_fail(-EINVAL, "no images to group");
 	return 0;
@@ -1146,9 +1156,10 @@ int erofs_share_group(const struct erofs_share *s,
 	g.nn = o->nodes ? (o->nodes < n ? o->nodes : n) : n;
 	/* a count per node and shared content: say so before running out */
 	if ((u64)g.nn * (m.nr_atoms + 1) > (1ULL << 30)) {
-		ret = erofs_fail(-E2BIG,
-				 "grouping %u images onto up to %u nodes needs a count for each of %llu shared contents on each node: too many",
-				 n, g.nn, (unsigned long long)m.nr_atoms);
+		ret = erofs_fail(
+			-E2BIG,
+			"grouping %u images onto up to %u nodes needs a count for each of %llu shared contents on each node: too many",
+			n, g.nn, (unsigned long long)m.nr_atoms);
 		goto out;
 	}
 	g.cap = o->nodes ? (n + o->nodes - 1) / o->nodes : n;
@@ -1236,7 +1247,8 @@ void erofs_share_grouping_free(struct erofs_share_grouping *gr)
 	memset(gr, 0, sizeof(*gr));
 }
 
-/* --- exhaustive, for checking ---------------------------------------------- */
+/* --- exhaustive, for checking ----------------------------------------------
+ */
 
 struct exh {
 	unsigned int n, maxb, cap;
@@ -1268,9 +1280,9 @@ static void exh_rec(struct exh *x, unsigned int i)
 				return;
 			bytes += x->mem[x->blocks[b]];
 		}
-		if (!x->found || (x->budget && x->nb != x->best_nodes ?
-					  x->nb < x->best_nodes :
-					  bytes < x->best_bytes)) {
+		if (!x->found || (x->budget && x->nb != x->best_nodes
+					  ? x->nb < x->best_nodes
+					  : bytes < x->best_bytes)) {
 			x->found = true;
 			x->best_nodes = x->nb;
 			x->best_bytes = bytes;
@@ -1347,7 +1359,8 @@ out:
 	return ret;
 }
 
-/* --- printing -------------------------------------------------------------- */
+/* --- printing --------------------------------------------------------------
+ */
 
 static double mib(u64 bytes)
 {
@@ -1450,9 +1463,11 @@ static void print_grouping(const struct erofs_share_report *r,
 			fputc('\n', out);
 		}
 	}
-	fprintf(out, "  all nodes: %.1f MiB of page cache", mib(g->total_bytes));
+	fprintf(out, "  all nodes: %.1f MiB of page cache",
+		mib(g->total_bytes));
 	if (g->total_exact_bytes != g->total_bytes)
-		fprintf(out, " (%.1f MiB with the images read in the order given)",
+		fprintf(out,
+			" (%.1f MiB with the images read in the order given)",
 			mib(g->total_exact_bytes));
 	fprintf(out,
 		"\n  each image on a node of its own: %.1f MiB; all on one node: %.1f MiB\n",
@@ -1476,8 +1491,7 @@ static void print_grouping(const struct erofs_share_report *r,
 
 #define J(key, v) fprintf(out, "\"%s\":%llu", key, (unsigned long long)(v))
 
-static void print_grouping_json(const struct erofs_share_grouping *g,
-				FILE *out)
+static void print_grouping_json(const struct erofs_share_grouping *g, FILE *out)
 {
 	fputs("\"grouping\":{", out);
 	if (g->node_memory)
@@ -1585,8 +1599,10 @@ int erofs_share_print_sets(const struct erofs_share *s,
 				fputs(i ? ",[" : "[", out);
 				for (unsigned int j = 0; j < n; j++)
 					fprintf(out, j ? ",%llu" : "%llu",
-						(unsigned long long)mx.saving_bytes
-							[(u64)i * n + j]);
+						(unsigned long long)
+							mx.saving_bytes
+								[(u64)i * n +
+								 j]);
 				fputc(']', out);
 			}
 			fputs("],\"saving_percent\":[", out);
@@ -1594,10 +1610,14 @@ int erofs_share_print_sets(const struct erofs_share *s,
 				fputs(i ? ",[" : "[", out);
 				for (unsigned int j = 0; j < n; j++)
 					fprintf(out, j ? ",%.4f" : "%.4f",
-						i == j ? 0 :
-						pct(mx.saving_bytes[(u64)i * n + j],
-						    mx.noshare_bytes[i] +
-							    mx.noshare_bytes[j]));
+						i == j ? 0
+						       : pct(mx.saving_bytes
+								     [(u64)i *
+									      n +
+								      j],
+							     mx.noshare_bytes[i] +
+								     mx.noshare_bytes
+									     [j]));
 				fputc(']', out);
 			}
 			fputs("]}", out);

@@ -42,8 +42,8 @@ struct erofs_manifest_opts {
  */
 int erofs_manifest_write_images(char *const *paths,
 				const struct erofs_image_opts *iopts,
-				unsigned int n, const struct erofs_manifest_opts *o,
-				FILE *out);
+				unsigned int n,
+				const struct erofs_manifest_opts *o, FILE *out);
 
 /*
  * Whether the file "path" is a manifest rather than an image: it starts
@@ -62,6 +62,7 @@ int erofs_manifest_probe(const char *path);
  * manifest is damaged or cut short.
  */
 int erofs_manifest_read(char *const *paths, unsigned int n,
-			struct erofs_share *s, const struct erofs_share_opts *o);
+			struct erofs_share *s,
+			const struct erofs_share_opts *o);
 
 #endif

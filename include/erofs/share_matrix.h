@@ -47,24 +47,25 @@ void erofs_share_matrix_free(struct erofs_share_matrix *m);
 
 struct erofs_share_grouping {
 	unsigned int nr_images;
-	unsigned int nr_nodes;	   /* nodes holding images */
-	unsigned int per_node;	   /* at most this many images (nodes) */
-	u64 node_memory;	   /* at most this much (budget); 0: none */
-	unsigned int *node_of;	   /* per image: 0 .. nr_nodes - 1 */
-	u64 *node_bytes;	   /* per node, as the grouping counts */
-	u64 *node_exact_bytes;	   /* per node, images read in the order given */
-	u64 *node_noshare_bytes;   /* per node, without sharing */
-	u64 total_bytes;	   /* node_bytes added up */
+	unsigned int nr_nodes;	 /* nodes holding images */
+	unsigned int per_node;	 /* at most this many images (nodes) */
+	u64 node_memory;	 /* at most this much (budget); 0: none */
+	unsigned int *node_of;	 /* per image: 0 .. nr_nodes - 1 */
+	u64 *node_bytes;	 /* per node, as the grouping counts */
+	u64 *node_exact_bytes;	 /* per node, images read in the order given */
+	u64 *node_noshare_bytes; /* per node, without sharing */
+	u64 total_bytes;	 /* node_bytes added up */
 	u64 total_exact_bytes;
-	u64 bound_bytes;	   /* no grouping needs less */
-	unsigned int bound_nodes;  /* budget: no grouping needs fewer */
-	u64 apart_bytes;	   /* every image on a node of its own */
-	u64 together_bytes;	   /* all images on one node */
-	unsigned int over_budget;  /* images larger than the budget alone */
-	bool cut_short;		   /* the search stopped at its work limit */
+	u64 bound_bytes;	  /* no grouping needs less */
+	unsigned int bound_nodes; /* budget: no grouping needs fewer */
+	u64 apart_bytes;	  /* every image on a node of its own */
+	u64 together_bytes;	  /* all images on one node */
+	unsigned int over_budget; /* images larger than the budget alone */
+	bool cut_short;		  /* the search stopped at its work limit */
 };
 
-/* Group the images of a finished accumulator as o->nodes or o->node_memory say. */
+/* Group the images of a finished accumulator as o->nodes or o->node_memory say.
+ */
 int erofs_share_group(const struct erofs_share *s,
 		      const struct erofs_share_report *r,
 		      const struct erofs_share_opts *o,

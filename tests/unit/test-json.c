@@ -59,22 +59,25 @@ int main(void)
 {
 	struct erofs_json_cursor c, a;
 	struct erofs_json_value v, e;
-	char line[] = "{\"n\":18446744073709551615,\"big\":18446744073709551616,"
-		      "\"neg\":-1,\"f\":1.5e3,\"arr\":[[1,2,3],[4,5,6]],"
-		      "\"s\":\"a\\u00e9\\u0100\\ud83d\\ude00\\n\"}";
+	char line[] =
+		"{\"n\":18446744073709551615,\"big\":18446744073709551616,"
+		"\"neg\":-1,\"f\":1.5e3,\"arr\":[[1,2,3],[4,5,6]],"
+		"\"s\":\"a\\u00e9\\u0100\\ud83d\\ude00\\n\"}";
 	const char *k;
 	size_t klen;
 	u8 out[4];
 	int ret, n = 0;
 
-	CHECK("json: plain path", round_trip("/usr/lib/x86_64-linux-gnu/libc.so.6"));
+	CHECK("json: plain path",
+	      round_trip("/usr/lib/x86_64-linux-gnu/libc.so.6"));
 	CHECK("json: quote, backslash, controls",
 	      round_trip("q\"b\\n\nl\033[31m\x7f"));
-	CHECK("json: UTF-8 as it is", round_trip("caf\xc3\xa9 \xf0\x9f\x98\x80"));
+	CHECK("json: UTF-8 as it is",
+	      round_trip("caf\xc3\xa9 \xf0\x9f\x98\x80"));
 	CHECK("json: bytes that are not UTF-8",
 	      round_trip("\xff\xfe x \xc3 \xe2\x82"));
 	CHECK("json: long string", round_trip("0123456789abcdef0123456789abcdef"
-					       "0123456789abcdef0123456789\"x"));
+					      "0123456789abcdef0123456789\"x"));
 
 	ret = erofs_json_begin_object(&c, line, strlen(line));
 	while (!ret && (ret = erofs_json_next_member(&c, &k, &klen, &v)) > 0) {
@@ -114,7 +117,8 @@ int main(void)
 	}
 	CHECK("json: six members, end of object", ret == 0 && n == 6);
 
-	CHECK("json: blanks around", reads("  { \"a\" : [ ] , \"b\" : { } }  "));
+	CHECK("json: blanks around",
+	      reads("  { \"a\" : [ ] , \"b\" : { } }  "));
 	CHECK("json: empty object", reads("{}"));
 	CHECK("json: not an object", !reads("[1]"));
 	CHECK("json: trailing comma", !reads("{\"a\":1,}"));

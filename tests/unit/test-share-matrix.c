@@ -45,8 +45,10 @@ static u64 rnd(void)
 
 static void make_fleet(struct fleet *fl, unsigned int n)
 {
-	static const u64 sizes[12] = { 100,   5000,  4096,  70000, 9000, 1,
-				       20000, 12288, 33000, 4097,  800,  150000 };
+	static const u64 sizes[12] = {
+		100,   5000,  4096,  70000, 9000, 1,
+		20000, 12288, 33000, 4097,  800,  150000
+	};
 
 	memset(fl, 0, sizeof(*fl));
 	fl->n = n;
@@ -94,8 +96,8 @@ static struct erofs_share *feed(const struct fleet *fl, u32 mask,
 			continue;
 		snprintf(name, sizeof(name), "img%u", i);
 		erofs_share_add_image(s, name,
-				      fl->ready[i] ? "trusted.erofs.fingerprint" :
-						     NULL);
+				      fl->ready[i] ? "trusted.erofs.fingerprint"
+						   : NULL);
 		for (unsigned int k = 0; k < fl->nf; k++) {
 			const struct tfile *t = &fl->f[k];
 			u8 value[39] = "sha256:";
@@ -274,8 +276,8 @@ int main(void)
 			}
 			for (unsigned int b = 1; b <= 4; b++) {
 				struct erofs_share_opts o = {
-					.node_memory = r->shared_bytes * b / 4 +
-						       1,
+					.node_memory =
+						r->shared_bytes * b / 4 + 1,
 				};
 
 				check_grouping(&fl, s, r, &o);
@@ -291,17 +293,20 @@ int main(void)
 		 "matrix: %u of %u images alone are their own report", alone_ok,
 		 alones);
 	CHECK(msg, alones && alone_ok == alones);
-	snprintf(msg, sizeof(msg),
-		 "grouping: %u of %u nodes' exact figures are their images' report",
-		 nodes_ok, nodes_checked);
+	snprintf(
+		msg, sizeof(msg),
+		"grouping: %u of %u nodes' exact figures are their images' report",
+		nodes_ok, nodes_checked);
 	CHECK(msg, nodes_checked && nodes_ok == nodes_checked);
-	snprintf(msg, sizeof(msg),
-		 "grouping: the heuristic finds the best of every partition in %u of %u cases",
-		 optimal, cases);
+	snprintf(
+		msg, sizeof(msg),
+		"grouping: the heuristic finds the best of every partition in %u of %u cases",
+		optimal, cases);
 	CHECK(msg, cases && optimal == cases);
-	snprintf(msg, sizeof(msg),
-		 "grouping: the stated bound holds for the best grouping (%u of %u)",
-		 bound_ok, cases);
+	snprintf(
+		msg, sizeof(msg),
+		"grouping: the stated bound holds for the best grouping (%u of %u)",
+		bound_ok, cases);
 	CHECK(msg, cases && bound_ok == cases);
 	snprintf(msg, sizeof(msg),
 		 "grouping: images per node and budgets kept (%u of %u)",
