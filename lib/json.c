@@ -82,7 +82,7 @@ int erofs_json_unhex(const char *hex, size_t len, u8 *out)
 		u8 hi = hex_digit[(u8)hex[i]], lo = hex_digit[(u8)hex[i + 1]];
 
 		bad |= !hi | !lo;
-		out[i / 2] = (hi - 1) << 4 | ((lo - 1) & 15);
+		out[i / 2] = ((hi - 1) & 15) << 4 | ((lo - 1) & 15);
 	}
 	return bad ? -EINVAL : 0;
 }
