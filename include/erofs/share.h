@@ -281,10 +281,12 @@ int erofs_share_foreach_file(const struct erofs_share *s,
 
 /*
  * The whole report for image files "paths" (the same one may be given
- * twice), each opened with its "iopts" (its device files; NULL: none),
- * printed to "out". Fails when an image cannot be read, and with -EBADMSG
- * after printing when verify found fingerprints that do not match their
- * files' content.
+ * twice), each opened with its "iopts" (its device files; NULL: none), or
+ * fingerprint manifests (lib/manifest.c) standing for their images,
+ * printed to "out": the report, or with o->matrix, o->nodes or
+ * o->node_memory the matrix and grouping (lib/share_matrix.c). Fails when
+ * an input cannot be read, and with -EBADMSG after printing when verify
+ * found fingerprints that do not match their files' content.
  */
 int erofs_share_report_images(char *const *paths,
 			      const struct erofs_image_opts *iopts,
