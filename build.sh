@@ -18,6 +18,8 @@ packages=(
 	xz-utils zstd
 	erofs-utils qemu-system-x86 busybox-static cpio
 	clang libclang-rt-14-dev time strace
+	# DuckDB from the npm registry checks the manifests' query (tests)
+	nodejs
 )
 
 install_missing() {

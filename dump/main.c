@@ -10,6 +10,7 @@
 #include "erofs/dump.h"
 #include "erofs/error.h"
 #include "erofs/image.h"
+#include "erofs/manifest.h"
 #include "erofs/share.h"
 #include "erofs/version.h"
 
@@ -26,6 +27,10 @@ enum {
 	OPT_OFFSET,
 	OPT_DEVICE,
 	OPT_BLKID_UDEV,
+	OPT_FINGERPRINTS,
+	OPT_MATRIX,
+	OPT_NODES,
+	OPT_NODE_MEMORY,
 };
 
 static const struct option long_options[] = {
@@ -43,6 +48,10 @@ static const struct option long_options[] = {
 	{ "offset", required_argument, NULL, OPT_OFFSET },
 	{ "device", required_argument, NULL, OPT_DEVICE },
 	{ "blkid-udev", no_argument, NULL, OPT_BLKID_UDEV },
+	{ "fingerprints", no_argument, NULL, OPT_FINGERPRINTS },
+	{ "matrix", no_argument, NULL, OPT_MATRIX },
+	{ "nodes", required_argument, NULL, OPT_NODES },
+	{ "node-memory", required_argument, NULL, OPT_NODE_MEMORY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -61,8 +70,9 @@ struct dump_config {
 	const char *path;
 	const char *image;
 	struct erofs_image_opts image_opts; /* --offset, --device */
-	/* --share-report over inputs[0..nr_inputs) */
-	bool share_report, json, share_opts;
+	/* --share-report (or --fingerprints) over inputs[0..nr_inputs) */
+	bool share_report, json, share_opts, fingerprints, sets_opts;
+	bool top_given;
 	struct erofs_share_opts share;
 	struct dump_input *inputs;
 	unsigned int nr_inputs;
@@ -75,9 +85,13 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: dump.erofs [OPTIONS] IMAGE\n"
 		"       dump.erofs --share-report [--json] [--top=N] [--page-size=N]\n"
-		"                  [--verify] IMAGE [--device=FILE...] IMAGE...\n"
+		"                  [--verify] [--matrix] [--nodes=N | --node-memory=SIZE]\n"
+		"                  INPUT [--device=FILE...] INPUT...\n"
+		"       dump.erofs --fingerprints [--verify] [--page-size=N]\n"
+		"                  IMAGE [--device=FILE...]...\n"
 		"Show what the EROFS image IMAGE holds, or how much page cache\n"
-		"sharing saves across several images.\n"
+		"sharing saves across several images; an INPUT is an image or a\n"
+		"manifest written by --fingerprints (\"-\": standard input).\n"
 		"\n"
 		" -s              superblock: fields, features, fingerprints, the Linux\n"
 		"                 version needed (the default without other options)\n"
@@ -91,9 +105,20 @@ static void usage(FILE *f)
 		" --share-report  page cache with and without sharing (inode_share) across\n"
 		"                 the images, what shares and what does not\n"
 		" --json          print the share report as one JSON object\n"
+		" --matrix        instead of the report, the saving of every pair of\n"
+		"                 images mounted together\n"
+		" --nodes=N       instead of the report, a grouping of the images onto N\n"
+		"                 nodes (each with at most a 1/N share of the images,\n"
+		"                 rounded up) that shares most\n"
+		" --node-memory=SIZE  the same onto as few nodes of SIZE bytes of page\n"
+		"                 cache as it can (K, M, G, T: powers of 1024)\n"
+		" --fingerprints  write a manifest of the images (JSON Lines): every\n"
+		"                 regular file's path, size, pages, layout class and\n"
+		"                 fingerprint, computed where the image has none\n"
 		" --top=N         list the N shared contents saving most (default 10)\n"
 		" --page-size=N   page size to count with (default 4096)\n"
 		" --verify        also read the files and check their fingerprints\n"
+		"                 (with --fingerprints: recorded in the manifest)\n"
 		" --offset=#      the image starts # bytes into IMAGE\n"
 		" --device=FILE   an extra device of the image, once per device in the\n"
 		"                 order of its device table (without any, they are read\n"
@@ -104,6 +129,38 @@ static void usage(FILE *f)
 		" -d#             message level, 0 (quiet) to 9 (debug)\n"
 		" -V, --version   print the version and exit\n"
 		" -h, --help      print this help and exit\n");
+}
+
+/* A size in bytes, with K, M, G or T for powers of 1024. */
+static int parse_size(const char *arg, u64 *out)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno || end == arg || *arg == '-')
+		return -EINVAL;
+	switch (*end) {
+	case 'T':
+		shift += 10;
+		/* fall through */
+	case 'G':
+		shift += 10;
+		/* fall through */
+	case 'M':
+		shift += 10;
+		/* fall through */
+	case 'K':
+		shift += 10;
+		end++;
+		break;
+	}
+	if (*end || !v || v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = (u64)v << shift;
+	return 0;
 }
 
 static int usage_error(const char *msg)
@@ -233,6 +290,7 @@ static int parse_args(struct dump_config *c, int argc, char **argv)
 				return usage_error(opt == OPT_TOP ?
 					"invalid --top value" :
 					"invalid --page-size value (a power of two from 512)");
+			c->top_given |= opt == OPT_TOP;
 			if (opt == OPT_TOP)
 				c->share.top = v;
 			else
@@ -240,7 +298,27 @@ static int parse_args(struct dump_config *c, int argc, char **argv)
 			break;
 		case OPT_VERIFY:
 			c->share.verify = true;
-			c->share_opts = true;
+			break;
+		case OPT_FINGERPRINTS:
+			c->fingerprints = true;
+			break;
+		case OPT_MATRIX:
+			c->share.matrix = true;
+			c->sets_opts = true;
+			break;
+		case OPT_NODES:
+			errno = 0;
+			v = strtoull(optarg, &end, 10);
+			if (errno || *end || end == optarg || *optarg == '-' ||
+			    !v || v > UINT32_MAX)
+				return usage_error("invalid --nodes value");
+			c->share.nodes = v;
+			c->sets_opts = true;
+			break;
+		case OPT_NODE_MEMORY:
+			if (parse_size(optarg, &c->share.node_memory))
+				return usage_error("invalid --node-memory value (bytes, or a number with K, M, G or T)");
+			c->sets_opts = true;
 			break;
 		case OPT_BLKID_UDEV:
 			c->blkid_udev = true;
@@ -265,20 +343,40 @@ static int parse_args(struct dump_config *c, int argc, char **argv)
 		if (ret)
 			return ret;
 	}
-	if (c->share_report) {
+	if (c->share_report || c->fingerprints) {
+		const char *what = c->share_report ? "--share-report" :
+						     "--fingerprints";
+
+		if (c->share_report && c->fingerprints)
+			return usage_error("--share-report and --fingerprints are separate runs");
+		char msg[96];
+
 		if (c->superblock || c->stats || c->extents || c->ls ||
-		    c->cat || c->nid_given || c->path || c->blkid_udev)
-			return usage_error("--share-report cannot be combined with other reports");
-		if (c->image_opts.offset)
-			return usage_error("--offset cannot be combined with --share-report");
+		    c->cat || c->nid_given || c->path || c->blkid_udev) {
+			snprintf(msg, sizeof(msg),
+				 "%s cannot be combined with other reports",
+				 what);
+			return usage_error(msg);
+		}
+		if (c->image_opts.offset) {
+			snprintf(msg, sizeof(msg),
+				 "--offset cannot be combined with %s", what);
+			return usage_error(msg);
+		}
 		if (c->lead.nr_devices)
-			return usage_error("with --share-report, each --device=FILE follows the IMAGE it belongs to");
-		if (c->nr_inputs < 2)
-			return usage_error("--share-report needs two IMAGEs or more (the same one twice is fine)");
+			return usage_error("each --device=FILE follows the IMAGE it belongs to");
+		if (c->fingerprints && (c->json || c->sets_opts || c->top_given))
+			return usage_error("--json, --top, --matrix, --nodes and --node-memory go with --share-report");
+		if (c->share.nodes && c->share.node_memory)
+			return usage_error("--nodes and --node-memory are two ways of grouping: give one");
+		if (!c->nr_inputs)
+			return usage_error(c->share_report ?
+				"--share-report needs two images or more (the same one twice is fine)" :
+				"--fingerprints needs an IMAGE");
 		return 0;
 	}
-	if (c->share_opts)
-		return usage_error("--json, --top, --page-size and --verify go with --share-report");
+	if (c->share_opts || c->share.verify || c->sets_opts)
+		return usage_error("--json, --top, --page-size, --verify, --matrix, --nodes and --node-memory go with --share-report");
 	if (c->nr_inputs != 1)
 		return usage_error("exactly one IMAGE is needed");
 	c->image = c->inputs[0].path;
@@ -309,6 +407,33 @@ static int failed(int ret)
 	fprintf(stderr, "%s: %s\n", erofs_progname,
 		msg ? msg : strerror(-ret));
 	return 1;
+}
+
+static int fingerprints(struct dump_config *c)
+{
+	char **paths = calloc(c->nr_inputs, sizeof(*paths));
+	struct erofs_image_opts *io = calloc(c->nr_inputs, sizeof(*io));
+	struct erofs_manifest_opts mo = {
+		.page_size = c->share.page_size,
+		.verify = c->share.verify,
+	};
+	int ret = -ENOMEM;
+
+	if (paths && io) {
+		for (unsigned int i = 0; i < c->nr_inputs; i++) {
+			paths[i] = c->inputs[i].path;
+			io[i].devices = c->inputs[i].devices;
+			io[i].nr_devices = c->inputs[i].nr_devices;
+		}
+		ret = erofs_manifest_write_images(paths, io, c->nr_inputs, &mo,
+						  stdout);
+	}
+	free(paths);
+	free(io);
+	if (fflush(stdout) && !ret)
+		ret = erofs_fail(-errno, "standard output: %s",
+				 strerror(errno));
+	return ret ? failed(ret) : 0;
 }
 
 static int share_report(struct dump_config *c)
@@ -347,8 +472,8 @@ int main(int argc, char **argv)
 		free_inputs(&c);
 		return ret;
 	}
-	if (c.share_report) {
-		ret = share_report(&c);
+	if (c.share_report || c.fingerprints) {
+		ret = c.share_report ? share_report(&c) : fingerprints(&c);
 		free_inputs(&c);
 		return ret;
 	}

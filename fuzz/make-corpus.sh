@@ -7,6 +7,7 @@
 #   OUTDIR/image/  images (fuzz-fsck, fuzz-dump)
 #   OUTDIR/tar/    archives (fuzz-tar)
 #   OUTDIR/share/  two images with a length prefix (fuzz-share)
+#   OUTDIR/manifest/  fingerprint manifests of some images (fuzz-manifest)
 # Environment: MKFS (our mkfs.erofs, default ./mkfs/mkfs.erofs), EU_BIN (a
 # bin directory of erofs-utils 1.9, found by tests/oracle if unset).
 set -euo pipefail
@@ -14,9 +15,10 @@ set -euo pipefail
 out=${1:?usage: make-corpus.sh OUTDIR}
 here=$(cd "$(dirname "$0")" && pwd)
 MKFS=${MKFS:-./mkfs/mkfs.erofs}
+DUMP=${DUMP:-$(dirname "$MKFS")/../dump/dump.erofs}
 work=$(mktemp -d "${TMPDIR:-/tmp}/erofs-corpus.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$out/image" "$out/tar" "$out/share"
+mkdir -p "$out/image" "$out/tar" "$out/share" "$out/manifest"
 
 # --- a small tree with every kind of entry ---------------------------------
 src=$work/src
@@ -198,4 +200,14 @@ pair "$out/image/ours-1.img" "$out/image/ours-4.img" plain-ishare.bin
 pair "$out/image/eu-blobdev-digest.img" "$out/image/eu-blobdev-digest.img" \
 	blobdev-twice.bin
 
-echo "corpus: $(ls "$out/image" | wc -l) images, $(ls "$out/tar" | wc -l) archives, $(ls "$out/share" | wc -l) share pairs in $out"
+# --- fingerprint manifests: small ones, of images with and without ------------
+for img in ours-1 ours-3 ours-5 ours-11 eu-blobdev-digest; do
+	[ -f "$out/image/$img.img" ] &&
+		"$DUMP" --fingerprints --verify "$out/image/$img.img" \
+			>"$out/manifest/$img.jsonl" 2>/dev/null
+done
+[ -f "$out/manifest/ours-3.jsonl" ] && [ -f "$out/manifest/ours-5.jsonl" ] &&
+	cat "$out/manifest/ours-3.jsonl" "$out/manifest/ours-5.jsonl" \
+		>"$out/manifest/two.jsonl"
+
+echo "corpus: $(ls "$out/image" | wc -l) images, $(ls "$out/tar" | wc -l) archives, $(ls "$out/share" | wc -l) share pairs, $(ls "$out/manifest" | wc -l) manifests in $out"

@@ -16,7 +16,7 @@ build=$(cd "${1:?usage: run.sh BUILDDIR SECONDS [TARGET...]}" && pwd)
 secs=${2:?usage: run.sh BUILDDIR SECONDS [TARGET...]}
 shift 2
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fsck dump tar share)
+[ ${#targets[@]} -gt 0 ] || targets=(fsck dump tar share manifest)
 out=$build/fuzz-out
 seed=$out/seed
 
@@ -36,6 +36,7 @@ for t in "${targets[@]}"; do
 	fsck | dump) seeds=$seed/image dict=$here/image.dict ;;
 	tar) seeds=$seed/tar dict=$here/tar.dict ;;
 	share) seeds=$seed/share dict=$here/image.dict ;;
+	manifest) seeds=$seed/manifest dict=$here/manifest.dict ;;
 	*) seeds= dict= ;;
 	esac
 	if [ ! -x "$bin" ]; then

@@ -12,7 +12,9 @@
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
 #include "erofs/format.h"
+#include "erofs/manifest.h"
 #include "erofs/share.h"
+#include "erofs/share_matrix.h"
 #include "erofs/walk.h"
 #include "erofs/xattr.h"
 #include "erofs/xattr_read.h"
@@ -27,13 +29,15 @@ struct arena_block {
 	char data[];
 };
 
-/* One regular file inode. */
+/*
+ * One regular file inode: 32 bytes, so that a fleet of thousands of images
+ * fits in memory (content digests, known with verify only, lie apart).
+ */
 struct rec {
 	u64 size;
-	char *path;
+	u32 path; /* interned: fleets repeat the same paths */
 	u32 img;
 	int32_t group; /* fingerprint's copy, -1 without a fingerprint */
-	int32_t sha;   /* content digest (verify), -1 when unknown */
 	u32 parent;    /* union-find for the rebuild estimate */
 	bool compressed;
 	bool member; /* holds the group's copy, else private */
@@ -54,7 +58,8 @@ struct group {
 /* A device of an image, for the storage figures. */
 struct sdev {
 	u64 file_dev, file_ino, file_offset;
-	char *tag; /* NULL: none */
+	char *host; /* the machine of file_dev and file_ino; NULL: this one */
+	char *tag;  /* NULL: none */
 	u32 img;
 	u32 parent; /* union-find: devices known to be the same */
 };
@@ -68,7 +73,10 @@ struct sext {
 
 /* Open-addressing set of indexes (stored + 1) with caller-given keys. */
 struct htab {
-	u32 *slot;
+	/* index + 1 (0: free), and bits of the key's hash to skip others */
+	struct hslot {
+		u32 idx, tag;
+	} *slot;
 	u64 cap, n;
 };
 
@@ -80,8 +88,16 @@ struct erofs_share {
 	struct group *groups;
 	u64 nr_groups, cap_groups;
 	struct htab fp_tab; /* value -> group */
+	char **paths;	    /* interned paths, in the arena */
+	u64 nr_paths, cap_paths;
+	struct htab path_tab; /* path -> index in paths */
 	u8 (*shas)[EROFS_SHA256_SIZE];
 	u64 nr_shas, cap_shas;
+	int32_t *rec_sha; /* per record, index in shas or -1; NULL: none yet */
+	u64 cap_rec_sha;
+	/* forward every file and device to these instead of keeping them */
+	const struct erofs_share_sink *sink;
+	void *sink_arg;
 	struct erofs_share_image *images;
 	unsigned int nr_images;
 	struct erofs_share_conflict conflicts[SHARE_MAX_CONFLICTS];
@@ -125,13 +141,25 @@ static char *arena_strdup(struct erofs_share *s, const char *str)
 	return p;
 }
 
+/* Eight bytes at a time, mixed by multiplying: keys are paths and digests. */
 static u64 hash_bytes(const void *p, size_t len, u64 h)
 {
 	const u8 *b = p;
+	u64 w;
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ b[i]) * 1099511628211ULL;
-	return h;
+	for (; len >= 8; len -= 8, b += 8) {
+		memcpy(&w, b, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	if (len) {
+		w = 0;
+		memcpy(&w, b, len);
+		h = (h ^ w ^ (u64)len << 56) * 0x9e3779b97f4a7c15ULL;
+	}
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ULL;
+	return h ^ (h >> 32);
 }
 
 #define HASH_SEED 1469598103934665603ULL
@@ -145,26 +173,33 @@ static u64 htab_find(const struct htab *t, u64 hash,
 {
 	u64 i = hash & (t->cap - 1);
 
-	while (t->slot[i] && !eq(ctx, t->slot[i] - 1))
+	while (t->slot[i].idx && (t->slot[i].tag != (u32)(hash >> 32) ||
+				  !eq(ctx, t->slot[i].idx - 1)))
 		i = (i + 1) & (t->cap - 1);
 	return i;
+}
+
+static void htab_set(struct htab *t, u64 slot, u32 idx, u64 hash)
+{
+	t->slot[slot].idx = idx + 1;
+	t->slot[slot].tag = hash >> 32;
 }
 
 static int htab_grow(struct htab *t, u64 (*hash_of)(const void *ctx, u32 idx),
 		     const void *ctx)
 {
 	u64 cap = t->cap ? t->cap * 2 : 1024;
-	u32 *slot = calloc(cap, sizeof(*slot));
+	struct hslot *slot = calloc(cap, sizeof(*slot));
 
 	if (!slot)
 		return -ENOMEM;
 	for (u64 i = 0; i < t->cap; i++) {
 		u64 j;
 
-		if (!t->slot[i])
+		if (!t->slot[i].idx)
 			continue;
-		j = hash_of(ctx, t->slot[i] - 1) & (cap - 1);
-		while (slot[j])
+		j = hash_of(ctx, t->slot[i].idx - 1) & (cap - 1);
+		while (slot[j].idx)
 			j = (j + 1) & (cap - 1);
 		slot[j] = t->slot[i];
 	}
@@ -190,6 +225,60 @@ static int grow(void **arr, u64 *cap, u64 need, size_t elem)
 	return 0;
 }
 
+struct path_probe {
+	const struct erofs_share *s;
+	const char *path;
+};
+
+static bool path_eq(const void *ctx, u32 idx)
+{
+	const struct path_probe *p = ctx;
+
+	return !strcmp(p->s->paths[idx], p->path);
+}
+
+static u64 path_hash(const void *ctx, u32 idx)
+{
+	const char *path = ((const struct erofs_share *)ctx)->paths[idx];
+
+	return hash_bytes(path, strlen(path), HASH_SEED);
+}
+
+/* The index of "path" among the paths seen, adding it if new. */
+static int intern_path(struct erofs_share *s, const char *path, u32 *id)
+{
+	struct path_probe probe = { s, path };
+	u64 slot, h;
+	int ret;
+
+	if ((s->nr_paths + 1) * 2 > s->path_tab.cap) {
+		ret = htab_grow(&s->path_tab, path_hash, s);
+		if (ret)
+			return ret;
+	}
+	h = hash_bytes(path, strlen(path), HASH_SEED);
+	slot = htab_find(&s->path_tab, h, path_eq, &probe);
+	if (!s->path_tab.slot[slot].idx) {
+		if (s->nr_paths >= UINT32_MAX - 1)
+			return -EFBIG;
+		ret = grow((void **)&s->paths, &s->cap_paths, s->nr_paths + 1,
+			   sizeof(*s->paths));
+		if (ret)
+			return ret;
+		s->paths[s->nr_paths] = arena_strdup(s, path);
+		if (!s->paths[s->nr_paths])
+			return -ENOMEM;
+		htab_set(&s->path_tab, slot, s->nr_paths++, h);
+	}
+	*id = s->path_tab.slot[slot].idx - 1;
+	return 0;
+}
+
+static int32_t rec_sha(const struct erofs_share *s, u64 i)
+{
+	return s->rec_sha ? s->rec_sha[i] : -1;
+}
+
 int erofs_share_new(struct erofs_share **sp, const struct erofs_share_opts *o)
 {
 	struct erofs_share *s = calloc(1, sizeof(*s));
@@ -200,6 +289,19 @@ int erofs_share_new(struct erofs_share **sp, const struct erofs_share_opts *o)
 	if (!s->o.page_size)
 		s->o.page_size = EROFS_SHARE_PAGE_SIZE;
 	*sp = s;
+	return 0;
+}
+
+int erofs_share_new_sink(struct erofs_share **sp,
+			 const struct erofs_share_opts *o,
+			 const struct erofs_share_sink *sink, void *arg)
+{
+	int ret = erofs_share_new(sp, o);
+
+	if (ret)
+		return ret;
+	(*sp)->sink = sink;
+	(*sp)->sink_arg = arg;
 	return 0;
 }
 
@@ -225,7 +327,10 @@ void erofs_share_free(struct erofs_share *s)
 	free(s->recs);
 	free(s->groups);
 	free(s->fp_tab.slot);
+	free(s->paths);
+	free(s->path_tab.slot);
 	free(s->shas);
+	free(s->rec_sha);
 	while (s->arena) {
 		struct arena_block *b = s->arena;
 
@@ -240,6 +345,8 @@ int erofs_share_add_image(struct erofs_share *s, const char *name,
 {
 	struct erofs_share_image *n, *im;
 
+	if (s->sink)
+		return s->sink->image(s->sink_arg, name, fp_name);
 	if (s->finished)
 		return -EINVAL;
 	n = realloc(s->images, (s->nr_images + 1) * sizeof(*n));
@@ -266,6 +373,8 @@ int erofs_share_add_device(struct erofs_share *s,
 	struct sdev *v;
 	int ret;
 
+	if (s->sink)
+		return s->sink->device(s->sink_arg, d, bytes);
 	if (!s->nr_images || s->finished || s->nr_devs >= UINT32_MAX - 1)
 		return -EINVAL;
 	ret = grow((void **)&s->devs, &s->cap_devs, s->nr_devs + 1,
@@ -278,6 +387,9 @@ int erofs_share_add_device(struct erofs_share *s,
 	v->file_offset = d->file_offset;
 	v->tag = d->tag && d->tag[0] ? arena_strdup(s, d->tag) : NULL;
 	if (d->tag && d->tag[0] && !v->tag)
+		return -ENOMEM;
+	v->host = d->host ? arena_strdup(s, d->host) : NULL;
+	if (d->host && !v->host)
 		return -ENOMEM;
 	v->img = s->nr_images - 1;
 	v->parent = s->nr_devs;
@@ -296,6 +408,8 @@ int erofs_share_add_extent(struct erofs_share *s, unsigned int dev, u64 pos,
 	u64 gdev = s->img_devs + dev;
 	int ret;
 
+	if (s->sink)
+		return s->sink->extent(s->sink_arg, dev, pos, len);
 	if (!s->nr_images || s->finished || gdev >= s->nr_devs ||
 	    pos + len < pos)
 		return -EINVAL;
@@ -361,8 +475,8 @@ static void note_conflict(struct erofs_share *s, const struct group *g,
 	c->other_compressed = r->compressed;
 	c->image = first->img;
 	c->other_image = r->img;
-	c->path = first->path;
-	c->other_path = r->path;
+	c->path = s->paths[first->path];
+	c->other_path = s->paths[r->path];
 }
 
 /* Join the copy of fingerprint f->fp, creating it for the first inode. */
@@ -380,8 +494,8 @@ static int join_group(struct erofs_share *s, struct rec *r,
 			return ret;
 	}
 	slot = htab_find(&s->fp_tab, h, fp_eq, &probe);
-	if (s->fp_tab.slot[slot]) {
-		g = &s->groups[s->fp_tab.slot[slot] - 1];
+	if (s->fp_tab.slot[slot].idx) {
+		g = &s->groups[s->fp_tab.slot[slot].idx - 1];
 		r->group = g - s->groups;
 		/* the kernel's checks, in its order: class, then size */
 		if (g->compressed != r->compressed || g->size != r->size) {
@@ -416,9 +530,35 @@ static int join_group(struct erofs_share *s, struct rec *r,
 	g->first = r - s->recs;
 	g->members = 1;
 	g->hash = h;
-	s->fp_tab.slot[slot] = ++s->nr_groups;
+	htab_set(&s->fp_tab, slot, s->nr_groups++, h);
 	r->group = s->nr_groups - 1;
 	r->member = true;
+	return 0;
+}
+
+/* The content digest of the record being added (NULL: unknown). */
+static int note_sha(struct erofs_share *s, const u8 *digest)
+{
+	u64 old = s->rec_sha ? s->cap_rec_sha : 0;
+	int ret;
+
+	ret = grow((void **)&s->rec_sha, &s->cap_rec_sha, s->nr_recs + 1,
+		   sizeof(*s->rec_sha));
+	if (ret)
+		return ret;
+	/* the records before the first digest know none */
+	if (!old)
+		for (u64 i = 0; i < s->nr_recs; i++)
+			s->rec_sha[i] = -1;
+	s->rec_sha[s->nr_recs] = -1;
+	if (!digest)
+		return 0;
+	ret = grow((void **)&s->shas, &s->cap_shas, s->nr_shas + 1,
+		   sizeof(*s->shas));
+	if (ret)
+		return ret;
+	memcpy(s->shas[s->nr_shas], digest, EROFS_SHA256_SIZE);
+	s->rec_sha[s->nr_recs] = s->nr_shas++;
 	return 0;
 }
 
@@ -431,6 +571,8 @@ int erofs_share_add_file(struct erofs_share *s,
 	bool holds;
 	int ret;
 
+	if (s->sink)
+		return s->sink->file(s->sink_arg, f);
 	if (!s->nr_images || s->finished)
 		return -EINVAL;
 	if (s->nr_recs >= UINT32_MAX - 1)
@@ -445,24 +587,19 @@ int erofs_share_add_file(struct erofs_share *s,
 	r->size = f->size;
 	r->img = s->nr_images - 1;
 	r->group = -1;
-	r->sha = -1;
 	r->parent = s->nr_recs;
 	r->compressed = f->compressed;
 	if (!im->fp_name)
 		r->nofp = EROFS_SHARE_FP_NOT_READY;
 	else
 		r->nofp = f->fp ? EROFS_SHARE_FP_OK : f->nofp;
-	r->path = arena_strdup(s, f->path ? f->path : "");
-	if (!r->path)
-		return -ENOMEM;
-	if (f->content_sha256) {
-		ret = grow((void **)&s->shas, &s->cap_shas, s->nr_shas + 1,
-			   sizeof(*s->shas));
+	ret = intern_path(s, f->path ? f->path : "", &r->path);
+	if (ret)
+		return ret;
+	if (f->content_sha256 || s->rec_sha) {
+		ret = note_sha(s, f->content_sha256);
 		if (ret)
 			return ret;
-		memcpy(s->shas[s->nr_shas], f->content_sha256,
-		       EROFS_SHA256_SIZE);
-		r->sha = s->nr_shas++;
 	}
 	s->nr_recs++;
 
@@ -489,9 +626,29 @@ int erofs_share_add_file(struct erofs_share *s,
 	return 0;
 }
 
+void erofs_share_prefetch(const struct erofs_share *s,
+			  const struct erofs_share_file *f)
+{
+	const char *path = f->path ? f->path : "";
+
+	if (s->sink)
+		return;
+	if (s->path_tab.cap)
+		__builtin_prefetch(
+			&s->path_tab.slot[hash_bytes(path, strlen(path),
+						     HASH_SEED) &
+					  (s->path_tab.cap - 1)]);
+	if (f->fp && s->fp_tab.cap)
+		__builtin_prefetch(&s->fp_tab.slot[hash_bytes(f->fp, f->fp_len,
+							      HASH_SEED) &
+						   (s->fp_tab.cap - 1)]);
+}
+
 void erofs_share_add_link(struct erofs_share *s)
 {
-	if (s->nr_images)
+	if (s->sink)
+		s->sink->link(s->sink_arg);
+	else if (s->nr_images)
 		s->images[s->nr_images - 1].links++;
 }
 
@@ -499,6 +656,8 @@ void erofs_share_add_dir(struct erofs_share *s, u64 size)
 {
 	struct erofs_share_image *im;
 
+	if (s->sink)
+		return s->sink->dir(s->sink_arg, size);
 	if (!s->nr_images)
 		return;
 	im = &s->images[s->nr_images - 1];
@@ -508,6 +667,8 @@ void erofs_share_add_dir(struct erofs_share *s, u64 size)
 
 void erofs_share_add_verified(struct erofs_share *s, bool matched)
 {
+	if (s->sink)
+		return s->sink->verified(s->sink_arg, matched);
 	if (!s->nr_images)
 		return;
 	if (matched)
@@ -518,7 +679,9 @@ void erofs_share_add_verified(struct erofs_share *s, bool matched)
 
 void erofs_share_add_unverified(struct erofs_share *s)
 {
-	if (s->nr_images)
+	if (s->sink)
+		s->sink->verified(s->sink_arg, -1);
+	else if (s->nr_images)
 		s->images[s->nr_images - 1].unverified++;
 }
 
@@ -555,10 +718,11 @@ static bool key_eq_rec(const struct erofs_share *s, int kind,
 	case 0:
 		return a->group == b->group && a->size == b->size;
 	case 1:
-		return !memcmp(s->shas[a->sha], s->shas[b->sha],
+		return !memcmp(s->shas[rec_sha(s, a - s->recs)],
+			       s->shas[rec_sha(s, b - s->recs)],
 			       EROFS_SHA256_SIZE);
 	default:
-		return a->size == b->size && !strcmp(a->path, b->path);
+		return a->size == b->size && a->path == b->path;
 	}
 }
 
@@ -570,10 +734,10 @@ static u64 key_hash_rec(const struct erofs_share *s, int kind,
 		return hash_bytes(&r->group, sizeof(r->group),
 				  hash_bytes(&r->size, 8, HASH_SEED));
 	case 1:
-		return hash_bytes(s->shas[r->sha], EROFS_SHA256_SIZE,
-				  HASH_SEED);
+		return hash_bytes(s->shas[rec_sha(s, r - s->recs)],
+				  EROFS_SHA256_SIZE, HASH_SEED);
 	default:
-		return hash_bytes(r->path, strlen(r->path),
+		return hash_bytes(&r->path, sizeof(r->path),
 				  hash_bytes(&r->size, 8, HASH_SEED));
 	}
 }
@@ -595,7 +759,7 @@ static u64 key_hash(const void *ctx, u32 idx)
 /* Whether the rebuild would know the record's content exactly. */
 static bool rec_keyed(const struct erofs_share *s, const struct rec *r)
 {
-	return r->sha >= 0 || r->group >= 0;
+	return rec_sha(s, r - s->recs) >= 0 || r->group >= 0;
 }
 
 /*
@@ -617,12 +781,13 @@ static int union_by(struct erofs_share *s, int kind, u64 *guessed)
 	}
 	for (u64 i = 0; i < s->nr_recs; i++) {
 		struct rec *r = &s->recs[i];
-		u64 slot;
+		u64 slot, h;
 		u32 anchor;
 
 		if (!r->size)
 			continue;
-		if ((kind == 0 && r->group < 0) || (kind == 1 && r->sha < 0))
+		if ((kind == 0 && r->group < 0) ||
+		    (kind == 1 && rec_sha(s, i) < 0))
 			continue;
 		if ((t.n + 1) * 2 > t.cap) {
 			p.r = NULL;
@@ -631,13 +796,14 @@ static int union_by(struct erofs_share *s, int kind, u64 *guessed)
 				break;
 		}
 		p.r = r;
-		slot = htab_find(&t, key_hash_rec(s, kind, r), key_eq, &p);
-		if (!t.slot[slot]) {
-			t.slot[slot] = i + 1;
+		h = key_hash_rec(s, kind, r);
+		slot = htab_find(&t, h, key_eq, &p);
+		if (!t.slot[slot].idx) {
+			htab_set(&t, slot, i, h);
 			t.n++;
 			continue;
 		}
-		anchor = t.slot[slot] - 1;
+		anchor = t.slot[slot].idx - 1;
 		if (kind < 2) {
 			uf_union(s->recs, anchor, i);
 		} else if (!rec_keyed(s, r)) {
@@ -707,7 +873,9 @@ static int dev_file_cmp(const void *a, const void *b, void *arg)
 		return x->file_ino < y->file_ino ? -1 : 1;
 	if (x->file_offset != y->file_offset)
 		return x->file_offset < y->file_offset ? -1 : 1;
-	return 0;
+	if (!x->host || !y->host)
+		return !!x->host - !!y->host;
+	return strcmp(x->host, y->host);
 }
 
 static int dev_tag_cmp(const void *a, const void *b, void *arg)
@@ -904,7 +1072,7 @@ static int fill_top(struct erofs_share *s)
 		c = &r->top[slot_of[rc->group]];
 		c->per_image[rc->img]++;
 		if (!c->sample[rc->img])
-			c->sample[rc->img] = rc->path;
+			c->sample[rc->img] = s->paths[rc->path];
 	}
 	ret = 0;
 out:
@@ -923,6 +1091,8 @@ int erofs_share_finish(struct erofs_share *s,
 		*out = r;
 		return 0;
 	}
+	if (s->sink)
+		return -EINVAL;
 	r->page_size = s->o.page_size;
 	r->nr_images = s->nr_images;
 	r->images = s->images;
@@ -969,6 +1139,33 @@ int erofs_share_finish(struct erofs_share *s,
 		return ret;
 	s->finished = true;
 	*out = r;
+	return 0;
+}
+
+u64 erofs_share_nr_contents(const struct erofs_share *s)
+{
+	return s->nr_groups;
+}
+
+int erofs_share_foreach_file(const struct erofs_share *s,
+			     int (*fn)(void *arg,
+				       const struct erofs_share_member *m),
+			     void *arg)
+{
+	struct erofs_share_member m;
+	int ret;
+
+	for (u64 i = 0; i < s->nr_recs; i++) {
+		const struct rec *r = &s->recs[i];
+
+		m.image = r->img;
+		m.size = r->size;
+		m.compressed = r->compressed;
+		m.content = r->group;
+		ret = fn(arg, &m);
+		if (ret)
+			return ret;
+	}
 	return 0;
 }
 
@@ -1163,7 +1360,7 @@ static int scan_file(struct scan *sc, const struct erofs_walk_entry *e)
 			f.fp_len = sc->fp_len;
 		}
 	}
-	if (sc->s->o.verify && f.size) {
+	if ((sc->s->o.verify || (sc->s->o.hash_missing && !f.fp)) && f.size) {
 		ret = hash_content(sc, ri, digest);
 		if (ret < 0)
 			return ret;
@@ -1238,9 +1435,9 @@ int erofs_share_scan_image(struct erofs_share *s, struct erofs_image *img)
 		sc.fp_base = img->prefixes[img->sb.ishare_xattr_prefix_id]
 				     .base_index;
 	sc.fp = malloc(EROFS_XATTR_VALUE_MAX);
-	if (s->o.verify)
+	if (s->o.verify || s->o.hash_missing)
 		sc.buf = malloc(VERIFY_CHUNK);
-	if (!sc.fp || (s->o.verify && !sc.buf)) {
+	if (!sc.fp || ((s->o.verify || s->o.hash_missing) && !sc.buf)) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -1270,24 +1467,50 @@ int erofs_share_report_images(char *const *paths,
 	ret = erofs_share_new(&s, o);
 	if (ret)
 		return ret;
-	for (unsigned int i = 0; i < n && !ret; i++) {
+	for (unsigned int i = 0, j; i < n && !ret; i++) {
 		struct erofs_image img;
 		struct erofs_image_opts io = { 0 };
 
+		/* manifests (lib/manifest.c) stand for their images */
+		for (j = i; j < n; j++) {
+			ret = erofs_manifest_probe(paths[j]);
+			if (ret <= 0)
+				break;
+			if (iopts && iopts[j].nr_devices) {
+				ret = erofs_fail(
+					-EINVAL,
+					"%s is a manifest: --device goes with images",
+					paths[j]);
+				break;
+			}
+		}
+		if (ret < 0)
+			break;
+		if (j > i) {
+			ret = erofs_manifest_read(paths + i, j - i, s, o);
+			i = j - 1;
+			continue;
+		}
 		ret = erofs_image_open(&img, paths[i], iopts ? &iopts[i] : &io);
 		if (ret)
 			break;
 		ret = erofs_share_scan_image(s, &img);
 		erofs_image_close(&img);
 	}
+	if (!ret && s->nr_images < 2)
+		ret = erofs_fail(
+			-EINVAL,
+			"--share-report needs two images or more (the same one twice is fine)");
 	if (!ret)
 		ret = erofs_share_finish(s, &r);
 	if (!ret) {
-		if (json)
+		if (o->matrix || o->nodes || o->node_memory)
+			ret = erofs_share_print_sets(s, r, o, json, out);
+		else if (json)
 			erofs_share_print_json(r, out);
 		else
 			erofs_share_print(r, out);
-		if (r->mismatched)
+		if (!ret && r->mismatched)
 			ret = erofs_fail(
 				-EBADMSG,
 				"%llu fingerprints do not match the content of their files",

@@ -112,6 +112,19 @@ shares() {
 	done
 }
 
+manifests() {
+	local f n
+	for f in "$R"/manifest/*; do
+		[ -f "$f" ] || continue
+		n=manifest/$(basename "$f")
+		harness manifest "$f"
+		tool "dump --share-report $n (twice)" "$DUMP" --share-report \
+			"$f" "$f"
+		tool "dump --share-report --matrix --nodes=2 $n" "$DUMP" \
+			--share-report --matrix --nodes=2 --json "$f" "$f"
+	done
+}
+
 # Scripted: fragments that do not compress (the packed inode stored flat
 # was taken for a source path; fuzz-tar found it).
 scripted() {
@@ -136,5 +149,6 @@ scripted() {
 images
 tars
 shares
+manifests
 scripted
 exit 0

@@ -53,6 +53,19 @@ struct erofs_share_opts {
 	 * estimate.
 	 */
 	bool verify;
+	/*
+	 * Also read files without a usable fingerprint and give their
+	 * content's SHA-256 (what dump.erofs --fingerprints records).
+	 */
+	bool hash_missing;
+	/*
+	 * Instead of the report (lib/share_matrix.c): the saving of every
+	 * pair of images, and a grouping of the images onto "nodes" nodes
+	 * or onto nodes of "node_memory" bytes of page cache.
+	 */
+	bool matrix;
+	unsigned int nodes;
+	u64 node_memory;
 };
 
 /* Why a non-empty regular file has no usable fingerprint. */
@@ -170,6 +183,8 @@ struct erofs_share_report {
 struct erofs_share_device {
 	/* the file (or block device) holding it; 0, 0: unknown */
 	u64 file_dev, file_ino;
+	/* the machine they were seen on (a manifest's); NULL: this one */
+	const char *host;
 	u64 file_offset; /* where the device starts in that file */
 	const char *tag; /* its device table tag; NULL or "": none */
 };
@@ -177,6 +192,29 @@ struct erofs_share_device {
 struct erofs_share;
 
 int erofs_share_new(struct erofs_share **s, const struct erofs_share_opts *o);
+
+/*
+ * Where an accumulator made by erofs_share_new_sink() passes what it is
+ * fed, in order, keeping nothing: a manifest writer takes images that way
+ * through erofs_share_scan_image() in flat memory. Each callback mirrors
+ * the erofs_share_add_*() function of its name; "verified" is 1 or 0 for
+ * erofs_share_add_verified() and -1 for erofs_share_add_unverified(), and
+ * comes before the file it is about, as do the file's extents.
+ */
+struct erofs_share_sink {
+	int (*image)(void *arg, const char *name, const char *fp_name);
+	int (*device)(void *arg, const struct erofs_share_device *d,
+		      u64 bytes);
+	int (*extent)(void *arg, unsigned int dev, u64 pos, u64 len);
+	int (*file)(void *arg, const struct erofs_share_file *f);
+	void (*link)(void *arg);
+	void (*dir)(void *arg, u64 size);
+	void (*verified)(void *arg, int matched);
+};
+
+int erofs_share_new_sink(struct erofs_share **s,
+			 const struct erofs_share_opts *o,
+			 const struct erofs_share_sink *sink, void *arg);
 void erofs_share_free(struct erofs_share *s);
 
 /* Start the next image; fp_name NULL when it is not share-ready. */
@@ -185,6 +223,12 @@ int erofs_share_add_image(struct erofs_share *s, const char *name,
 /* A regular file inode of the current image, in reading order. */
 int erofs_share_add_file(struct erofs_share *s,
 			 const struct erofs_share_file *f);
+/*
+ * A hint that file f comes soon: its hash table slots are fetched into
+ * the cache meanwhile (fleets of millions of files miss it every time).
+ */
+void erofs_share_prefetch(const struct erofs_share *s,
+			  const struct erofs_share_file *f);
 /* A hard link to a file already added (counted as a name only). */
 void erofs_share_add_link(struct erofs_share *s);
 /* A directory of the current image, of "size" bytes. */
@@ -214,12 +258,35 @@ int erofs_share_scan_image(struct erofs_share *s, struct erofs_image *img);
 int erofs_share_finish(struct erofs_share *s,
 		       const struct erofs_share_report **r);
 
+/* A regular file inode as the accumulator keeps it. */
+struct erofs_share_member {
+	unsigned int image;
+	u64 size;
+	bool compressed;
+	/* the copy of its fingerprint value (0..contents-1); -1: none */
+	int64_t content;
+};
+
+/*
+ * For analyses over the set after erofs_share_finish() (lib/share_matrix.c):
+ * the copies keyed by fingerprint value, and every regular file inode in
+ * the order added; a non-zero return of "fn" stops the walk and is
+ * returned.
+ */
+u64 erofs_share_nr_contents(const struct erofs_share *s);
+int erofs_share_foreach_file(const struct erofs_share *s,
+			     int (*fn)(void *arg,
+				       const struct erofs_share_member *m),
+			     void *arg);
+
 /*
  * The whole report for image files "paths" (the same one may be given
- * twice), each opened with its "iopts" (its device files; NULL: none),
- * printed to "out". Fails when an image cannot be read, and with -EBADMSG
- * after printing when verify found fingerprints that do not match their
- * files' content.
+ * twice), each opened with its "iopts" (its device files; NULL: none), or
+ * fingerprint manifests (lib/manifest.c) standing for their images,
+ * printed to "out": the report, or with o->matrix, o->nodes or
+ * o->node_memory the matrix and grouping (lib/share_matrix.c). Fails when
+ * an input cannot be read, and with -EBADMSG after printing when verify
+ * found fingerprints that do not match their files' content.
  */
 int erofs_share_report_images(char *const *paths,
 			      const struct erofs_image_opts *iopts,
