@@ -2,7 +2,10 @@
 /* Extended attributes: interning, prefixes, sharing and encoding. */
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include "erofs/error.h"
 #include "erofs/format.h"
@@ -362,15 +365,48 @@ const char *erofs_xattr_strerror(int err)
 	return strerror(-err);
 }
 
+static bool proc_fd_mounted(void)
+{
+	static int mounted = -1;
+
+	if (mounted < 0)
+		mounted = !access("/proc/self/fd", X_OK);
+	return mounted;
+}
+
+/* The l*xattr calls on a path, or the plain ones on a magic link. */
+static ssize_t list_names(const char *p, bool follow, char *buf, size_t size)
+{
+	return follow ? listxattr(p, buf, size) : llistxattr(p, buf, size);
+}
+
+static ssize_t get_value(const char *p, bool follow, const char *name,
+			 void *buf, size_t size)
+{
+	return follow ? getxattr(p, name, buf, size) :
+			lgetxattr(p, name, buf, size);
+}
+
 int erofs_xattr_read_file(struct erofs_xattr_table *t, struct erofs_node *node,
-			  const char *path)
+			  int fd, const char *path)
 {
 	ssize_t listlen, vlen;
-	char *names = NULL, *value = NULL;
+	char *names = NULL, *value = NULL, via[32];
+	const char *at = path;
 	size_t valcap = 0;
+	bool follow = false;
 	int ret = 0;
 
-	listlen = llistxattr(path, NULL, 0);
+	/*
+	 * The magic link leads to the very object the descriptor holds, a
+	 * symlink included, whatever happened to its name meanwhile.
+	 */
+	if (fd >= 0 && proc_fd_mounted()) {
+		snprintf(via, sizeof(via), "/proc/self/fd/%d", fd);
+		at = via;
+		follow = true;
+	}
+	listlen = list_names(at, follow, NULL, 0);
 	if (listlen < 0) {
 		if (errno == ENOTSUP || errno == ENOSYS)
 			return 0;
@@ -382,7 +418,7 @@ int erofs_xattr_read_file(struct erofs_xattr_table *t, struct erofs_node *node,
 	names = malloc(listlen);
 	if (!names)
 		return -ENOMEM;
-	listlen = llistxattr(path, names, listlen);
+	listlen = list_names(at, follow, names, listlen);
 	if (listlen < 0) {
 		ret = erofs_fail(-errno, "%s: cannot list xattrs: %s", path,
 				 strerror(errno));
@@ -394,7 +430,7 @@ int erofs_xattr_read_file(struct erofs_xattr_table *t, struct erofs_node *node,
 				   path, n);
 			continue;
 		}
-		vlen = lgetxattr(path, n, NULL, 0);
+		vlen = get_value(at, follow, n, NULL, 0);
 		if (vlen < 0) {
 			if (errno == ENODATA)
 				continue; /* removed meanwhile */
@@ -417,7 +453,7 @@ int erofs_xattr_read_file(struct erofs_xattr_table *t, struct erofs_node *node,
 			value = nv;
 			valcap = vlen + 1;
 		}
-		vlen = lgetxattr(path, n, value, vlen);
+		vlen = get_value(at, follow, n, value, vlen);
 		if (vlen < 0) {
 			ret = erofs_fail(-errno, "%s: cannot read xattr %s: %s",
 					 path, n, strerror(errno));
@@ -433,6 +469,15 @@ int erofs_xattr_read_file(struct erofs_xattr_table *t, struct erofs_node *node,
 out:
 	free(names);
 	free(value);
+	if (!ret && fd >= 0 && !follow) {
+		struct stat was, now;
+
+		if (fstat(fd, &was) || lstat(path, &now) ||
+		    was.st_dev != now.st_dev || was.st_ino != now.st_ino)
+			ret = erofs_fail(-EAGAIN,
+					 "%s: replaced while its xattrs were read",
+					 path);
+	}
 	return ret;
 }
 
