@@ -6,9 +6,10 @@
  *   racer [-u UID:GID] exchange A B
  *       renameat2(RENAME_EXCHANGE) of A and B, over and over: each name
  *       always exists and is now one object, now the other.
- *   racer [-u UID:GID] symlinks DIR TARGET
- *       every non-directory created in DIR (inotify) is renamed away
- *       and a symlink to TARGET put in its place, as soon as it appears.
+ *   racer [-u UID:GID] symlinks DIR TARGET [N]
+ *       every non-directory created in DIR (inotify), up to N (20000),
+ *       is exchanged with a symlink to TARGET made beforehand, named
+ *       .racer.NUMBER, as soon as it appears.
  *
  * With -u, privileges are dropped to UID:GID first.
  */
@@ -31,7 +32,7 @@
 static int usage(void)
 {
 	fprintf(stderr, "usage: racer [-u UID:GID] exchange A B\n"
-			"       racer [-u UID:GID] symlinks DIR TARGET\n");
+			"       racer [-u UID:GID] symlinks DIR TARGET [N]\n");
 	return 2;
 }
 
@@ -50,22 +51,33 @@ static int exchange(const char *a, const char *b)
 	return 0;
 }
 
-static int symlinks(const char *dir, const char *target)
+static int symlinks(const char *dir, const char *target, unsigned long pool)
 {
-	char buf[64 * 1024], away[NAME_MAX + 32];
-	unsigned long n = 0;
+	char buf[64 * 1024], spare[NAME_MAX + 32];
+	unsigned long n;
 	int in, dfd;
 
 	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (dfd < 0) {
+		perror(dir);
+		return 1;
+	}
+	/* ready-made symlinks: one renameat2() puts each in place */
+	for (n = 0; n < pool; n++) {
+		snprintf(spare, sizeof(spare), ".racer.%lu", n);
+		if (symlinkat(target, dfd, spare)) {
+			perror("symlink");
+			return 1;
+		}
+	}
 	in = inotify_init();
-	if (dfd < 0 || in < 0 ||
-	    inotify_add_watch(in, dir, IN_CREATE | IN_MOVED_TO) < 0) {
+	if (in < 0 || inotify_add_watch(in, dir, IN_CREATE) < 0) {
 		perror(dir);
 		return 1;
 	}
 	puts("go");
 	fflush(stdout);
-	for (;;) {
+	for (n = 0; n < pool;) {
 		ssize_t len = read(in, buf, sizeof(buf));
 
 		if (len <= 0) {
@@ -74,23 +86,20 @@ static int symlinks(const char *dir, const char *target)
 			perror("inotify");
 			return 1;
 		}
-		for (char *p = buf; p < buf + len;) {
+		for (char *p = buf; p < buf + len && n < pool;) {
 			struct inotify_event *ev = (struct inotify_event *)p;
-			struct stat st;
 
 			p += sizeof(*ev) + ev->len;
-			if (!ev->len || (ev->mask & IN_ISDIR) ||
-			    !strncmp(ev->name, ".racer.", 7))
+			if (!ev->len || (ev->mask & IN_ISDIR))
 				continue;
-			if (fstatat(dfd, ev->name, &st, AT_SYMLINK_NOFOLLOW) ||
-			    S_ISLNK(st.st_mode))
-				continue;
-			snprintf(away, sizeof(away), ".racer.%lu", n++);
-			if (renameat(dfd, ev->name, dfd, away))
-				continue;
-			symlinkat(target, dfd, ev->name);
+			snprintf(spare, sizeof(spare), ".racer.%lu", n);
+			if (!syscall(SYS_renameat2, dfd, spare, dfd, ev->name,
+				     RENAME_EXCHANGE))
+				n++;
 		}
 	}
+	pause();
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -108,11 +117,11 @@ int main(int argc, char **argv)
 		}
 		i = 3;
 	}
-	if (argc - i != 3)
-		return usage();
-	if (!strcmp(argv[i], "exchange"))
+	if (argc - i == 3 && !strcmp(argv[i], "exchange"))
 		return exchange(argv[i + 1], argv[i + 2]);
-	if (!strcmp(argv[i], "symlinks"))
-		return symlinks(argv[i + 1], argv[i + 2]);
+	if ((argc - i == 3 || argc - i == 4) && !strcmp(argv[i], "symlinks"))
+		return symlinks(argv[i + 1], argv[i + 2],
+				argc - i == 4 ? strtoul(argv[i + 3], NULL, 0) :
+						20000);
 	return usage();
 }
