@@ -357,6 +357,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", erofs_progname,
 			erofs_last_error() ? erofs_last_error() :
 					     strerror(-ret));
+		if (ret == -EINVAL)
+			return EXIT_USAGE;
 		return status_of_error(ret) |
 		       (r.problems[EROFS_FSCK_CORRUPT] ? EXIT_UNCORRECTED : 0);
 	}

@@ -51,6 +51,9 @@ struct tar_read {
 
 	struct archive *a; /* the tar parser, fed by "stream" */
 	struct erofs_tar_stream *stream;
+	/* the block handed to libarchive last, to look at a bad header */
+	const u8 *blk;
+	u64 blk_pos, blk_len, fed; /* fed: tar stream bytes handed on */
 
 	u64 spool_end;
 	struct tar_path path, link;
@@ -218,8 +221,15 @@ static la_ssize_t stream_read(struct archive *a, void *cookie, const void **buf)
 	struct tar_read *r = cookie;
 	ssize_t n = erofs_tar_stream_read(r->stream, buf);
 
-	if (n < 0)
+	if (n < 0) {
 		archive_set_error(a, EIO, "%s", erofs_tar_stream_error(r->stream));
+		r->blk = NULL;
+		return n;
+	}
+	r->blk = *buf;
+	r->blk_pos = r->fed;
+	r->blk_len = n;
+	r->fed += n;
 	return n;
 }
 
@@ -228,8 +238,90 @@ static la_int64_t stream_skip(struct archive *a, void *cookie,
 			      la_int64_t request)
 {
 	struct tar_read *r = cookie;
+	u64 n = request > 0 ? erofs_tar_stream_skip(r->stream, request) : 0;
 
-	return request > 0 ? erofs_tar_stream_skip(r->stream, request) : 0;
+	r->blk = NULL;
+	r->fed += n;
+	return n;
+}
+
+/* A header's checksum as written and as its bytes sum up (unsigned). */
+static bool header_sums(const u8 *h, unsigned long *recorded,
+			unsigned long *computed, unsigned long *signed_sum)
+{
+	char field[9];
+	char *end;
+
+	memcpy(field, h + 148, 8);
+	field[8] = '\0';
+	*recorded = strtoul(field, &end, 8);
+	*computed = *signed_sum = 8 * ' ';
+	for (unsigned int i = 0; i < 512; i++) {
+		if (i >= 148 && i < 156)
+			continue;
+		*computed += h[i];
+		*signed_sum += (signed char)h[i];
+	}
+	return end != field;
+}
+
+/*
+ * Whether the headers from "pos" on, as far as the last block handed to
+ * libarchive holds them, include one whose checksum is wrong: the usual
+ * reason libarchive calls an archive damaged. Extended headers (PAX, GNU
+ * long names) that are right are stepped over.
+ */
+static bool find_bad_checksum(struct tar_read *r, u64 pos, u64 *where,
+			      unsigned long *recorded, unsigned long *computed)
+{
+	while (r->blk && pos >= r->blk_pos &&
+	       pos + 512 <= r->blk_pos + r->blk_len) {
+		const u8 *h = r->blk + (pos - r->blk_pos);
+		unsigned long ssum;
+		char size[13];
+
+		if (!h[0]) /* an end block */
+			return false;
+		/* before any entry, only what names itself a tar header */
+		if (!r->prev_entry && memcmp(h + 257, "ustar", 5))
+			return false;
+		if (!header_sums(h, recorded, computed, &ssum))
+			return false;
+		if (*recorded != *computed && *recorded != ssum) {
+			*where = pos;
+			return true;
+		}
+		if (!strchr("xgLK", h[156]))
+			return false;
+		memcpy(size, h + 124, 12);
+		size[12] = '\0';
+		pos += 512 + round_up(strtoull(size, NULL, 8), 512ULL);
+	}
+	return false;
+}
+
+/* libarchive refused a header: say why when a checksum shows it. */
+static int header_fail(struct tar_read *r, u64 from, const char *msg)
+{
+	unsigned long recorded, computed;
+	char pos[128];
+	u64 at;
+
+	if (find_bad_checksum(r, from, &at, &recorded, &computed)) {
+		if (r->prev_entry)
+			return erofs_fail(-EINVAL,
+					  "%s: bad header checksum at byte %llu (recorded %lo, the header sums to %lo), after entry '%s'",
+					  r->name, (unsigned long long)at,
+					  recorded, computed, r->prev_entry);
+		return erofs_fail(-EINVAL,
+				  "%s: bad header checksum at byte %llu (recorded %lo, the header sums to %lo)",
+				  r->name, (unsigned long long)at, recorded,
+				  computed);
+	}
+	if (!msg)
+		return archive_fail(r, r->a);
+	stream_pos(r, pos, sizeof(pos));
+	return erofs_fail(-EINVAL, "%s: %s (%s)", r->name, msg, pos);
 }
 
 static int archive_setup(struct tar_read *r, const char *tarball)
@@ -262,7 +354,7 @@ static int archive_setup(struct tar_read *r, const char *tarball)
 	/* every tar dialect, and nothing else: cpio or zip is not a layer */
 	archive_read_support_format_tar(r->a);
 	if (archive_read_open2(r->a, r, NULL, stream_read, stream_skip, NULL))
-		return archive_fail(r, r->a);
+		return header_fail(r, 0, NULL);
 	return 0;
 }
 
@@ -1023,8 +1115,9 @@ static int read_archive(struct tar_read *r)
 		ret = archive_read_next_header(r->a, &e);
 		if (ret == ARCHIVE_EOF)
 			break;
-		if (ret < ARCHIVE_WARN)
-			return archive_fail(r, r->a);
+		/* RETRY: libarchive skipped a header it found damaged */
+		if (ret < ARCHIVE_WARN || ret == ARCHIVE_RETRY)
+			return header_fail(r, r->last_end, NULL);
 		r->entry_pos = archive_read_header_position(r->a);
 		r->entry = archive_entry_pathname(e);
 		if (!r->entry) {
@@ -1037,8 +1130,7 @@ static int read_archive(struct tar_read *r)
 			if (cause)
 				return erofs_fail(-EIO, "%s: %s; before that was found: %s (%s)",
 						  r->name, cause, msg, pos);
-			return erofs_fail(-EINVAL, "%s: %s (%s)", r->name, msg,
-					  pos);
+			return header_fail(r, r->last_end, msg);
 		}
 		ret = set_what(r);
 		if (ret)

@@ -61,7 +61,8 @@ struct erofs_fsck_result {
 /*
  * Run the check. Returns 0 when it ran to the end (the result says what it
  * found) or a negative errno when it could not start or had to stop; then
- * a message is recorded with erofs_fail().
+ * a message is recorded with erofs_fail(). -EINVAL: what was asked cannot
+ * be in this image (a nid past its end).
  */
 int erofs_fsck(struct erofs_image *img, const struct erofs_fsck_opts *opts,
 	       struct erofs_fsck_result *res);

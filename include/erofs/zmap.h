@@ -63,9 +63,12 @@ struct erofs_zx {
 };
 
 /*
- * The extent of a compressed inode containing "la" (< i_size). The whole
- * map is decoded and checked on first use (indexes, heads, cluster sizes,
- * bounds) and kept per thread for the next lookups of that inode.
+ * The extent of a compressed inode containing "la" (< i_size). The map is
+ * read as a stream: a cursor per thread (two of them, for a file and the
+ * packed inode its fragment is in) walks the indexes front to back and
+ * checks each extent (heads, cluster sizes, bounds) as it reaches it; its
+ * memory does not grow with the map. An offset before the cursor starts
+ * it over, so reads should go front to back.
  */
 int erofs_zmap_lookup(struct erofs_image *img, const struct erofs_rinode *ri,
 		      u64 la, struct erofs_zx *x, const char **why);
