@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "erofs/budget.h"
 #include "erofs/data_read.h"
 #include "erofs/device.h"
 #include "erofs/dir_read.h"
@@ -77,6 +78,9 @@ struct fsck {
 	struct worker *workers;
 	unsigned int nworkers, started;
 	struct worker inline_worker; /* without threads */
+	struct erofs_budget budget;
+	/* reads refused by the budget: said once, then counted */
+	u64 over_budget;
 };
 
 static enum erofs_fsck_level level_of(int err)
@@ -85,8 +89,8 @@ static enum erofs_fsck_level level_of(int err)
 		return EROFS_FSCK_WARNING;
 	if (err == -EFSCORRUPTED)
 		return EROFS_FSCK_CORRUPT;
-	/* unsupported, or on an extra device that was not given */
-	if (err == -EOPNOTSUPP || err == -ENODEV)
+	/* unsupported, on an extra device that was not given, over a bound */
+	if (err == -EOPNOTSUPP || err == -ENODEV || err == -EDQUOT)
 		return EROFS_FSCK_UNCHECKED;
 	return EROFS_FSCK_ERROR;
 }
@@ -112,6 +116,25 @@ static void __printf(5, 6) report(struct fsck *c, enum erofs_fsck_level level,
 	pthread_mutex_lock(&c->lock);
 	report_locked(c, level, path, nid, msg);
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* A data read failed: said with where; past a bound only the first time. */
+static void data_failed(struct fsck *c, const char *path, erofs_nid_t nid,
+			int err, u64 pos, const char *why)
+{
+	if (err == -EDQUOT) {
+		bool first;
+
+		pthread_mutex_lock(&c->lock);
+		first = !c->over_budget++;
+		if (!first)
+			c->res->problems[EROFS_FSCK_UNCHECKED]++;
+		pthread_mutex_unlock(&c->lock);
+		if (!first)
+			return;
+	}
+	report(c, level_of(err), path, nid, "nid %llu: data at offset %llu: %s",
+	       (unsigned long long)nid, (unsigned long long)pos, why);
 }
 
 static void walk_problem(void *arg, const char *path, erofs_nid_t nid, int err,
@@ -203,9 +226,6 @@ static void process_job(struct worker *w, struct job *j)
 	unsigned long long nid = j->ri.nid;
 	bool hashing = j->verify && w->sha_ready, ok = true;
 	bool hash_skipped = false;
-	const u64 hole_limit = c->opts->max_hole_hash ?:
-				       EROFS_FSCK_MAX_HOLE_HASH;
-	u64 hole_budget = hole_limit;
 	int fd = j->fd;
 	u64 pos = 0, size = j->ri.i.size;
 	const char *why = "";
@@ -217,13 +237,22 @@ static void process_job(struct worker *w, struct job *j)
 
 		ret = erofs_map_data(img, &j->ri, pos, &m, &why);
 		if (ret) {
-			report(c, level_of(ret), j->path, nid,
-			       "nid %llu: data at offset %llu: %s", nid,
-			       (unsigned long long)pos, why);
+			data_failed(c, j->path, nid, ret, pos, why);
 			ok = false;
 			break;
 		}
 		end = m.la + m.llen;
+		if (m.kind == EROFS_MAP_ENCODED && !hashing && fd < 0) {
+			/* nothing needs the bytes: each cluster decoded once */
+			ret = erofs_check_encoded(img, &j->ri, &m, &why);
+			if (ret) {
+				data_failed(c, j->path, nid, ret, pos, why);
+				ok = false;
+				break;
+			}
+			pos = end;
+			continue;
+		}
 		while (pos < end) {
 			size_t n = min_t(u64, end - pos, DATA_BUF_SIZE);
 			u64 at = m.pa + (pos - m.la);
@@ -232,18 +261,16 @@ static void process_job(struct worker *w, struct job *j)
 				/* nothing to read or write: only the hash */
 				n = end - pos;
 				if (hashing && !hash_skipped &&
-				    n > hole_budget) {
+				    erofs_budget_hash_holes(img->budget, n,
+							    &why)) {
 					hash_skipped = true;
 					report(c, EROFS_FSCK_UNCHECKED, j->path,
 					       nid,
-					       "nid %llu: fingerprint not verified: more than %llu bytes of holes",
-					       nid,
-					       (unsigned long long)hole_limit);
+					       "nid %llu: fingerprint not verified: %s",
+					       nid, why);
 				}
-				if (hashing && !hash_skipped) {
+				if (hashing && !hash_skipped)
 					hash_zeros(&w->sha, n);
-					hole_budget -= n;
-				}
 				pos += n;
 				continue;
 			}
@@ -252,10 +279,8 @@ static void process_job(struct worker *w, struct job *j)
 				ret = erofs_read_data(img, &j->ri, w->buf, n,
 						      pos, &why);
 				if (ret) {
-					report(c, level_of(ret), j->path, nid,
-					       "nid %llu: data at offset %llu: %s",
-					       nid, (unsigned long long)pos,
-					       why);
+					data_failed(c, j->path, nid, ret, pos,
+						    why);
 					ok = false;
 					break;
 				}
@@ -272,9 +297,7 @@ static void process_job(struct worker *w, struct job *j)
 							at, &why);
 			}
 			if (ret) {
-				report(c, level_of(ret), j->path, nid,
-				       "nid %llu: data at offset %llu: %s",
-				       nid, (unsigned long long)pos, why);
+				data_failed(c, j->path, nid, ret, pos, why);
 				ok = false;
 				break;
 			}
@@ -817,6 +840,16 @@ static void check_packed(struct fsck *c)
 	queue_data(c, &ri, "<packed inode>", -1, NULL);
 }
 
+/* The bytes the image keeps on all its devices, for the default bounds. */
+static u64 image_bytes(const struct erofs_image *img)
+{
+	u64 total = img->size;
+
+	for (unsigned int i = 0; i < img->nr_devices; i++)
+		total += img->devices[i].avail;
+	return total;
+}
+
 int erofs_fsck(struct erofs_image *img, const struct erofs_fsck_opts *opts,
 	       struct erofs_fsck_result *res)
 {
@@ -853,6 +886,9 @@ int erofs_fsck(struct erofs_image *img, const struct erofs_fsck_opts *opts,
 					  (unsigned long long)img->size);
 	}
 
+	erofs_budget_init(&c.budget, opts->max_decompressed,
+			  opts->max_hole_hash, image_bytes(img));
+	img->budget = &c.budget;
 	pthread_mutex_init(&c.lock, NULL);
 	pthread_cond_init(&c.not_empty, NULL);
 	pthread_cond_init(&c.not_full, NULL);
@@ -895,7 +931,13 @@ int erofs_fsck(struct erofs_image *img, const struct erofs_fsck_opts *opts,
 			   strerror(-ret));
 	else
 		check_image(&c, &st, start == img->sb.root_nid);
+	if (c.over_budget > 1)
+		report(&c, EROFS_FSCK_UNCHECKED, img->path, img->sb.root_nid,
+		       "%llu more data reads refused at the same bound",
+		       (unsigned long long)c.over_budget - 1);
 out:
+	img->budget = NULL;
+	erofs_budget_free(&c.budget);
 	erofs_extract_close(c.x);
 	pthread_cond_destroy(&c.not_empty);
 	pthread_cond_destroy(&c.not_full);

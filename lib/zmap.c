@@ -1024,35 +1024,45 @@ fail:
 	return ret;
 }
 
-static int read_packed(struct erofs_image *img, u8 *out, u64 len, u64 off,
-		       const char **why)
+int erofs_zmap_packed(struct erofs_image *img, u64 off, u64 len,
+		      struct erofs_rinode *packed, const char **why)
 {
-	struct erofs_rinode packed;
 	int ret;
 
-	ret = erofs_read_inode(img, img->sb.packed_nid, &packed, why);
+	ret = erofs_read_inode(img, img->sb.packed_nid, packed, why);
 	if (ret)
 		return ret;
-	if (!S_ISREG(packed.i.mode))
+	if (!S_ISREG(packed->i.mode))
 		return bad(why, "the packed inode is not a regular file");
-	if (off > packed.i.size || len > packed.i.size - off)
+	if (off > packed->i.size || len > packed->i.size - off)
 		return bad(why, "fragment lies past the end of the packed inode");
 	/* mkfs stores fragments: a sparse packed inode is a zero bomb */
-	if (!erofs_layout_is_compressed(packed.i.datalayout) &&
-	    packed.i.size > img->size)
+	if (!erofs_layout_is_compressed(packed->i.datalayout) &&
+	    packed->i.size > img->size)
 		return bad(why, "the packed inode is larger than the image");
 	/* a packed inode made of fragments itself would never end */
-	if (erofs_layout_is_compressed(packed.i.datalayout)) {
+	if (erofs_layout_is_compressed(packed->i.datalayout)) {
 		struct z_erofs_map_header h;
 
 		if (erofs_image_read(img, &h, sizeof(h),
-				     round_up(packed.meta_end, 8)))
+				     round_up(packed->meta_end, 8)))
 			return bad(why, "cannot read the packed inode's map");
 		if ((h.h_clusterbits >> Z_EROFS_FRAGMENT_INODE_BIT) ||
 		    (le16_to_cpu(h.h_advise) &
 		     Z_EROFS_ADVISE_FRAGMENT_PCLUSTER))
 			return bad(why, "the packed inode has fragments itself");
 	}
+	return 0;
+}
+
+static int read_packed(struct erofs_image *img, u8 *out, u64 len, u64 off,
+		       const char **why)
+{
+	struct erofs_rinode packed;
+	int ret = erofs_zmap_packed(img, off, len, &packed, why);
+
+	if (ret)
+		return ret;
 	return erofs_read_data(img, &packed, out, len, off, why);
 }
 

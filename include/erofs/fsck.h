@@ -39,15 +39,16 @@ struct erofs_fsck_opts {
 	erofs_fsck_report_fn report; /* called with a lock held */
 	void *report_arg;
 	/*
-	 * Bytes of holes hashed per file to verify its fingerprint; past it
-	 * the fingerprint is reported as not checked. A hostile image can
-	 * claim exabytes of holes in a few bytes. 0: EROFS_FSCK_MAX_HOLE_HASH.
+	 * Bounds on the work of the whole run (lib/budget.c): bytes of holes
+	 * hashed to verify fingerprints, and bytes of compressed data
+	 * decoded. Files past them are reported as not checked: a hostile
+	 * image claims exabytes of holes in a few bytes, or decodes one
+	 * cluster a million times. 0: the defaults, EROFS_BUDGET_HOLE_HASH
+	 * and 1024 times the image size (at least 1 GiB).
 	 */
 	u64 max_hole_hash;
+	u64 max_decompressed;
 };
-
-/* About a minute of SHA-256 on one core: more than real sparse files hold. */
-#define EROFS_FSCK_MAX_HOLE_HASH (64ULL << 30)
 
 struct erofs_fsck_result {
 	u64 inodes, dirs, files, symlinks, specials;

@@ -59,6 +59,8 @@ struct erofs_image {
 	 * data key on it, as a new image may reuse an old one's address.
 	 */
 	u64 id;
+	/* bounds on reading data in this run (lib/budget.c); NULL: none */
+	struct erofs_budget *budget;
 };
 
 struct erofs_image_opts {

@@ -72,6 +72,13 @@ struct erofs_zx {
  */
 int erofs_zmap_lookup(struct erofs_image *img, const struct erofs_rinode *ri,
 		      u64 la, struct erofs_zx *x, const char **why);
+/*
+ * The packed inode, checked to hold "len" bytes of fragments at "off"
+ * and to be safe to read them from (no fragments of its own, no larger
+ * than the image unless compressed).
+ */
+int erofs_zmap_packed(struct erofs_image *img, u64 off, u64 len,
+		      struct erofs_rinode *packed, const char **why);
 /* Decode extent "x" of "ri" into "out" (x->llen bytes). */
 int erofs_zmap_read(struct erofs_image *img, const struct erofs_rinode *ri,
 		    const struct erofs_zx *x, u8 *out, const char **why);
