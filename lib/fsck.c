@@ -26,8 +26,8 @@
 #include "erofs/xattr.h"
 #include "erofs/xattr_read.h"
 
-#define DATA_BUF_SIZE (1U << 20)
-#define QUEUE_SIZE 32 /* batches */
+#define DATA_BUF_SIZE (256U << 10)
+#define QUEUE_SIZE 8 /* batches */
 #define BATCH_FILES 64
 #define BATCH_BYTES (4U << 20)
 #define MAX_WORKERS 64
@@ -507,9 +507,13 @@ static int queue_data(struct fsck *c, const struct erofs_rinode *ri,
 		j->tail = malloc(ri->tail_len);
 		if (!j->tail)
 			goto fail;
-		/* an unreadable tail is left to the worker to report */
-		if (erofs_image_read(c->img, j->tail, ri->tail_len,
-				     ri->tail_pos)) {
+		/*
+		 * An unreadable tail is left to the worker to report. Read
+		 * past the metadata cache: a tail is read once, and would
+		 * only push inodes and directories out of it.
+		 */
+		if (erofs_image_pread(c->img, j->tail, ri->tail_len,
+				      ri->tail_pos)) {
 			free(j->tail);
 			j->tail = NULL;
 		}

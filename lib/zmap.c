@@ -398,6 +398,14 @@ struct zcursor {
 	u64 tail_pos; /* where they end: the inline cluster */
 	u32 idata;
 	struct rindex win[ZWIN]; /* decoded indexes [wbase, wbase + wn) */
+	/*
+	 * Raw index bytes [rpos, rpos + rlen), read past the metadata cache:
+	 * a map is read once, front to back, and would only push out of it
+	 * the inodes and directories that are read again.
+	 */
+	u8 raw[4096];
+	u64 rpos;
+	u32 rlen;
 	u64 wbase;
 	u32 wn;
 	u64 k; /* next lcluster to look at */
@@ -472,13 +480,31 @@ static void decode_pack(const u8 *pack, u32 vcnt, u32 avail, u32 lobits,
 	}
 }
 
+/* "len" (<= 2048) bytes of the map at image offset "pos". */
+static const u8 *map_bytes(struct erofs_image *img, struct zcursor *c, u64 pos,
+			   u32 len)
+{
+	if (pos < c->rpos || pos + len > c->rpos + c->rlen) {
+		u64 n = min_t(u64, sizeof(c->raw), img->size - pos);
+
+		if (pos > img->size || n < len ||
+		    erofs_image_pread(img, c->raw, n, pos)) {
+			c->rlen = 0;
+			return NULL;
+		}
+		c->rpos = pos;
+		c->rlen = n;
+	}
+	return c->raw + (pos - c->rpos);
+}
+
 static int read_full_window(struct erofs_image *img, struct zcursor *c,
 			    u64 k, const char **why)
 {
-	u8 buf[8 * ZWIN];
 	u64 n = min_t(u64, c->total - k, ZWIN);
+	const u8 *buf = map_bytes(img, c, c->ipos + k * 8, n * 8);
 
-	if (erofs_image_read(img, buf, n * 8, c->ipos + k * 8))
+	if (!buf)
 		return bad(why, "lcluster indexes lie past the end of the image");
 	for (u64 i = 0; i < n; i++) {
 		struct z_erofs_lcluster_index di;
@@ -513,7 +539,7 @@ static int read_compact_pack(struct erofs_image *img, struct zcursor *c, u64 k,
 	const struct compact_geo *g = &c->g;
 	u64 pos = c->ipos, k0;
 	u32 vcnt = 2, avail;
-	u8 pack[32];
+	const u8 *pack;
 
 	if (k < g->c4_initial) {
 		k0 = round_down(k, 2);
@@ -530,7 +556,8 @@ static int read_compact_pack(struct erofs_image *img, struct zcursor *c, u64 k,
 		       off * 4;
 	}
 	avail = min_t(u64, vcnt, c->total - k0);
-	if (erofs_image_read(img, pack, vcnt == 2 ? 8 : 32, pos))
+	pack = map_bytes(img, c, pos, vcnt == 2 ? 8 : 32);
+	if (!pack)
 		return bad(why, "cannot read lcluster indexes");
 	decode_pack(pack, vcnt, avail, c->lobits, c->big, c->win);
 	c->wbase = k0;
@@ -768,11 +795,13 @@ static int read_record(struct erofs_image *img, struct zcursor *c,
 	struct z_erofs_extent e = { 0 };
 	struct erofs_zx *x = &c->rec_next;
 	const u64 i = c->rec_i;
+	const u8 *raw = map_bytes(img, c, c->ipos + i * c->recsz, c->recsz);
 	u64 rpa;
 	int ret;
 
-	if (erofs_image_read(img, &e, c->recsz, c->ipos + i * c->recsz))
+	if (!raw)
 		return bad(why, "cannot read extent records");
+	memcpy(&e, raw, c->recsz);
 	memset(x, 0, sizeof(*x));
 	if (c->recsz <= 8) {
 		x->la = i << c->lbits;
@@ -832,6 +861,7 @@ static int rewind_cursor(struct erofs_image *img, struct zcursor *c,
 
 	c->have_cur = c->cur_last = c->kind == ZC_WHOLE;
 	c->wn = 0;
+	c->rlen = 0;
 	switch (c->kind) {
 	case ZC_WHOLE:
 		return 0;
