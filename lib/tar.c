@@ -1112,6 +1112,9 @@ static int read_archive(struct tar_read *r)
 	int ret;
 
 	for (;;) {
+		const char *warning;
+
+		archive_clear_error(r->a);
 		ret = archive_read_next_header(r->a, &e);
 		if (ret == ARCHIVE_EOF)
 			break;
@@ -1132,13 +1135,21 @@ static int read_archive(struct tar_read *r)
 						  r->name, cause, msg, pos);
 			return header_fail(r, r->last_end, msg);
 		}
+		warning = archive_error_string(r->a);
 		ret = set_what(r);
 		if (ret)
 			return ret;
+		/*
+		 * libarchive says an ACL in text form (SCHILY.acl.*) did not
+		 * parse only by leaving this message: the entry would lose its
+		 * ACL without a word.
+		 */
+		if (warning && strstr(warning, ".acl."))
+			return erofs_fail(-EINVAL, "%s: its ACL does not parse (libarchive: %s)",
+					  r->what, warning);
 		/* names that are not valid in the C locale: kept as bytes */
-		if (ret == ARCHIVE_WARN)
-			erofs_dbg("%s: entry '%s': %s", r->name, r->entry,
-				  archive_error_string(r->a));
+		if (warning)
+			erofs_dbg("%s: %s", r->what, warning);
 		ret = add_entry(r, e);
 		if (ret) {
 			if (!erofs_last_error())

@@ -319,6 +319,35 @@ static int item_cmp(const void *x, const void *y)
 	return a->value_len < b->value_len ? -1 : a->value_len > b->value_len;
 }
 
+bool erofs_acl_valid(const void *value, size_t len)
+{
+	const u8 *v = value;
+	__le32 version;
+
+	if (len < 4 || (len - 4) % 8)
+		return false;
+	memcpy(&version, v, 4);
+	if (le32_to_cpu(version) != EROFS_ACL_XATTR_VERSION)
+		return false;
+	for (size_t off = 4; off < len; off += 8) {
+		__le16 tag;
+
+		memcpy(&tag, v + off, 2);
+		switch (le16_to_cpu(tag)) {
+		case EROFS_ACL_USER_OBJ:
+		case EROFS_ACL_USER:
+		case EROFS_ACL_GROUP_OBJ:
+		case EROFS_ACL_GROUP:
+		case EROFS_ACL_MASK:
+		case EROFS_ACL_OTHER:
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
+}
+
 int erofs_xattr_set(struct erofs_xattr_table *t, struct erofs_node *node,
 		    const char *name, const void *value, size_t len)
 {
@@ -327,6 +356,11 @@ int erofs_xattr_set(struct erofs_xattr_table *t, struct erofs_node *node,
 
 	if (len > EROFS_XATTR_VALUE_MAX)
 		return -E2BIG;
+	/* the kernel refuses to use them: a file nobody else may open */
+	if ((!strcmp(name, "system.posix_acl_access") ||
+	     !strcmp(name, "system.posix_acl_default")) &&
+	    !erofs_acl_valid(value, len))
+		return -EBADMSG;
 	ret = intern(t, name, value, len, &it);
 	if (ret)
 		return ret;
@@ -361,6 +395,8 @@ const char *erofs_xattr_strerror(int err)
 		return "name too long";
 	case -ENOSPC:
 		return "too many xattrs";
+	case -EBADMSG:
+		return "not a POSIX ACL as Linux stores one (version 2, then 8-byte entries with known tags)";
 	}
 	return strerror(-err);
 }
