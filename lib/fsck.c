@@ -880,12 +880,15 @@ int erofs_fsck(struct erofs_image *img, const struct erofs_fsck_opts *opts,
 		/* a number that cannot name an inode of this image was
 		 * asked wrongly; one that names a damaged inode is checked */
 		start = opts->nid;
-		if (!(start >> EROFS_DIRENT_NID_METABOX_BIT) &&
-		    (start > (img->size >> EROFS_ISLOTBITS) ||
-		     !erofs_image_contains(img, base + (start << EROFS_ISLOTBITS),
-					   sizeof(struct erofs_inode_compact))))
+		if ((start >> EROFS_DIRENT_NID_METABOX_BIT) ?
+			    !(img->sb.feature_incompat &
+			      EROFS_FEATURE_INCOMPAT_METABOX) :
+			    start > (img->size >> EROFS_ISLOTBITS) ||
+				    !erofs_image_contains(
+					    img, base + (start << EROFS_ISLOTBITS),
+					    sizeof(struct erofs_inode_compact)))
 			return erofs_fail(-EINVAL,
-					  "--nid=%llu: no such inode: it would lie past the end of the image (%llu bytes)",
+					  "--nid=%llu: no such inode: it would lie past the end of the image (%llu bytes), or in a metadata box it does not have",
 					  (unsigned long long)start,
 					  (unsigned long long)img->size);
 	}
