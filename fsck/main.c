@@ -402,7 +402,7 @@ int main(int argc, char **argv)
 			       (unsigned long long)r.fingerprints_verified);
 		printf("\n");
 		if (r.unchecked_files)
-			printf("%llu compressed files were not checked: this fsck.erofs cannot decompress yet\n",
+			printf("%llu files were not checked: their data layout is one this fsck.erofs does not know\n",
 			       (unsigned long long)r.unchecked_files);
 		if (status & EXIT_UNCORRECTED)
 			printf("Found %llu problems: the image is corrupted\n",

@@ -601,8 +601,8 @@ static int check_symlink(struct fsck *c, const struct erofs_walk_entry *e,
 	}
 	if (!erofs_data_readable(ri)) {
 		report(c, EROFS_FSCK_UNCHECKED, e->path, nid,
-		       "nid %llu: compressed symlink: not checked (not supported yet)",
-		       nid);
+		       "nid %llu: symlink in data layout %u, which this reader does not know: not checked",
+		       nid, ri->i.datalayout);
 		return -EOPNOTSUPP;
 	}
 	ret = erofs_read_data(c->img, ri, target, ri->i.size, 0, &why);
@@ -693,8 +693,8 @@ static int fsck_visit(void *arg, const struct erofs_walk_entry *e)
 			c->res->content_bytes += ri->i.size;
 			c->res->stored_bytes += stored;
 			report(c, EROFS_FSCK_UNCHECKED, e->path, nid,
-			       "nid %llu: compressed data: not checked (not supported yet)",
-			       nid);
+			       "nid %llu: data layout %u, which this reader does not know: not checked",
+			       nid, ri->i.datalayout);
 			extract = false;
 			break;
 		}
@@ -837,8 +837,8 @@ static void check_packed(struct fsck *c)
 	}
 	if (!erofs_data_readable(&ri)) {
 		report(c, EROFS_FSCK_UNCHECKED, "<packed inode>", nid,
-		       "nid %llu: compressed data: not checked (not supported yet)",
-		       nid);
+		       "nid %llu: data layout %u, which this reader does not know: not checked",
+		       nid, ri.i.datalayout);
 		return;
 	}
 	queue_data(c, &ri, "<packed inode>", -1, NULL);

@@ -331,7 +331,7 @@ static int load_prefixes(struct erofs_image *img)
 		ret = erofs_read_inode(img, sb->packed_nid, &packed_inode, &why);
 		if (!ret && !erofs_data_readable(&packed_inode)) {
 			ret = -EOPNOTSUPP;
-			why = "compressed data is not supported yet";
+			why = "a data layout this reader does not know";
 		}
 		if (ret) {
 			snprintf(msg, sizeof(msg),

@@ -55,7 +55,7 @@ struct erofs_fsck_result {
 	u64 content_bytes; /* logical bytes of regular files */
 	u64 stored_bytes; /* bytes they take (compressed size where known) */
 	u64 fingerprints_verified;
-	u64 unchecked_files; /* compressed data this reader cannot read */
+	u64 unchecked_files; /* in data layouts this reader does not know */
 	u64 problems[EROFS_FSCK_ERROR + 1]; /* by level */
 };
 
