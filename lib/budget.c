@@ -11,22 +11,23 @@ void erofs_budget_init(struct erofs_budget *b, u64 max_decompressed,
 {
 	memset(b, 0, sizeof(*b));
 	if (!max_decompressed) {
-		max_decompressed = image_bytes > UINT64_MAX /
-						 EROFS_BUDGET_DECOMPRESS_RATIO ?
-					   UINT64_MAX :
-					   image_bytes *
-						   EROFS_BUDGET_DECOMPRESS_RATIO;
-		max_decompressed = max(max_decompressed,
-				       EROFS_BUDGET_DECOMPRESS_MIN);
+		max_decompressed =
+			image_bytes > UINT64_MAX / EROFS_BUDGET_DECOMPRESS_RATIO
+				? UINT64_MAX
+				: image_bytes * EROFS_BUDGET_DECOMPRESS_RATIO;
+		max_decompressed =
+			max(max_decompressed, EROFS_BUDGET_DECOMPRESS_MIN);
 	}
 	b->max_decompressed = max_decompressed;
 	b->max_hole_hash = max_hole_hash ?: EROFS_BUDGET_HOLE_HASH;
-	snprintf(b->decompress_why, sizeof(b->decompress_why),
-		 "stopped at the bound of %llu bytes of compressed data decoded in one run (raise it with --max-decompressed=#)",
-		 (unsigned long long)b->max_decompressed);
-	snprintf(b->holes_why, sizeof(b->holes_why),
-		 "more than %llu bytes of holes to hash in one run (raise the bound with --ishare-holes=#)",
-		 (unsigned long long)b->max_hole_hash);
+	snprintf(
+		b->decompress_why, sizeof(b->decompress_why),
+		"stopped at the bound of %llu bytes of compressed data decoded in one run (raise it with --max-decompressed=#)",
+		(unsigned long long)b->max_decompressed);
+	snprintf(
+		b->holes_why, sizeof(b->holes_why),
+		"more than %llu bytes of holes to hash in one run (raise the bound with --ishare-holes=#)",
+		(unsigned long long)b->max_hole_hash);
 	pthread_mutex_init(&b->lock, NULL);
 }
 
@@ -45,9 +46,8 @@ static bool take(u64 *used, u64 max, u64 n)
 	do {
 		if (n > max || old > max - n)
 			return false;
-	} while (!__atomic_compare_exchange_n(used, &old, old + n, true,
-					      __ATOMIC_RELAXED,
-					      __ATOMIC_RELAXED));
+	} while (!__atomic_compare_exchange_n(
+		used, &old, old + n, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 	return true;
 }
 
@@ -80,8 +80,8 @@ static size_t slot_of(const struct erofs_budget_slot *s)
 static bool same_cluster(const struct erofs_budget_slot *a,
 			 const struct erofs_budget_slot *b)
 {
-	return a->img_id == b->img_id && a->pa == b->pa &&
-	       a->plen == b->plen && a->fmt == b->fmt && a->rot == b->rot;
+	return a->img_id == b->img_id && a->pa == b->pa && a->plen == b->plen &&
+	       a->fmt == b->fmt && a->rot == b->rot;
 }
 
 bool erofs_budget_checked(struct erofs_budget *b,
@@ -97,8 +97,8 @@ bool erofs_budget_checked(struct erofs_budget *b,
 		t = &b->checked[slot_of(s)];
 		/* a whole extent decodes to exactly its length */
 		hit = same_cluster(t, s) &&
-		      (s->partial ? s->llen <= t->llen :
-				    !t->partial && s->llen == t->llen);
+		      (s->partial ? s->llen <= t->llen
+				  : !t->partial && s->llen == t->llen);
 	}
 	pthread_mutex_unlock(&b->lock);
 	return hit;
@@ -113,8 +113,8 @@ void erofs_budget_mark_checked(struct erofs_budget *b,
 		return;
 	pthread_mutex_lock(&b->lock);
 	if (!b->checked)
-		b->checked = calloc(EROFS_BUDGET_CHECKED_SLOTS,
-				    sizeof(*b->checked));
+		b->checked =
+			calloc(EROFS_BUDGET_CHECKED_SLOTS, sizeof(*b->checked));
 	if (b->checked) {
 		t = &b->checked[slot_of(s)];
 		/* keep what covers more: a whole decode, else the longer */

@@ -38,8 +38,7 @@ static int usage(void)
 
 static int exchange(const char *a, const char *b)
 {
-	if (syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b,
-		    RENAME_EXCHANGE)) {
+	if (syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE)) {
 		perror("renameat2");
 		return 1;
 	}
@@ -121,7 +120,7 @@ int main(int argc, char **argv)
 		return exchange(argv[i + 1], argv[i + 2]);
 	if ((argc - i == 3 || argc - i == 4) && !strcmp(argv[i], "symlinks"))
 		return symlinks(argv[i + 1], argv[i + 2],
-				argc - i == 4 ? strtoul(argv[i + 3], NULL, 0) :
-						20000);
+				argc - i == 4 ? strtoul(argv[i + 3], NULL, 0)
+					      : 20000);
 	return usage();
 }
