@@ -266,62 +266,73 @@ static bool header_sums(const u8 *h, unsigned long *recorded,
 }
 
 /*
- * Whether the headers from "pos" on, as far as the last block handed to
- * libarchive holds them, include one whose checksum is wrong: the usual
- * reason libarchive calls an archive damaged. Extended headers (PAX, GNU
- * long names) that are right are stepped over.
+ * What is wrong with the headers from "pos" on, as far as the last block
+ * handed to libarchive holds them, in "why": a header whose checksum is
+ * wrong (the usual reason libarchive calls an archive damaged), or, once
+ * the stream is known to be tar, bytes where a header should be that are
+ * none. Extended headers (PAX, GNU long names) that are right are stepped
+ * over. False when nothing is found.
  */
-static bool find_bad_checksum(struct tar_read *r, u64 pos, u64 *where,
-			      unsigned long *recorded, unsigned long *computed)
+static bool find_bad_header(struct tar_read *r, u64 pos, char *why,
+			    size_t size)
 {
 	while (r->blk && pos >= r->blk_pos &&
 	       pos + 512 <= r->blk_pos + r->blk_len) {
 		const u8 *h = r->blk + (pos - r->blk_pos);
-		unsigned long ssum;
-		char size[13];
+		unsigned long recorded, computed, ssum;
+		char len[13];
 
 		if (!h[0]) /* an end block */
 			return false;
 		/* before any entry, only what names itself a tar header */
 		if (!r->prev_entry && memcmp(h + 257, "ustar", 5))
 			return false;
-		if (!header_sums(h, recorded, computed, &ssum))
-			return false;
-		if (*recorded != *computed && *recorded != ssum) {
-			*where = pos;
+		if (!header_sums(h, &recorded, &computed, &ssum)) {
+			snprintf(why, size,
+				 "byte %llu holds no tar header (no checksum)",
+				 (unsigned long long)pos);
+			return true;
+		}
+		if (recorded != computed && recorded != ssum) {
+			snprintf(why, size,
+				 "bad header checksum at byte %llu (recorded %lo, the header sums to %lo)",
+				 (unsigned long long)pos, recorded, computed);
 			return true;
 		}
 		if (!strchr("xgLK", h[156]))
 			return false;
-		memcpy(size, h + 124, 12);
-		size[12] = '\0';
-		pos += 512 + round_up(strtoull(size, NULL, 8), 512ULL);
+		memcpy(len, h + 124, 12);
+		len[12] = '\0';
+		pos += 512 + round_up(strtoull(len, NULL, 8), 512ULL);
 	}
 	return false;
 }
 
-/* libarchive refused a header: say why when a checksum shows it. */
+/*
+ * libarchive refused a header: say why when the header shows it, after
+ * the compressed stream's own error if it has one (the cause).
+ */
 static int header_fail(struct tar_read *r, u64 from, const char *msg)
 {
-	unsigned long recorded, computed;
-	char pos[128];
-	u64 at;
+	char why[160], where[256], pos[128];
+	const char *cause;
 
-	if (find_bad_checksum(r, from, &at, &recorded, &computed)) {
-		if (r->prev_entry)
-			return erofs_fail(-EINVAL,
-					  "%s: bad header checksum at byte %llu (recorded %lo, the header sums to %lo), after entry '%s'",
-					  r->name, (unsigned long long)at,
-					  recorded, computed, r->prev_entry);
-		return erofs_fail(-EINVAL,
-				  "%s: bad header checksum at byte %llu (recorded %lo, the header sums to %lo)",
-				  r->name, (unsigned long long)at, recorded,
-				  computed);
+	if (!find_bad_header(r, from, why, sizeof(why))) {
+		if (!msg)
+			return archive_fail(r, r->a);
+		stream_pos(r, pos, sizeof(pos));
+		return erofs_fail(-EINVAL, "%s: %s (%s)", r->name, msg, pos);
 	}
-	if (!msg)
-		return archive_fail(r, r->a);
-	stream_pos(r, pos, sizeof(pos));
-	return erofs_fail(-EINVAL, "%s: %s (%s)", r->name, msg, pos);
+	if (r->prev_entry)
+		snprintf(where, sizeof(where), "%s, after entry '%s'", why,
+			 r->prev_entry);
+	else
+		snprintf(where, sizeof(where), "%s", why);
+	cause = stream_cause(r, where);
+	if (cause)
+		return erofs_fail(-EIO, "%s: %s; before that was found: %s",
+				  r->name, cause, where);
+	return erofs_fail(-EINVAL, "%s: %s", r->name, where);
 }
 
 static int archive_setup(struct tar_read *r, const char *tarball)
