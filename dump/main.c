@@ -31,6 +31,8 @@ enum {
 	OPT_MATRIX,
 	OPT_NODES,
 	OPT_NODE_MEMORY,
+	OPT_ISHARE_HOLES,
+	OPT_MAX_DECOMPRESSED,
 };
 
 static const struct option long_options[] = {
@@ -52,6 +54,8 @@ static const struct option long_options[] = {
 	{ "matrix", no_argument, NULL, OPT_MATRIX },
 	{ "nodes", required_argument, NULL, OPT_NODES },
 	{ "node-memory", required_argument, NULL, OPT_NODE_MEMORY },
+	{ "ishare-holes", required_argument, NULL, OPT_ISHARE_HOLES },
+	{ "max-decompressed", required_argument, NULL, OPT_MAX_DECOMPRESSED },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -119,6 +123,11 @@ static void usage(FILE *f)
 		" --page-size=N   page size to count with (default 4096)\n"
 		" --verify        also read the files and check their fingerprints\n"
 		"                 (with --fingerprints: recorded in the manifest)\n"
+		" --ishare-holes=#, --max-decompressed=#\n"
+		"                 bounds on --verify's work over all the images: bytes\n"
+		"                 of holes hashed (default 16 GiB), bytes of compressed\n"
+		"                 data decoded (default 1024 times the images' size, at\n"
+		"                 least 1 GiB)\n"
 		" --offset=#      the image starts # bytes into IMAGE\n"
 		" --device=FILE   an extra device of the image, once per device in the\n"
 		"                 order of its device table (without any, they are read\n"
@@ -323,6 +332,21 @@ static int parse_args(struct dump_config *c, int argc, char **argv)
 		case OPT_BLKID_UDEV:
 			c->blkid_udev = true;
 			break;
+		case OPT_ISHARE_HOLES:
+		case OPT_MAX_DECOMPRESSED:
+			errno = 0;
+			v = strtoull(optarg, &end, 0);
+			if (errno || *end || end == optarg || *optarg == '-' ||
+			    !v)
+				return usage_error(opt == OPT_ISHARE_HOLES ?
+					"invalid --ishare-holes value" :
+					"invalid --max-decompressed value");
+			if (opt == OPT_ISHARE_HOLES)
+				c->share.max_hole_hash = v;
+			else
+				c->share.max_decompressed = v;
+			c->share_opts = true;
+			break;
 		case OPT_OFFSET:
 			errno = 0;
 			v = strtoull(optarg, &end, 0);
@@ -376,7 +400,7 @@ static int parse_args(struct dump_config *c, int argc, char **argv)
 		return 0;
 	}
 	if (c->share_opts || c->share.verify || c->sets_opts)
-		return usage_error("--json, --top, --page-size, --verify, --matrix, --nodes and --node-memory go with --share-report");
+		return usage_error("--json, --top, --page-size, --verify and its bounds, --matrix, --nodes and --node-memory go with --share-report");
 	if (c->nr_inputs != 1)
 		return usage_error("exactly one IMAGE is needed");
 	c->image = c->inputs[0].path;

@@ -41,6 +41,8 @@ enum {
 	OPT_WORKERS,
 	OPT_OFFSET,
 	OPT_DEVICE,
+	OPT_ISHARE_HOLES,
+	OPT_MAX_DECOMPRESSED,
 };
 
 static const struct option long_options[] = {
@@ -64,6 +66,8 @@ static const struct option long_options[] = {
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "offset", required_argument, NULL, OPT_OFFSET },
 	{ "device", required_argument, NULL, OPT_DEVICE },
+	{ "ishare-holes", required_argument, NULL, OPT_ISHARE_HOLES },
+	{ "max-decompressed", required_argument, NULL, OPT_MAX_DECOMPRESSED },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -102,6 +106,10 @@ static void usage(FILE *f)
 		"                        image's fingerprint xattr name\n"
 		" --[no-]xattrs          restore xattrs when extracting (default: no)\n"
 		" --workers=#            data threads (default: available processors)\n"
+		" --ishare-holes=#       hash at most # bytes of holes in all to verify\n"
+		"                        fingerprints (default 16 GiB, as mkfs.erofs)\n"
+		" --max-decompressed=#   decode at most # bytes of compressed data in all\n"
+		"                        (default 1024 times the image size, at least 1 GiB)\n"
 		" -a, -A, -y             accepted and ignored, as other fsck programs take them\n"
 		" -V, --version          print the version and exit\n"
 		" -h, --help             print this help and exit\n"
@@ -115,7 +123,8 @@ static void usage(FILE *f)
 		"                        (default when root)\n"
 		"\n"
 		"Exit status: 0 clean, 4 corruption found, 8 operational error or parts\n"
-		"that could not be checked, 16 usage error; added when several apply.\n");
+		"that could not be checked (a bound above reached), 16 usage error; added\n"
+		"when several apply.\n");
 }
 
 static void print_version(void)
@@ -274,6 +283,18 @@ static int parse_args(struct fsck_config *c, int argc, char **argv)
 			c->image.devices = d;
 			break;
 		}
+		case OPT_ISHARE_HOLES:
+		case OPT_MAX_DECOMPRESSED:
+			if (!parse_u64(optarg, UINT64_MAX, &v) || !v)
+				return usage_error(opt == OPT_ISHARE_HOLES ?
+							   "invalid --ishare-holes value '%s'" :
+							   "invalid --max-decompressed value '%s'",
+						   optarg);
+			if (opt == OPT_ISHARE_HOLES)
+				c->check.max_hole_hash = v;
+			else
+				c->check.max_decompressed = v;
+			break;
 		case OPT_WORKERS:
 			if (!parse_u64(optarg, 1024, &v) || !v)
 				return usage_error("invalid --workers value '%s'",
@@ -378,6 +399,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", erofs_progname,
 			erofs_last_error() ? erofs_last_error() :
 					     strerror(-ret));
+		if (ret == -EINVAL)
+			return EXIT_USAGE;
 		return status_of_error(ret) |
 		       (r.problems[EROFS_FSCK_CORRUPT] ? EXIT_UNCORRECTED : 0);
 	}
@@ -400,7 +423,7 @@ int main(int argc, char **argv)
 			       (unsigned long long)r.fingerprints_verified);
 		printf("\n");
 		if (r.unchecked_files)
-			printf("%llu compressed files were not checked: this fsck.erofs cannot decompress yet\n",
+			printf("%llu files were not checked: their data layout is one this fsck.erofs does not know\n",
 			       (unsigned long long)r.unchecked_files);
 		if (status & EXIT_UNCORRECTED)
 			printf("Found %llu problems: the image is corrupted\n",

@@ -24,7 +24,7 @@ static void ignore(void *arg, enum erofs_fsck_level level, const char *path,
 #define FUZZ_MAX_DEVICES 4
 
 static void check(const char *path, const struct erofs_image_opts *iopts,
-		  unsigned int *nr_devices)
+		  unsigned int *nr_devices, bool extract)
 {
 	struct erofs_extract_opts xopts = {
 		.overwrite = true,
@@ -33,8 +33,10 @@ static void check(const char *path, const struct erofs_image_opts *iopts,
 	};
 	struct erofs_fsck_opts fopts = {
 		.workers = 1, /* the walk's thread reads the data too */
-		/* a few bytes can claim exabytes of holes: hash few */
+		/* a few bytes can claim exabytes of holes: hash few, and
+		 * decode little */
 		.max_hole_hash = 64 << 20,
+		.max_decompressed = 64 << 20,
 		.report = ignore,
 	};
 	struct erofs_fsck_result res;
@@ -47,7 +49,7 @@ static void check(const char *path, const struct erofs_image_opts *iopts,
 		*nr_devices = img.nr_devices;
 	snprintf(dir, sizeof(dir), "%s/x", fuzz_scratch_dir());
 	xopts.dir = dir;
-	fopts.extract = &xopts;
+	fopts.extract = extract ? &xopts : NULL;
 	erofs_fsck(&img, &fopts, &res);
 	fuzz_empty_dir(fuzz_scratch_dir());
 	erofs_image_close(&img);
@@ -59,18 +61,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *devices[FUZZ_MAX_DEVICES];
 	char path[FUZZ_PATH_MAX];
 	unsigned int nr = 0;
+	bool extract;
 	int fd;
 
 	fuzz_quiet();
 	fd = fuzz_memfd(data, size, path);
-	check(path, &iopts, &nr);
+	/* the byte before the superblock picks a plain check or extraction */
+	extract = !size || !(data[0] & 1);
+	check(path, &iopts, &nr, extract);
 	if (nr && nr <= FUZZ_MAX_DEVICES) {
 		for (unsigned int i = 0; i < nr; i++)
 			devices[i] = path;
 		iopts.devices = devices;
 		iopts.nr_devices = nr;
 		fuzz_quiet();
-		check(path, &iopts, NULL);
+		check(path, &iopts, NULL, extract);
 	}
 	close(fd);
 	return 0;

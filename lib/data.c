@@ -18,6 +18,7 @@
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
 #include "erofs/format.h"
+#include "erofs/source.h"
 
 /*
  * A worker reads a piece into its buffer, hashes it and writes it out: a
@@ -56,7 +57,6 @@ int erofs_src_open(struct erofs_build *b, struct erofs_node *n,
 	s->own = false;
 	s->base = 0;
 	s->reader = NULL;
-	s->path = n->src.path;
 	if (n->data_kind == EROFS_DATA_READER) {
 		s->fd = -1;
 		s->reader = n->src.reader;
@@ -69,22 +69,16 @@ int erofs_src_open(struct erofs_build *b, struct erofs_node *n,
 		s->path = "(spooled tar data)";
 		return 0;
 	}
-	s->fd = open(n->src.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	s->path = n->src.file->path;
+	s->fd = erofs_source_open_file(b->tree, n, &st);
 	if (s->fd < 0)
-		return erofs_fail(-errno, "%s: cannot open: %s", n->src.path,
-				  strerror(errno));
+		return s->fd;
 	s->own = true;
-	if (fstat(s->fd, &st)) {
-		int ret = -errno;
-
-		close(s->fd);
-		return erofs_fail(ret, "%s: %s", n->src.path, strerror(-ret));
-	}
-	if (!S_ISREG(st.st_mode) || (u64)st.st_size != n->size) {
+	if ((u64)st.st_size != n->size) {
 		close(s->fd);
 		return erofs_fail(-EAGAIN,
 				  "%s: changed since it was scanned (size %llu, now %llu)",
-				  n->src.path, (unsigned long long)n->size,
+				  s->path, (unsigned long long)n->size,
 				  (unsigned long long)st.st_size);
 	}
 	/* we read each file once, front to back */

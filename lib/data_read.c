@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "erofs/budget.h"
 #include "erofs/data_read.h"
 #include "erofs/device.h"
 #include "erofs/format.h"
@@ -178,13 +179,15 @@ static int map_compressed(struct erofs_image *img,
 }
 
 /*
- * The extent decoded last by this thread: reads in pieces (fsck, extract)
- * decode each extent once.
+ * The cluster decoded last by this thread, keyed by where it is and what
+ * it decodes to: reads in pieces (fsck, extract) decode each extent once,
+ * and extents that name the same cluster (deduplicated data) reuse it.
  */
 static __thread struct {
-	u64 img_id; /* erofs_image.id; 0: nothing cached */
+	struct erofs_budget_slot key; /* key.img_id 0: nothing cached */
+	/* the extent it was last handed out for, charged to the budget */
+	u64 img_id, iloc, la;
 	erofs_nid_t nid;
-	u64 iloc, la, llen;
 	u8 *buf;
 	u64 cap;
 } zlast;
@@ -204,42 +207,74 @@ static void zlast_key_create(void)
 	pthread_key_create(&zlast_key, zlast_release);
 }
 
-static int read_encoded(struct erofs_image *img, const struct erofs_rinode *ri,
-			const struct erofs_map *m, u8 *out, u64 skip, u64 n,
-			const char **why)
+/* What an extent stored in a cluster decodes from and to. */
+static void cluster_key(const struct erofs_image *img, const struct erofs_zx *x,
+			struct erofs_budget_slot *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->img_id = img->id;
+	k->pa = x->pa;
+	k->plen = x->plen;
+	k->llen = x->llen;
+	k->fmt = x->fmt;
+	k->partial = x->partial;
+	/* an interlaced cluster is rotated by where the extent starts */
+	if (x->fmt == EROFS_ZFMT_INTERLACED)
+		k->rot = x->la & (img->blksz - 1);
+	k->rot |= x->where << 12;
+}
+
+static bool same_key(const struct erofs_budget_slot *a,
+		     const struct erofs_budget_slot *b)
+{
+	return a->img_id == b->img_id && a->pa == b->pa &&
+	       a->plen == b->plen && a->llen == b->llen && a->fmt == b->fmt &&
+	       a->partial == b->partial && a->rot == b->rot;
+}
+
+/*
+ * Have the extent of "m" decoded in zlast. Each extent handed out is
+ * charged to the run's budget once, with its whole length, whether it is
+ * decoded or found decoded already.
+ */
+static int decode_extent(struct erofs_image *img, const struct erofs_rinode *ri,
+			 const struct erofs_map *m, const char **why)
 {
 	struct erofs_zx x = {
 		.la = m->la, .llen = m->llen, .pa = m->pa, .plen = m->plen,
 		.fmt = m->zfmt, .where = m->zwhere,
 	};
+	struct erofs_budget_slot key;
+	bool same_extent;
 	int ret;
 
-	if (m->zwhere == EROFS_ZX_FRAGMENT) {
-		/*
-		 * Fragments lie uncompressed in the packed inode: read the
-		 * piece asked for, without a buffer of the extent's size
-		 * (a whole-file fragment is as long as the file claims).
-		 */
-		x.pa += skip;
-		x.llen = n;
-		return erofs_zmap_read(img, ri, &x, out, why);
-	}
-	if (zlast.img_id != img->id || zlast.nid != ri->nid ||
-	    zlast.iloc != ri->iloc || zlast.la != m->la ||
-	    zlast.llen != m->llen) {
-		/* the partial flag is not in the map: look it up again */
-		ret = erofs_zmap_lookup(img, ri, m->la, &x, why);
+	/* the partial flag is not in the map: look it up again */
+	ret = erofs_zmap_lookup(img, ri, m->la, &x, why);
+	if (ret)
+		return ret;
+	cluster_key(img, &x, &key);
+	same_extent = zlast.img_id == img->id && zlast.nid == ri->nid &&
+		      zlast.iloc == ri->iloc && zlast.la == x.la;
+	if (same_key(&zlast.key, &key)) {
+		if (!same_extent) {
+			ret = erofs_budget_decompress(img->budget, x.llen, why);
+			if (ret)
+				return ret;
+		}
+	} else {
+		u8 *buf = zlast.buf;
+		u64 cap = zlast.cap;
+
+		ret = erofs_budget_decompress(img->budget, x.llen, why);
 		if (ret)
 			return ret;
 		/*
 		 * A fragment is read from the packed inode through this very
 		 * function: the buffer is taken out of the cache meanwhile.
 		 */
-		u8 *buf = zlast.buf;
-		u64 cap = zlast.cap;
-
 		zlast.buf = NULL;
 		zlast.cap = 0;
+		zlast.key.img_id = 0;
 		zlast.img_id = 0;
 		if (cap < x.llen) {
 			u8 *nb = realloc(buf, x.llen);
@@ -257,17 +292,91 @@ static int read_encoded(struct erofs_image *img, const struct erofs_rinode *ri,
 		free(zlast.buf);
 		zlast.buf = buf;
 		zlast.cap = cap;
-		zlast.img_id = 0;
 		if (ret)
 			return ret;
-		zlast.img_id = img->id;
-		zlast.nid = ri->nid;
-		zlast.iloc = ri->iloc;
-		zlast.la = x.la;
-		zlast.llen = x.llen;
+		zlast.key = key;
 	}
+	zlast.img_id = img->id;
+	zlast.nid = ri->nid;
+	zlast.iloc = ri->iloc;
+	zlast.la = x.la;
+	return 0;
+}
+
+static int read_encoded(struct erofs_image *img, const struct erofs_rinode *ri,
+			const struct erofs_map *m, u8 *out, u64 skip, u64 n,
+			const char **why)
+{
+	struct erofs_zx x = {
+		.la = m->la, .llen = m->llen, .pa = m->pa, .plen = m->plen,
+		.fmt = m->zfmt, .where = m->zwhere,
+	};
+	int ret;
+
+	if (m->zwhere == EROFS_ZX_FRAGMENT) {
+		/*
+		 * Fragments lie uncompressed in the packed inode: read the
+		 * piece asked for, without a buffer of the extent's size
+		 * (a whole-file fragment is as long as the file claims).
+		 * Many files may name the same bytes: they count each time.
+		 */
+		ret = erofs_budget_decompress(img->budget, n, why);
+		if (ret)
+			return ret;
+		x.pa += skip;
+		x.llen = n;
+		return erofs_zmap_read(img, ri, &x, out, why);
+	}
+	ret = decode_extent(img, ri, m, why);
+	if (ret)
+		return ret;
 	memcpy(out, zlast.buf + skip, n);
 	return 0;
+}
+
+int erofs_check_encoded(struct erofs_image *img, const struct erofs_rinode *ri,
+			const struct erofs_map *m, const char **why)
+{
+	struct erofs_budget_slot key;
+	struct erofs_rinode packed;
+	struct erofs_zx x;
+	int ret;
+
+	if (m->kind != EROFS_MAP_ENCODED)
+		return 0;
+	if (m->zwhere == EROFS_ZX_FRAGMENT) {
+		/* the packed inode's own clusters, each checked once */
+		u64 pos = m->pa, end;
+
+		ret = erofs_zmap_packed(img, m->pa, m->llen, &packed, why);
+		if (ret)
+			return ret;
+		end = m->pa + m->llen;
+		while (pos < end) {
+			struct erofs_map pm;
+
+			ret = erofs_map_data(img, &packed, pos, &pm, why);
+			if (!ret && pm.kind == EROFS_MAP_ENCODED)
+				ret = erofs_check_encoded(img, &packed, &pm,
+							  why);
+			if (ret)
+				return ret;
+			pos = pm.la + pm.llen;
+		}
+		return 0;
+	}
+	ret = erofs_zmap_lookup(img, ri, m->la, &x, why);
+	if (ret)
+		return ret;
+	if (x.where == EROFS_ZX_HOLE)
+		return 0;
+	cluster_key(img, &x, &key);
+	if (erofs_budget_checked(img->budget, &key))
+		return 0;
+	ret = decode_extent(img, ri, m, why);
+	if (!ret)
+		erofs_budget_mark_checked(img->budget, &key);
+	return ret;
 }
 
 static const struct layout_ops layouts[EROFS_INODE_DATALAYOUT_MAX] = {

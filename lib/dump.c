@@ -825,8 +825,8 @@ int erofs_dump_cat(struct erofs_image *img, erofs_nid_t nid, int fd)
 				  (unsigned long long)nid, type_name(ri.i.mode));
 	if (!erofs_data_readable(&ri))
 		return erofs_fail(-EOPNOTSUPP,
-				  "nid %llu: compressed data is not supported yet",
-				  (unsigned long long)nid);
+				  "nid %llu: data layout %u, which this reader does not know",
+				  (unsigned long long)nid, ri.i.datalayout);
 	buf = malloc(bufsz);
 	if (!buf)
 		return -ENOMEM;

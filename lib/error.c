@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,7 +14,13 @@ int erofs_msg_level = EROFS_MSG_WARN;
 const char *erofs_progname = "erofs";
 
 static pthread_mutex_t error_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * The message is as long as it needs to be: a path thousands of levels
+ * deep comes first and the reason last. Only without memory for that is
+ * it cut to the fixed buffer.
+ */
 static char error_buf[1024];
+static char *error_msg;
 static bool error_set;
 
 int erofs_fail(int err, const char *fmt, ...)
@@ -23,7 +30,12 @@ int erofs_fail(int err, const char *fmt, ...)
 	pthread_mutex_lock(&error_lock);
 	if (!error_set) {
 		va_start(ap, fmt);
-		vsnprintf(error_buf, sizeof(error_buf), fmt, ap);
+		if (vasprintf(&error_msg, fmt, ap) < 0) {
+			va_end(ap);
+			error_msg = NULL;
+			va_start(ap, fmt);
+			vsnprintf(error_buf, sizeof(error_buf), fmt, ap);
+		}
 		va_end(ap);
 		error_set = true;
 	}
@@ -33,7 +45,9 @@ int erofs_fail(int err, const char *fmt, ...)
 
 const char *erofs_last_error(void)
 {
-	return error_set ? error_buf : NULL;
+	if (!error_set)
+		return NULL;
+	return error_msg ? error_msg : error_buf;
 }
 
 void erofs_clear_error(void)
@@ -41,6 +55,8 @@ void erofs_clear_error(void)
 	pthread_mutex_lock(&error_lock);
 	error_set = false;
 	error_buf[0] = '\0';
+	free(error_msg);
+	error_msg = NULL;
 	pthread_mutex_unlock(&error_lock);
 }
 

@@ -1,5 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Extraction into a directory without ever leaving it. */
+/*
+ * Extraction into a directory without ever leaving it: every entry is
+ * created relative to its parent's descriptor without following symlinks,
+ * and owner, xattrs, mode and times are set through a descriptor of the
+ * object just created, never by name: another user who can write in the
+ * directory and swaps an entry for a symlink changes nothing elsewhere.
+ */
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -7,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -163,7 +170,7 @@ static int make_hardlink(struct erofs_extractor *x, int pfd, const char *name,
 struct xattr_apply {
 	struct erofs_extractor *x;
 	int fd; /* set through this fd, or */
-	char *proc_path; /* through this path (symlinks, devices) */
+	char proc_path[32]; /* through the magic link of an O_PATH one */
 	int err;
 };
 
@@ -179,32 +186,33 @@ static int apply_one(void *arg, const struct erofs_xattr_ref *xr)
 		return 0;
 	if (a->fd >= 0)
 		ret = fsetxattr(a->fd, xr->name, xr->value, xr->value_len, 0);
-	else
-		ret = lsetxattr(a->proc_path, xr->name, xr->value,
-				xr->value_len, 0);
+	else /* the link leads to the object itself, a symlink included */
+		ret = setxattr(a->proc_path, xr->name, xr->value,
+			       xr->value_len, 0);
 	if (ret && !a->err)
 		a->err = -errno;
 	return 0;
 }
 
+/* Through "fd" (opened for I/O), or else "pfd" (O_PATH). */
 static int apply_xattrs(struct erofs_extractor *x, const struct erofs_rinode *ri,
-			int fd, int dfd, const char *name, const char **why)
+			int fd, int pfd, const char **why)
 {
 	struct xattr_apply a = { .x = x, .fd = fd };
 	int ret;
 
 	if (!x->opts.xattrs || !ri->xattr_isize)
 		return 0;
-	if (fd < 0) {
-		/* the fd of the parent directory pins it; the last component
-		 * itself is not followed by lsetxattr */
-		if (asprintf(&a.proc_path, "/proc/self/fd/%d/%s", dfd, name) < 0)
-			return -ENOMEM;
-	}
+	if (fd < 0)
+		snprintf(a.proc_path, sizeof(a.proc_path), "/proc/self/fd/%d",
+			 pfd);
 	ret = erofs_xattr_foreach(x->img, ri, apply_one, &a, why);
-	free(a.proc_path);
 	if (ret)
 		return ret;
+	if (a.err == -ENOENT && fd < 0 && access("/proc/self/fd", X_OK)) {
+		*why = "cannot set xattrs of special files and symlinks without /proc mounted";
+		return -EOPNOTSUPP;
+	}
 	if (a.err)
 		*why = "cannot set an xattr";
 	return a.err;
@@ -234,7 +242,7 @@ static int apply_fd(struct erofs_extractor *x, int fd,
 		*why = "cannot set the owner";
 		return -errno;
 	}
-	ret = apply_xattrs(x, ri, fd, -1, NULL, why);
+	ret = apply_xattrs(x, ri, fd, -1, why);
 	if (ret)
 		return ret;
 	if (fchmod(fd, final_mode(x, ri->i.mode))) {
@@ -249,33 +257,85 @@ static int apply_fd(struct erofs_extractor *x, int fd,
 	return 0;
 }
 
-/* The same for an entry that cannot be opened (symlinks, devices). */
-static int apply_at(struct erofs_extractor *x, int dfd, const char *name,
-		    const struct erofs_rinode *ri, const char **why)
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452 /* Linux 6.6, the same on every architecture */
+#endif
+
+/* The mode of the object an O_PATH descriptor holds. */
+static int chmod_path_fd(int pfd, mode_t mode)
+{
+	static volatile bool no_fchmodat2;
+	char proc[32];
+
+	if (!no_fchmodat2) {
+		if (!syscall(SYS_fchmodat2, pfd, "", mode, AT_EMPTY_PATH))
+			return 0;
+		if (errno != ENOSYS && errno != EINVAL)
+			return -errno;
+		no_fchmodat2 = true;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	return chmod(proc, mode) ? -errno : 0;
+}
+
+/*
+ * The same for an entry that cannot be opened for I/O (symlinks, devices,
+ * FIFOs, sockets), through "pfd", an O_PATH descriptor of it.
+ */
+static int apply_path_fd(struct erofs_extractor *x, int pfd,
+			 const struct erofs_rinode *ri, const char **why)
 {
 	struct timespec ts[2];
 	int ret;
 
 	if (x->opts.preserve_owner &&
-	    fchownat(dfd, name, ri->i.uid, ri->i.gid, AT_SYMLINK_NOFOLLOW)) {
+	    fchownat(pfd, "", ri->i.uid, ri->i.gid, AT_EMPTY_PATH)) {
 		*why = "cannot set the owner";
 		return -errno;
 	}
-	ret = apply_xattrs(x, ri, -1, dfd, name, why);
+	ret = apply_xattrs(x, ri, -1, pfd, why);
 	if (ret)
 		return ret;
 	/* symlinks have no mode of their own */
-	if (!S_ISLNK(ri->i.mode) &&
-	    fchmodat(dfd, name, final_mode(x, ri->i.mode), 0)) {
-		*why = "cannot set the mode";
-		return -errno;
+	if (!S_ISLNK(ri->i.mode)) {
+		ret = chmod_path_fd(pfd, final_mode(x, ri->i.mode));
+		if (ret) {
+			*why = "cannot set the mode";
+			return ret;
+		}
 	}
 	inode_times(ri, ts);
-	if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW)) {
+	if (utimensat(pfd, "", ts, AT_EMPTY_PATH)) {
 		*why = "cannot set the modification time";
 		return -errno;
 	}
 	return 0;
+}
+
+/*
+ * A descriptor of entry "name" just created in "dfd" as "mode" says,
+ * refusing anything else another user may have put there meanwhile.
+ */
+static int open_created(int dfd, const char *name, u32 mode, const char **why)
+{
+	struct stat st;
+	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0) {
+		*why = "cannot open what was created";
+		return -errno;
+	}
+	if (fstat(fd, &st)) {
+		*why = "cannot open what was created";
+		close(fd);
+		return -errno;
+	}
+	if ((st.st_mode & S_IFMT) != (mode & S_IFMT) || st.st_nlink != 1) {
+		*why = "replaced by something else right after it was created";
+		close(fd);
+		return -EAGAIN;
+	}
+	return fd;
 }
 
 static int make_dir(struct erofs_extractor *x, int pfd, const char *name,
@@ -422,8 +482,14 @@ int erofs_extract_entry(struct erofs_extractor *x,
 		ret = make_hardlink(x, pfd, name, e->first_relpath, why);
 	} else {
 		ret = create_entry(x, pfd, name, ri, target, fd, why);
-		if (!ret && !S_ISREG(ri->i.mode))
-			ret = apply_at(x, pfd, name, ri, why);
+		if (!ret && !S_ISREG(ri->i.mode)) {
+			int opath = open_created(pfd, name, ri->i.mode, why);
+
+			ret = opath < 0 ? opath :
+					  apply_path_fd(x, opath, ri, why);
+			if (opath >= 0)
+				close(opath);
+		}
 	}
 out:
 	if (!e->depth) {

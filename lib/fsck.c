@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "erofs/budget.h"
 #include "erofs/data_read.h"
 #include "erofs/device.h"
 #include "erofs/dir_read.h"
@@ -25,8 +26,8 @@
 #include "erofs/xattr.h"
 #include "erofs/xattr_read.h"
 
-#define DATA_BUF_SIZE (1U << 20)
-#define QUEUE_SIZE 32 /* batches */
+#define DATA_BUF_SIZE (256U << 10)
+#define QUEUE_SIZE 8 /* batches */
 #define BATCH_FILES 64
 #define BATCH_BYTES (4U << 20)
 #define MAX_WORKERS 64
@@ -77,6 +78,9 @@ struct fsck {
 	struct worker *workers;
 	unsigned int nworkers, started;
 	struct worker inline_worker; /* without threads */
+	struct erofs_budget budget;
+	/* reads refused by the budget: said once, then counted */
+	u64 over_budget;
 };
 
 static enum erofs_fsck_level level_of(int err)
@@ -85,8 +89,8 @@ static enum erofs_fsck_level level_of(int err)
 		return EROFS_FSCK_WARNING;
 	if (err == -EFSCORRUPTED)
 		return EROFS_FSCK_CORRUPT;
-	/* unsupported, or on an extra device that was not given */
-	if (err == -EOPNOTSUPP || err == -ENODEV)
+	/* unsupported, on an extra device that was not given, over a bound */
+	if (err == -EOPNOTSUPP || err == -ENODEV || err == -EDQUOT)
 		return EROFS_FSCK_UNCHECKED;
 	return EROFS_FSCK_ERROR;
 }
@@ -112,6 +116,25 @@ static void __printf(5, 6) report(struct fsck *c, enum erofs_fsck_level level,
 	pthread_mutex_lock(&c->lock);
 	report_locked(c, level, path, nid, msg);
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* A data read failed: said with where; past a bound only the first time. */
+static void data_failed(struct fsck *c, const char *path, erofs_nid_t nid,
+			int err, u64 pos, const char *why)
+{
+	if (err == -EDQUOT) {
+		bool first;
+
+		pthread_mutex_lock(&c->lock);
+		first = !c->over_budget++;
+		if (!first)
+			c->res->problems[EROFS_FSCK_UNCHECKED]++;
+		pthread_mutex_unlock(&c->lock);
+		if (!first)
+			return;
+	}
+	report(c, level_of(err), path, nid, "nid %llu: data at offset %llu: %s",
+	       (unsigned long long)nid, (unsigned long long)pos, why);
 }
 
 static void walk_problem(void *arg, const char *path, erofs_nid_t nid, int err,
@@ -203,9 +226,6 @@ static void process_job(struct worker *w, struct job *j)
 	unsigned long long nid = j->ri.nid;
 	bool hashing = j->verify && w->sha_ready, ok = true;
 	bool hash_skipped = false;
-	const u64 hole_limit = c->opts->max_hole_hash ?:
-				       EROFS_FSCK_MAX_HOLE_HASH;
-	u64 hole_budget = hole_limit;
 	int fd = j->fd;
 	u64 pos = 0, size = j->ri.i.size;
 	const char *why = "";
@@ -217,13 +237,22 @@ static void process_job(struct worker *w, struct job *j)
 
 		ret = erofs_map_data(img, &j->ri, pos, &m, &why);
 		if (ret) {
-			report(c, level_of(ret), j->path, nid,
-			       "nid %llu: data at offset %llu: %s", nid,
-			       (unsigned long long)pos, why);
+			data_failed(c, j->path, nid, ret, pos, why);
 			ok = false;
 			break;
 		}
 		end = m.la + m.llen;
+		if (m.kind == EROFS_MAP_ENCODED && !hashing && fd < 0) {
+			/* nothing needs the bytes: each cluster decoded once */
+			ret = erofs_check_encoded(img, &j->ri, &m, &why);
+			if (ret) {
+				data_failed(c, j->path, nid, ret, pos, why);
+				ok = false;
+				break;
+			}
+			pos = end;
+			continue;
+		}
 		while (pos < end) {
 			size_t n = min_t(u64, end - pos, DATA_BUF_SIZE);
 			u64 at = m.pa + (pos - m.la);
@@ -232,18 +261,16 @@ static void process_job(struct worker *w, struct job *j)
 				/* nothing to read or write: only the hash */
 				n = end - pos;
 				if (hashing && !hash_skipped &&
-				    n > hole_budget) {
+				    erofs_budget_hash_holes(img->budget, n,
+							    &why)) {
 					hash_skipped = true;
 					report(c, EROFS_FSCK_UNCHECKED, j->path,
 					       nid,
-					       "nid %llu: fingerprint not verified: more than %llu bytes of holes",
-					       nid,
-					       (unsigned long long)hole_limit);
+					       "nid %llu: fingerprint not verified: %s",
+					       nid, why);
 				}
-				if (hashing && !hash_skipped) {
+				if (hashing && !hash_skipped)
 					hash_zeros(&w->sha, n);
-					hole_budget -= n;
-				}
 				pos += n;
 				continue;
 			}
@@ -252,10 +279,8 @@ static void process_job(struct worker *w, struct job *j)
 				ret = erofs_read_data(img, &j->ri, w->buf, n,
 						      pos, &why);
 				if (ret) {
-					report(c, level_of(ret), j->path, nid,
-					       "nid %llu: data at offset %llu: %s",
-					       nid, (unsigned long long)pos,
-					       why);
+					data_failed(c, j->path, nid, ret, pos,
+						    why);
 					ok = false;
 					break;
 				}
@@ -272,9 +297,7 @@ static void process_job(struct worker *w, struct job *j)
 							at, &why);
 			}
 			if (ret) {
-				report(c, level_of(ret), j->path, nid,
-				       "nid %llu: data at offset %llu: %s",
-				       nid, (unsigned long long)pos, why);
+				data_failed(c, j->path, nid, ret, pos, why);
 				ok = false;
 				break;
 			}
@@ -484,9 +507,13 @@ static int queue_data(struct fsck *c, const struct erofs_rinode *ri,
 		j->tail = malloc(ri->tail_len);
 		if (!j->tail)
 			goto fail;
-		/* an unreadable tail is left to the worker to report */
-		if (erofs_image_read(c->img, j->tail, ri->tail_len,
-				     ri->tail_pos)) {
+		/*
+		 * An unreadable tail is left to the worker to report. Read
+		 * past the metadata cache: a tail is read once, and would
+		 * only push inodes and directories out of it.
+		 */
+		if (erofs_image_pread(c->img, j->tail, ri->tail_len,
+				      ri->tail_pos)) {
 			free(j->tail);
 			j->tail = NULL;
 		}
@@ -574,8 +601,8 @@ static int check_symlink(struct fsck *c, const struct erofs_walk_entry *e,
 	}
 	if (!erofs_data_readable(ri)) {
 		report(c, EROFS_FSCK_UNCHECKED, e->path, nid,
-		       "nid %llu: compressed symlink: not checked (not supported yet)",
-		       nid);
+		       "nid %llu: symlink in data layout %u, which this reader does not know: not checked",
+		       nid, ri->i.datalayout);
 		return -EOPNOTSUPP;
 	}
 	ret = erofs_read_data(c->img, ri, target, ri->i.size, 0, &why);
@@ -666,8 +693,8 @@ static int fsck_visit(void *arg, const struct erofs_walk_entry *e)
 			c->res->content_bytes += ri->i.size;
 			c->res->stored_bytes += stored;
 			report(c, EROFS_FSCK_UNCHECKED, e->path, nid,
-			       "nid %llu: compressed data: not checked (not supported yet)",
-			       nid);
+			       "nid %llu: data layout %u, which this reader does not know: not checked",
+			       nid, ri->i.datalayout);
 			extract = false;
 			break;
 		}
@@ -811,8 +838,8 @@ static void check_packed(struct fsck *c)
 	}
 	if (!erofs_data_readable(&ri)) {
 		report(c, EROFS_FSCK_UNCHECKED, "<packed inode>", nid,
-		       "nid %llu: compressed data: not checked (not supported yet)",
-		       nid);
+		       "nid %llu: data layout %u, which this reader does not know: not checked",
+		       nid, ri.i.datalayout);
 		return;
 	}
 	queue_data(c, &ri, "<packed inode>", -1, NULL);
@@ -825,6 +852,16 @@ static void check_metabox(struct fsck *c)
 
 	if (img->metabox)
 		queue_data(c, img->metabox, "<metabox inode>", -1, NULL);
+}
+
+/* The bytes the image keeps on all its devices, for the default bounds. */
+static u64 image_bytes(const struct erofs_image *img)
+{
+	u64 total = img->size;
+
+	for (unsigned int i = 0; i < img->nr_devices; i++)
+		total += img->devices[i].avail;
+	return total;
 }
 
 int erofs_fsck(struct erofs_image *img, const struct erofs_fsck_opts *opts,
@@ -848,9 +885,27 @@ int erofs_fsck(struct erofs_image *img, const struct erofs_fsck_opts *opts,
 		if (ret)
 			return ret;
 	} else if (opts->nid_given) {
+		u64 base = img->sb.meta_blkaddr << img->blkszbits;
+
+		/* a number that cannot name an inode of this image was
+		 * asked wrongly; one that names a damaged inode is checked */
 		start = opts->nid;
+		if ((start >> EROFS_DIRENT_NID_METABOX_BIT) ?
+			    !(img->sb.feature_incompat &
+			      EROFS_FEATURE_INCOMPAT_METABOX) :
+			    start > (img->size >> EROFS_ISLOTBITS) ||
+				    !erofs_image_contains(
+					    img, base + (start << EROFS_ISLOTBITS),
+					    sizeof(struct erofs_inode_compact)))
+			return erofs_fail(-EINVAL,
+					  "--nid=%llu: no such inode: it would lie past the end of the image (%llu bytes), or in a metadata box it does not have",
+					  (unsigned long long)start,
+					  (unsigned long long)img->size);
 	}
 
+	erofs_budget_init(&c.budget, opts->max_decompressed,
+			  opts->max_hole_hash, image_bytes(img));
+	img->budget = &c.budget;
 	pthread_mutex_init(&c.lock, NULL);
 	pthread_cond_init(&c.not_empty, NULL);
 	pthread_cond_init(&c.not_full, NULL);
@@ -895,7 +950,13 @@ int erofs_fsck(struct erofs_image *img, const struct erofs_fsck_opts *opts,
 			   strerror(-ret));
 	else
 		check_image(&c, &st, start == img->sb.root_nid);
+	if (c.over_budget > 1)
+		report(&c, EROFS_FSCK_UNCHECKED, img->path, img->sb.root_nid,
+		       "%llu more data reads refused at the same bound",
+		       (unsigned long long)c.over_budget - 1);
 out:
+	img->budget = NULL;
+	erofs_budget_free(&c.budget);
 	erofs_extract_close(c.x);
 	pthread_cond_destroy(&c.not_empty);
 	pthread_cond_destroy(&c.not_full);

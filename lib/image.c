@@ -17,13 +17,15 @@
 
 /*
  * Inodes, xattrs and dirents of neighbouring files share blocks, and a walk
- * meets them roughly front to back, so metadata blocks are kept in a
- * set-associative cache large enough for the metadata of a big image, and
- * a miss in the metadata area reads the blocks after it too: one pread
- * then brings in a run of inodes instead of one block.
+ * meets them roughly front to back, so metadata blocks are kept in a small
+ * set-associative cache, and a miss in the metadata area just after the
+ * last one reads the blocks after it too: one pread then brings in a run
+ * of inodes instead of one block. The kernel's page cache keeps the rest:
+ * 64 MiB here took fsck to three times erofs-utils' peak memory on a 1 GB
+ * image and was no faster (2 MiB: 0.17 s against 0.15 s for 100,000 files).
  */
 #define MCACHE_WAYS 8
-#define MCACHE_MAX_BYTES (64U << 20)
+#define MCACHE_MAX_BYTES (2U << 20)
 #define MCACHE_READAHEAD 16 /* blocks read on a miss in the metadata area */
 
 struct erofs_mcache_way {
@@ -36,28 +38,20 @@ struct erofs_mcache {
 	unsigned int nsets; /* a power of two */
 	u64 clock;
 	u64 ra_from; /* image offset where readahead starts to pay */
+	u64 ra_next; /* the block after the last fill: reads going forward */
 	size_t bytes; /* of data */
 	struct erofs_mcache_way *ways; /* nsets * MCACHE_WAYS */
 	u8 *data;
 	u8 *ra_buf; /* MCACHE_READAHEAD blocks */
 };
 
-/*
- * Page faults are costly on virtual machines (tens of microseconds each
- * here): the cache asks for huge pages, so filling 64 MiB takes a few dozen
- * faults instead of sixteen thousand.
- */
+/* Pages of the cache count in memory only once blocks land in them. */
 static void *cache_alloc(size_t bytes)
 {
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (p == MAP_FAILED)
-		return NULL;
-#ifdef MADV_HUGEPAGE
-	madvise(p, bytes, MADV_HUGEPAGE);
-#endif
-	return p;
+	return p == MAP_FAILED ? NULL : p;
 }
 
 static void cache_free(void *p, size_t bytes)
@@ -177,9 +171,15 @@ static int mcache_fill(struct erofs_image *img, struct erofs_mcache *c,
 	u64 nblk = 1, avail = img->size - start;
 	int ret;
 
-	if (start >= c->ra_from)
+	/*
+	 * Only a walk going forward reads ahead: inodes met out of order
+	 * would copy blocks in that push out the ones to be met again.
+	 */
+	if (start >= c->ra_from && blk >= c->ra_next - 1 &&
+	    blk < c->ra_next + MCACHE_READAHEAD)
 		nblk = min_t(u64, MCACHE_READAHEAD,
 			     DIV_ROUND_UP(avail, img->blksz));
+	c->ra_next = blk + nblk;
 	avail = min_t(u64, nblk << img->blkszbits, avail);
 	ret = erofs_pread_full(img->fd, c->ra_buf, avail, img->offset + start);
 	if (ret)
@@ -456,7 +456,7 @@ static int load_prefixes(struct erofs_image *img)
 		ret = erofs_read_inode(img, sb->packed_nid, &packed_inode, &why);
 		if (!ret && !erofs_data_readable(&packed_inode)) {
 			ret = -EOPNOTSUPP;
-			why = "compressed data is not supported yet";
+			why = "a data layout this reader does not know";
 		}
 		if (ret) {
 			snprintf(msg, sizeof(msg),

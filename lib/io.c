@@ -5,10 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#ifdef SYS_openat2
+#include <linux/openat2.h>
+#endif
 
 #include "erofs/error.h"
 #include "erofs/format.h"
@@ -493,6 +498,97 @@ void erofs_output_abort(struct erofs_output *out)
 	}
 	free(out->path);
 	out->path = NULL;
+}
+
+/* The component walk, for kernels without openat2(2). */
+static int open_walk(int dirfd, const char *rel, int flags)
+{
+	char comp[NAME_MAX + 1];
+	int fd = dirfd;
+
+	for (;;) {
+		const char *end = strchrnul(rel, '/');
+		size_t len = end - rel;
+		bool last = !*end;
+		int nfd;
+
+		if (len > NAME_MAX) {
+			nfd = -ENAMETOOLONG;
+			goto out;
+		}
+		memcpy(comp, rel, len);
+		comp[len] = '\0';
+		if (!strcmp(comp, "..")) {
+			nfd = -EXDEV;
+			goto out;
+		}
+		/* "" and "." stay where they are */
+		nfd = openat(fd, len ? comp : ".",
+			     last ? flags | O_NOFOLLOW | O_CLOEXEC :
+				    O_PATH | O_DIRECTORY | O_NOFOLLOW |
+					    O_CLOEXEC);
+		if (nfd < 0)
+			nfd = -errno;
+out:
+		if (fd != dirfd)
+			close(fd);
+		if (nfd < 0 || last)
+			return nfd;
+		fd = nfd;
+		rel = end + 1;
+	}
+}
+
+int erofs_open_beneath(int dirfd, const char *rel, int flags)
+{
+#ifdef SYS_openat2
+	static volatile bool no_openat2;
+	int fd = dirfd;
+
+	while (!no_openat2) {
+		struct open_how how = {
+			.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+				   RESOLVE_NO_MAGICLINKS,
+		};
+		size_t len = strlen(rel);
+		const char *piece = rel, *next = NULL;
+		char buf[PATH_MAX];
+		int nfd, tries = 0;
+
+		/* openat2 takes PATH_MAX bytes: longer paths go in pieces */
+		if (len >= PATH_MAX) {
+			const char *slash = memrchr(rel, '/', PATH_MAX - 1);
+
+			if (!slash || slash == rel) {
+				if (fd != dirfd)
+					close(fd);
+				return -ENAMETOOLONG;
+			}
+			memcpy(buf, rel, slash - rel);
+			buf[slash - rel] = '\0';
+			piece = buf;
+			next = slash + 1;
+		}
+		how.flags = next ? O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC :
+				   (u64)(flags | O_NOFOLLOW | O_CLOEXEC);
+		do /* "..": a rename elsewhere may ask for a retry */
+			nfd = syscall(SYS_openat2, fd, piece, &how, sizeof(how));
+		while (nfd < 0 && errno == EAGAIN && ++tries < 8);
+		if (nfd < 0)
+			nfd = -errno;
+		if (nfd == -ENOSYS && fd == dirfd) {
+			no_openat2 = true;
+			break;
+		}
+		if (fd != dirfd)
+			close(fd);
+		if (nfd < 0 || !next)
+			return nfd;
+		fd = nfd;
+		rel = next;
+	}
+#endif
+	return open_walk(dirfd, rel, flags);
 }
 
 int erofs_pread_full(int fd, void *buf, size_t len, u64 pos)

@@ -16,6 +16,7 @@
 #include "erofs/error.h"
 #include "erofs/format.h"
 #include "erofs/zmap.h"
+#include "erofs/source.h"
 
 /* Why "n" needs an extended inode, or NULL when a compact one holds it. */
 static const char *extended_reason(const struct erofs_build *b,
@@ -116,12 +117,13 @@ static int plan_sparse(struct erofs_build *b, struct erofs_node *n,
 		ret = erofs_src_data_ranges(b->tree->spool_fd, n->src.off, n->size,
 				       "tar spool", &r, &nr);
 	} else {
-		int fd = open(n->src.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		struct stat st;
+		int fd = erofs_source_open_file(b->tree, n, &st);
 
 		if (fd < 0)
-			return erofs_fail(-errno, "%s: %s", n->src.path,
-					  strerror(errno));
-		ret = erofs_src_data_ranges(fd, 0, n->size, n->src.path, &r, &nr);
+			return fd;
+		ret = erofs_src_data_ranges(fd, 0, n->size, n->src.file->path,
+					    &r, &nr);
 		close(fd);
 	}
 	if (ret)

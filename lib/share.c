@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "erofs/budget.h"
 #include "erofs/data_read.h"
 #include "erofs/device.h"
 #include "erofs/dump.h"
@@ -677,6 +678,15 @@ void erofs_share_add_verified(struct erofs_share *s, bool matched)
 		s->images[s->nr_images - 1].mismatched++;
 }
 
+void erofs_share_add_left_out(struct erofs_share *s, u64 damaged,
+			      u64 over_bound)
+{
+	if (s->nr_images) {
+		s->images[s->nr_images - 1].left_damaged += damaged;
+		s->images[s->nr_images - 1].left_over_bound += over_bound;
+	}
+}
+
 void erofs_share_add_unverified(struct erofs_share *s)
 {
 	if (s->sink)
@@ -1121,6 +1131,8 @@ int erofs_share_finish(struct erofs_share *s,
 		r->verified += im->verified;
 		r->mismatched += im->mismatched;
 		r->unverified += im->unverified;
+		r->left_damaged += im->left_damaged;
+		r->left_over_bound += im->left_over_bound;
 	}
 	r->saving_bytes = r->noshare_bytes - r->shared_bytes;
 	r->saving_percent = r->noshare_bytes
@@ -1179,6 +1191,7 @@ struct scan {
 	int fp_len; /* -1: none found */
 	u8 *buf;    /* data for verify */
 	u64 problems;
+	u64 over_bound; /* files verify left unread: a bound was reached */
 	int err;
 };
 
@@ -1230,12 +1243,17 @@ static int find_fp(void *arg, const struct erofs_xattr_ref *x)
 	return 1;
 }
 
-/* Hash the content; 0 with the digest, or 1 when it cannot be read. */
+/*
+ * Hash the content: 0 with the digest, 1 when this build cannot, 2 when a
+ * bound of the run (img->budget) stops it, 3 when the data is damaged
+ * (*why says how); holes are hashed unread.
+ */
 static int hash_content(struct scan *sc, const struct erofs_rinode *ri,
-			u8 digest[EROFS_SHA256_SIZE])
+			u8 digest[EROFS_SHA256_SIZE], const char **why)
 {
+	static const u8 zeros[65536];
 	struct erofs_sha256 sha;
-	const char *why = NULL;
+	u64 pos = 0;
 	int ret;
 
 	if (!erofs_sha256_available() || !erofs_data_readable(ri))
@@ -1243,19 +1261,42 @@ static int hash_content(struct scan *sc, const struct erofs_rinode *ri,
 	ret = erofs_sha256_init(&sha);
 	if (ret)
 		return ret;
-	for (u64 pos = 0; pos < ri->i.size; pos += VERIFY_CHUNK) {
-		size_t n = min_t(u64, VERIFY_CHUNK, ri->i.size - pos);
+	while (pos < ri->i.size) {
+		struct erofs_map m;
+		u64 end;
 
-		ret = erofs_read_data(sc->img, ri, sc->buf, n, pos, &why);
-		if (ret) {
-			erofs_sha256_free(&sha);
-			return 1;
+		ret = erofs_map_data(sc->img, ri, pos, &m, why);
+		if (ret)
+			goto out;
+		end = m.la + m.llen;
+		if (m.kind == EROFS_MAP_HOLE) {
+			ret = erofs_budget_hash_holes(sc->img->budget,
+						      end - pos, why);
+			if (ret)
+				goto out;
+			for (; pos < end; pos += min_t(u64, end - pos,
+						       sizeof(zeros)))
+				erofs_sha256_update(&sha, zeros,
+						    min_t(u64, end - pos,
+							  sizeof(zeros)));
+			continue;
 		}
-		erofs_sha256_update(&sha, sc->buf, n);
+		for (; pos < end; pos += min_t(u64, VERIFY_CHUNK, end - pos)) {
+			size_t n = min_t(u64, VERIFY_CHUNK, end - pos);
+
+			ret = erofs_read_data(sc->img, ri, sc->buf, n, pos,
+					      why);
+			if (ret)
+				goto out;
+			erofs_sha256_update(&sha, sc->buf, n);
+		}
 	}
 	erofs_sha256_final(&sha, digest);
+out:
 	erofs_sha256_free(&sha);
-	return 0;
+	if (ret == -ENOMEM)
+		return ret;
+	return ret == -EDQUOT ? 2 : ret ? 3 : 0;
 }
 
 /* The ranges of extra devices a file's data lies in, for the storage. */
@@ -1361,9 +1402,16 @@ static int scan_file(struct scan *sc, const struct erofs_walk_entry *e)
 		}
 	}
 	if ((sc->s->o.verify || (sc->s->o.hash_missing && !f.fp)) && f.size) {
-		ret = hash_content(sc, ri, digest);
+		ret = hash_content(sc, ri, digest, &why);
 		if (ret < 0)
 			return ret;
+		if (ret == 2 && !sc->over_bound++)
+			scan_warn(sc, e->path, "content not verified: %s", why);
+		if (ret == 3) {
+			sc->problems++;
+			scan_warn(sc, e->path, "data: %s; content not verified",
+				  why ? why : "");
+		}
 		if (!ret)
 			f.content_sha256 = digest;
 		if (f.fp && !ret &&
@@ -1449,6 +1497,10 @@ int erofs_share_scan_image(struct erofs_share *s, struct erofs_image *img)
 		erofs_warn(
 			"%s: %llu problems while reading; the figures leave the damaged parts out",
 			img->path, (unsigned long long)sc.problems);
+	if (!ret && sc.over_bound > 1)
+		erofs_warn("%s: %llu files in all not verified at the bound",
+			   img->path, (unsigned long long)sc.over_bound);
+	erofs_share_add_left_out(s, sc.problems, sc.over_bound);
 out:
 	free(sc.fp);
 	free(sc.buf);
@@ -1461,12 +1513,23 @@ int erofs_share_report_images(char *const *paths,
 			      bool json, FILE *out)
 {
 	const struct erofs_share_report *r;
+	struct erofs_budget budget;
 	struct erofs_share *s;
+	u64 bytes = 0;
 	int ret;
 
 	ret = erofs_share_new(&s, o);
 	if (ret)
 		return ret;
+	/* one budget for the whole report, from the images' sizes */
+	for (unsigned int i = 0; i < n; i++) {
+		struct stat st;
+
+		if (!stat(paths[i], &st) && S_ISREG(st.st_mode))
+			bytes += st.st_size;
+	}
+	erofs_budget_init(&budget, o->max_decompressed, o->max_hole_hash,
+			  bytes);
 	for (unsigned int i = 0, j; i < n && !ret; i++) {
 		struct erofs_image img;
 		struct erofs_image_opts io = { 0 };
@@ -1494,6 +1557,7 @@ int erofs_share_report_images(char *const *paths,
 		ret = erofs_image_open(&img, paths[i], iopts ? &iopts[i] : &io);
 		if (ret)
 			break;
+		img.budget = &budget;
 		ret = erofs_share_scan_image(s, &img);
 		erofs_image_close(&img);
 	}
@@ -1501,6 +1565,7 @@ int erofs_share_report_images(char *const *paths,
 		ret = erofs_fail(
 			-EINVAL,
 			"--share-report needs two images or more (the same one twice is fine)");
+	erofs_budget_free(&budget);
 	if (!ret)
 		ret = erofs_share_finish(s, &r);
 	if (!ret) {
@@ -1515,6 +1580,12 @@ int erofs_share_report_images(char *const *paths,
 				-EBADMSG,
 				"%llu fingerprints do not match the content of their files",
 				(unsigned long long)r->mismatched);
+		else if (r->left_damaged || r->left_over_bound)
+			ret = erofs_fail(
+				-EUCLEAN,
+				"the figures leave out %llu damaged parts and %llu files not verified at a bound",
+				(unsigned long long)r->left_damaged,
+				(unsigned long long)r->left_over_bound);
 	}
 	erofs_share_free(s);
 	return ret;

@@ -238,6 +238,11 @@ void erofs_share_print(const struct erofs_share_report *r, FILE *out)
 				? " (the kernel would share them anyway and serve another file's data)"
 				: "",
 			(unsigned long long)r->unverified);
+	if (r->left_damaged || r->left_over_bound)
+		fprintf(out,
+			"\nLeft out of these figures: %llu damaged parts of the images, %llu files\nnot verified at a bound of the run\n",
+			(unsigned long long)r->left_damaged,
+			(unsigned long long)r->left_over_bound);
 }
 
 /* JSON strings: escapes, and bytes that are not UTF-8 as \u00XX. */
@@ -428,5 +433,16 @@ void erofs_share_print_json(const struct erofs_share_report *r, FILE *out)
 	J("mismatched", r->mismatched);
 	fputc(',', out);
 	J("unverified", r->unverified);
-	fputs("}}\n", out);
+	fputs("},\"left_out\":{", out);
+	J("damaged_parts", r->left_damaged);
+	fputc(',', out);
+	J("files_over_bound", r->left_over_bound);
+	fprintf(out, ",\"complete\":%s,\"per_image\":[",
+		r->left_damaged || r->left_over_bound ? "false" : "true");
+	for (unsigned int i = 0; i < r->nr_images; i++)
+		fprintf(out, "%s{\"damaged_parts\":%llu,\"files_over_bound\":%llu}",
+			i ? "," : "",
+			(unsigned long long)r->images[i].left_damaged,
+			(unsigned long long)r->images[i].left_over_bound);
+	fputs("]}}\n", out);
 }

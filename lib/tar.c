@@ -52,6 +52,9 @@ struct tar_read {
 
 	struct archive *a; /* the tar parser, fed by "stream" */
 	struct erofs_tar_stream *stream;
+	/* the block handed to libarchive last, to look at a bad header */
+	const u8 *blk;
+	u64 blk_pos, blk_len, fed; /* fed: tar stream bytes handed on */
 
 	u64 spool_end;
 	struct tar_path path, link;
@@ -226,7 +229,13 @@ static la_ssize_t stream_read(struct archive *a, void *cookie, const void **buf)
 
 		archive_set_error(a, EIO, "%s",
 				  why ? why : erofs_tar_stream_error(r->stream));
+		r->blk = NULL;
+		return n;
 	}
+	r->blk = *buf;
+	r->blk_pos = r->fed;
+	r->blk_len = n;
+	r->fed += n;
 	return n;
 }
 
@@ -235,11 +244,104 @@ static la_int64_t stream_skip(struct archive *a, void *cookie,
 			      la_int64_t request)
 {
 	struct tar_read *r = cookie;
+	u64 n = 0;
 
-	if (request <= 0)
-		return 0;
-	return r->hb ? erofs_headerball_skip(r->hb, request) :
-		       erofs_tar_stream_skip(r->stream, request);
+	if (request > 0)
+		n = r->hb ? erofs_headerball_skip(r->hb, request) :
+			    erofs_tar_stream_skip(r->stream, request);
+	r->blk = NULL;
+	r->fed += n;
+	return n;
+}
+
+/* A header's checksum as written and as its bytes sum up (unsigned). */
+static bool header_sums(const u8 *h, unsigned long *recorded,
+			unsigned long *computed, unsigned long *signed_sum)
+{
+	char field[9];
+	char *end;
+
+	memcpy(field, h + 148, 8);
+	field[8] = '\0';
+	*recorded = strtoul(field, &end, 8);
+	*computed = *signed_sum = 8 * ' ';
+	for (unsigned int i = 0; i < 512; i++) {
+		if (i >= 148 && i < 156)
+			continue;
+		*computed += h[i];
+		*signed_sum += (signed char)h[i];
+	}
+	return end != field;
+}
+
+/*
+ * What is wrong with the headers from "pos" on, as far as the last block
+ * handed to libarchive holds them, in "why": a header whose checksum is
+ * wrong (the usual reason libarchive calls an archive damaged), or, once
+ * the stream is known to be tar, bytes where a header should be that are
+ * none. Extended headers (PAX, GNU long names) that are right are stepped
+ * over. False when nothing is found.
+ */
+static bool find_bad_header(struct tar_read *r, u64 pos, char *why,
+			    size_t size)
+{
+	while (r->blk && pos >= r->blk_pos &&
+	       pos + 512 <= r->blk_pos + r->blk_len) {
+		const u8 *h = r->blk + (pos - r->blk_pos);
+		unsigned long recorded, computed, ssum;
+		char len[13];
+
+		if (!h[0]) /* an end block */
+			return false;
+		/* before any entry, only what names itself a tar header */
+		if (!r->prev_entry && memcmp(h + 257, "ustar", 5))
+			return false;
+		if (!header_sums(h, &recorded, &computed, &ssum)) {
+			snprintf(why, size,
+				 "byte %llu holds no tar header (no checksum)",
+				 (unsigned long long)pos);
+			return true;
+		}
+		if (recorded != computed && recorded != ssum) {
+			snprintf(why, size,
+				 "bad header checksum at byte %llu (recorded %lo, the header sums to %lo)",
+				 (unsigned long long)pos, recorded, computed);
+			return true;
+		}
+		if (!strchr("xgLK", h[156]))
+			return false;
+		memcpy(len, h + 124, 12);
+		len[12] = '\0';
+		pos += 512 + round_up(strtoull(len, NULL, 8), 512ULL);
+	}
+	return false;
+}
+
+/*
+ * libarchive refused a header: say why when the header shows it, after
+ * the compressed stream's own error if it has one (the cause).
+ */
+static int header_fail(struct tar_read *r, u64 from, const char *msg)
+{
+	char why[160], where[256], pos[128];
+	const char *cause;
+
+	if (!find_bad_header(r, from, why, sizeof(why))) {
+		if (!msg)
+			return archive_fail(r, r->a);
+		stream_pos(r, pos, sizeof(pos));
+		return erofs_fail(-EINVAL, "%s: %s (%s)", r->name, msg, pos);
+	}
+	if (r->prev_entry)
+		snprintf(where, sizeof(where), "%s, after entry '%s'", why,
+			 r->prev_entry);
+	else
+		snprintf(where, sizeof(where), "%s", why);
+	cause = stream_cause(r, where);
+	if (cause)
+		return erofs_fail(-EIO, "%s: %s; before that was found: %s",
+				  r->name, cause, where);
+	return erofs_fail(-EINVAL, "%s: %s", r->name, where);
 }
 
 static int archive_setup(struct tar_read *r, const char *tarball)
@@ -277,7 +379,7 @@ static int archive_setup(struct tar_read *r, const char *tarball)
 			return ret;
 	}
 	if (archive_read_open2(r->a, r, NULL, stream_read, stream_skip, NULL))
-		return archive_fail(r, r->a);
+		return header_fail(r, 0, NULL);
 	return 0;
 }
 
@@ -1055,11 +1157,15 @@ static int read_archive(struct tar_read *r)
 	int ret;
 
 	for (;;) {
+		const char *warning;
+
+		archive_clear_error(r->a);
 		ret = archive_read_next_header(r->a, &e);
 		if (ret == ARCHIVE_EOF)
 			break;
-		if (ret < ARCHIVE_WARN)
-			return archive_fail(r, r->a);
+		/* RETRY: libarchive skipped a header it found damaged */
+		if (ret < ARCHIVE_WARN || ret == ARCHIVE_RETRY)
+			return header_fail(r, r->last_end, NULL);
 		r->entry_pos = archive_read_header_position(r->a);
 		r->entry = archive_entry_pathname(e);
 		if (!r->entry) {
@@ -1072,16 +1178,23 @@ static int read_archive(struct tar_read *r)
 			if (cause)
 				return erofs_fail(-EIO, "%s: %s; before that was found: %s (%s)",
 						  r->name, cause, msg, pos);
-			return erofs_fail(-EINVAL, "%s: %s (%s)", r->name, msg,
-					  pos);
+			return header_fail(r, r->last_end, msg);
 		}
+		warning = archive_error_string(r->a);
 		ret = set_what(r);
 		if (ret)
 			return ret;
+		/*
+		 * libarchive says an ACL in text form (SCHILY.acl.*) did not
+		 * parse only by leaving this message: the entry would lose its
+		 * ACL without a word.
+		 */
+		if (warning && strstr(warning, ".acl."))
+			return erofs_fail(-EINVAL, "%s: its ACL does not parse (libarchive: %s)",
+					  r->what, warning);
 		/* names that are not valid in the C locale: kept as bytes */
-		if (ret == ARCHIVE_WARN)
-			erofs_dbg("%s: entry '%s': %s", r->name, r->entry,
-				  archive_error_string(r->a));
+		if (warning)
+			erofs_dbg("%s: %s", r->what, warning);
 		ret = add_entry(r, e);
 		if (ret) {
 			if (!erofs_last_error())

@@ -39,6 +39,7 @@ int erofs_tree_init(struct erofs_tree *tree)
 	memset(tree, 0, sizeof(*tree));
 	tree->spool_fd = -1;
 	tree->ext_fd = -1;
+	tree->src_dirfd = -1;
 	tree->hash = calloc(1, sizeof(*tree->hash));
 	if (!tree->hash)
 		return -ENOMEM;
@@ -80,7 +81,7 @@ void erofs_tree_free(struct erofs_tree *tree)
 		free(n->dents);
 		free(n->xattrs);
 		if (n->data_kind == EROFS_DATA_FILE)
-			free(n->src.path);
+			free(n->src.file);
 		else if (n->data_kind == EROFS_DATA_MEM)
 			free(n->src.mem);
 		else if (n->data_kind == EROFS_DATA_EXTERNAL)
@@ -96,8 +97,11 @@ void erofs_tree_free(struct erofs_tree *tree)
 		close(tree->spool_fd);
 	if (tree->ext_fd >= 0)
 		close(tree->ext_fd);
+	if (tree->src_dirfd >= 0)
+		close(tree->src_dirfd);
 	memset(tree, 0, sizeof(*tree));
 	tree->spool_fd = -1;
+	tree->src_dirfd = -1;
 	tree->ext_fd = -1;
 }
 

@@ -104,6 +104,14 @@ struct walker {
 	void *arg;
 	struct erofs_walk_stats *stats;
 	struct nid_map dirs, files;
+	/*
+	 * Files with one link, seen already: a bit per nid the image can
+	 * have (its untouched pages cost nothing), where a map entry per
+	 * file cost 40 bytes. Files with more links are in "files".
+	 */
+	u8 *once;
+	u64 once_bits;
+	bool once_failed;
 	struct frame *frames;
 	unsigned int depth, frames_cap;
 	char *path;
@@ -262,7 +270,7 @@ static int visit_child(struct walker *w, struct frame *f,
 	struct erofs_rinode ri;
 	size_t base = f->path_len, len;
 	const char *why = "";
-	s64 slot;
+	s64 slot = -1;
 	int ret;
 
 	/* "/" + name, except right after the root's "/" */
@@ -324,18 +332,31 @@ static int visit_child(struct walker *w, struct frame *f,
 		return push_dir(w, &ri, f->cur.dir.nid, len, d->file_type);
 	}
 
-	slot = map_slot(&w->files, d->nid, true);
-	if (slot < 0)
-		return slot;
-	e.seen = w->files.counts[slot]++;
-	e.first_relpath = w->files.first[slot];
+	if (ri.i.nlink == 1 && !w->once && !w->once_failed) {
+		w->once_bits = (w->img->size >> EROFS_ISLOTBITS) + 1;
+		w->once = calloc(DIV_ROUND_UP(w->once_bits, 8), 1);
+		w->once_failed = !w->once;
+	}
+	if (ri.i.nlink == 1 && w->once && d->nid < w->once_bits) {
+		u8 bit = 1 << (d->nid & 7);
+
+		e.seen = !!(w->once[d->nid >> 3] & bit);
+		w->once[d->nid >> 3] |= bit;
+		e.first_relpath = NULL;
+	} else {
+		slot = map_slot(&w->files, d->nid, true);
+		if (slot < 0)
+			return slot;
+		e.seen = w->files.counts[slot]++;
+		e.first_relpath = w->files.first[slot];
+	}
 	if (e.seen && e.seen == ri.i.nlink)
 		problem(w, w->path, d->nid, 0,
 			"nid %llu: more directory entries refer to it than its link count %u",
 			(unsigned long long)d->nid, ri.i.nlink);
 	if (!e.seen) {
 		w->stats->inodes++;
-		if (ri.i.nlink > 1) {
+		if (ri.i.nlink > 1 && slot >= 0) {
 			w->files.first[slot] = strdup(e.relpath);
 			if (!w->files.first[slot])
 				return -ENOMEM;
@@ -487,5 +508,6 @@ out:
 	free(w.path);
 	map_free(&w.dirs);
 	map_free(&w.files);
+	free(w.once);
 	return ret;
 }

@@ -2,7 +2,10 @@
 /* Extended attributes: interning, prefixes, sharing and encoding. */
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include "erofs/error.h"
 #include "erofs/format.h"
@@ -316,6 +319,35 @@ static int item_cmp(const void *x, const void *y)
 	return a->value_len < b->value_len ? -1 : a->value_len > b->value_len;
 }
 
+bool erofs_acl_valid(const void *value, size_t len)
+{
+	const u8 *v = value;
+	__le32 version;
+
+	if (len < 4 || (len - 4) % 8)
+		return false;
+	memcpy(&version, v, 4);
+	if (le32_to_cpu(version) != EROFS_ACL_XATTR_VERSION)
+		return false;
+	for (size_t off = 4; off < len; off += 8) {
+		__le16 tag;
+
+		memcpy(&tag, v + off, 2);
+		switch (le16_to_cpu(tag)) {
+		case EROFS_ACL_USER_OBJ:
+		case EROFS_ACL_USER:
+		case EROFS_ACL_GROUP_OBJ:
+		case EROFS_ACL_GROUP:
+		case EROFS_ACL_MASK:
+		case EROFS_ACL_OTHER:
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
+}
+
 int erofs_xattr_set(struct erofs_xattr_table *t, struct erofs_node *node,
 		    const char *name, const void *value, size_t len)
 {
@@ -324,6 +356,11 @@ int erofs_xattr_set(struct erofs_xattr_table *t, struct erofs_node *node,
 
 	if (len > EROFS_XATTR_VALUE_MAX)
 		return -E2BIG;
+	/* the kernel refuses to use them: a file nobody else may open */
+	if ((!strcmp(name, "system.posix_acl_access") ||
+	     !strcmp(name, "system.posix_acl_default")) &&
+	    !erofs_acl_valid(value, len))
+		return -EBADMSG;
 	ret = intern(t, name, value, len, &it);
 	if (ret)
 		return ret;
@@ -358,19 +395,54 @@ const char *erofs_xattr_strerror(int err)
 		return "name too long";
 	case -ENOSPC:
 		return "too many xattrs";
+	case -EBADMSG:
+		return "not a POSIX ACL as Linux stores one (version 2, then 8-byte entries with known tags)";
 	}
 	return strerror(-err);
 }
 
+static bool proc_fd_mounted(void)
+{
+	static int mounted = -1;
+
+	if (mounted < 0)
+		mounted = !access("/proc/self/fd", X_OK);
+	return mounted;
+}
+
+/* The l*xattr calls on a path, or the plain ones on a magic link. */
+static ssize_t list_names(const char *p, bool follow, char *buf, size_t size)
+{
+	return follow ? listxattr(p, buf, size) : llistxattr(p, buf, size);
+}
+
+static ssize_t get_value(const char *p, bool follow, const char *name,
+			 void *buf, size_t size)
+{
+	return follow ? getxattr(p, name, buf, size) :
+			lgetxattr(p, name, buf, size);
+}
+
 int erofs_xattr_read_file(struct erofs_xattr_table *t, struct erofs_node *node,
-			  const char *path)
+			  int fd, const char *path)
 {
 	ssize_t listlen, vlen;
-	char *names = NULL, *value = NULL;
+	char *names = NULL, *value = NULL, via[32];
+	const char *at = path;
 	size_t valcap = 0;
+	bool follow = false;
 	int ret = 0;
 
-	listlen = llistxattr(path, NULL, 0);
+	/*
+	 * The magic link leads to the very object the descriptor holds, a
+	 * symlink included, whatever happened to its name meanwhile.
+	 */
+	if (fd >= 0 && proc_fd_mounted()) {
+		snprintf(via, sizeof(via), "/proc/self/fd/%d", fd);
+		at = via;
+		follow = true;
+	}
+	listlen = list_names(at, follow, NULL, 0);
 	if (listlen < 0) {
 		if (errno == ENOTSUP || errno == ENOSYS)
 			return 0;
@@ -382,7 +454,7 @@ int erofs_xattr_read_file(struct erofs_xattr_table *t, struct erofs_node *node,
 	names = malloc(listlen);
 	if (!names)
 		return -ENOMEM;
-	listlen = llistxattr(path, names, listlen);
+	listlen = list_names(at, follow, names, listlen);
 	if (listlen < 0) {
 		ret = erofs_fail(-errno, "%s: cannot list xattrs: %s", path,
 				 strerror(errno));
@@ -394,7 +466,7 @@ int erofs_xattr_read_file(struct erofs_xattr_table *t, struct erofs_node *node,
 				   path, n);
 			continue;
 		}
-		vlen = lgetxattr(path, n, NULL, 0);
+		vlen = get_value(at, follow, n, NULL, 0);
 		if (vlen < 0) {
 			if (errno == ENODATA)
 				continue; /* removed meanwhile */
@@ -417,7 +489,7 @@ int erofs_xattr_read_file(struct erofs_xattr_table *t, struct erofs_node *node,
 			value = nv;
 			valcap = vlen + 1;
 		}
-		vlen = lgetxattr(path, n, value, vlen);
+		vlen = get_value(at, follow, n, value, vlen);
 		if (vlen < 0) {
 			ret = erofs_fail(-errno, "%s: cannot read xattr %s: %s",
 					 path, n, strerror(errno));
@@ -433,6 +505,15 @@ int erofs_xattr_read_file(struct erofs_xattr_table *t, struct erofs_node *node,
 out:
 	free(names);
 	free(value);
+	if (!ret && fd >= 0 && !follow) {
+		struct stat was, now;
+
+		if (fstat(fd, &was) || lstat(path, &now) ||
+		    was.st_dev != now.st_dev || was.st_ino != now.st_ino)
+			ret = erofs_fail(-EAGAIN,
+					 "%s: replaced while its xattrs were read",
+					 path);
+	}
 	return ret;
 }
 

@@ -20,35 +20,6 @@ bool erofs_xattr_index_visible(unsigned int base_index)
 	return false;
 }
 
-/* The Linux ACL blob: a version word, then 8-byte entries. */
-static bool acl_valid(const u8 *v, unsigned int len)
-{
-	__le32 version;
-
-	if (len < 4 || (len - 4) % 8)
-		return false;
-	memcpy(&version, v, 4);
-	if (le32_to_cpu(version) != 2)
-		return false;
-	for (unsigned int off = 4; off < len; off += 8) {
-		__le16 tag;
-
-		memcpy(&tag, v + off, 2);
-		switch (le16_to_cpu(tag)) {
-		case 0x01: /* owner */
-		case 0x02: /* named user */
-		case 0x04: /* owning group */
-		case 0x08: /* named group */
-		case 0x10: /* mask */
-		case 0x20: /* other */
-			break;
-		default:
-			return false;
-		}
-	}
-	return true;
-}
-
 struct xattr_ctx {
 	struct erofs_image *img;
 	const struct erofs_rinode *ri;
@@ -114,7 +85,7 @@ static int decode_entry(struct xattr_ctx *c, const u8 *e,
 	x->value_len = le16_to_cpu(h->e_value_size);
 	if ((base == EROFS_XATTR_INDEX_POSIX_ACL_ACCESS ||
 	     base == EROFS_XATTR_INDEX_POSIX_ACL_DEFAULT) &&
-	    !acl_valid(x->value, x->value_len)) {
+	    !erofs_acl_valid(x->value, x->value_len)) {
 		*why = "malformed POSIX ACL";
 		return -EFSCORRUPTED;
 	}

@@ -444,69 +444,69 @@ struct rindex {
 	u64 pblk; /* heads */
 };
 
-/* The decoded map of one inode, kept per thread. */
-struct zcache {
-	u64 img_id; /* erofs_image.id; 0: nothing cached */
+/*
+ * The map of one inode, read as a stream: a cursor that walks the indexes
+ * (or extent records) front to back, holding the extent it reached and
+ * a small window of decoded indexes, never the whole map. The checks are
+ * the kernel's, made as each extent is reached. Reads go front to back
+ * (fsck, extraction, dump); an offset before the cursor starts it over.
+ */
+#define ZWIN 256 /* full indexes decoded per read */
+
+enum { ZC_WHOLE, ZC_LCLUSTERS, ZC_EXTENTS };
+
+struct zcursor {
+	u64 img_id; /* erofs_image.id; 0: unused */
 	erofs_nid_t nid;
 	u64 iloc, size;
-	struct erofs_zx *x;
-	u64 nx;
+	u64 used; /* for least-recently-used replacement */
+	u8 kind;
+	struct z_erofs_map_header h;
+	u16 advise;
+	unsigned int lbits;
+
+	/* lcluster indexes */
+	u64 total; /* lclusters */
+	bool full;
+	u64 ipos; /* where they start */
+	struct compact_geo g;
+	bool twobyte, big;
+	u32 lobits;
+	u64 tail_pos; /* where they end: the inline cluster */
+	u32 idata;
+	struct rindex win[ZWIN]; /* decoded indexes [wbase, wbase + wn) */
+	/*
+	 * Raw index bytes [rpos, rpos + rlen), read past the metadata cache:
+	 * a map is read once, front to back, and would only push out of it
+	 * the inodes and directories that are read again.
+	 */
+	u8 raw[4096];
+	u64 rpos;
+	u32 rlen;
+	u64 wbase;
+	u32 wn;
+	u64 k; /* next lcluster to look at */
+	u64 head; /* the last head reached */
+	bool have_next;
+	u64 next; /* the head the next extent starts at */
+
+	/* extent records (48-bit layout) */
+	u32 recsz;
+	u64 nrec, rec_i, rec_pa, rec_pa_start, prev_la;
+	struct erofs_zx rec_next; /* record rec_i decoded, llen unknown */
+
+	/* the extent reached */
+	bool have_cur, cur_last;
+	struct erofs_zx cur;
 };
 
-static __thread struct zcache zc;
-static pthread_key_t zc_key;
-static pthread_once_t zc_once = PTHREAD_ONCE_INIT;
-
-/* A thread that ends (fsck's data workers) leaves no map behind. */
-static void zc_release(void *unused)
-{
-	free(zc.x);
-	memset(&zc, 0, sizeof(zc));
-}
-
-static void zc_key_create(void)
-{
-	pthread_key_create(&zc_key, zc_release);
-}
+static __thread struct zcursor zcur[2];
+static __thread u64 zclock;
 
 static int bad(const char **why, const char *reason)
 {
 	*why = reason;
 	return -EFSCORRUPTED;
-}
-
-static int read_full(struct erofs_image *img, u64 pos, u64 total,
-		     struct rindex *ri, const char **why)
-{
-	u8 buf[8 * 256];
-
-	for (u64 k = 0; k < total;) {
-		u64 n = min_t(u64, total - k, 256);
-		int ret = erofs_image_read(img, buf, n * 8, pos + k * 8);
-
-		if (ret)
-			return bad(why, "lcluster indexes lie past the end of the image");
-		for (u64 i = 0; i < n; i++, k++) {
-			struct z_erofs_lcluster_index di;
-			u16 adv;
-
-			memcpy(&di, buf + i * 8, 8);
-			adv = le16_to_cpu(di.di_advise);
-			ri[k].type = adv & Z_EROFS_LI_LCLUSTER_TYPE_MASK;
-			if (ri[k].type == Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
-				u16 d0 = le16_to_cpu(di.di_u.delta[0]);
-
-				ri[k].cblk = d0 & Z_EROFS_LI_D0_CBLKCNT;
-				ri[k].lo = d0 & ~Z_EROFS_LI_D0_CBLKCNT;
-				continue;
-			}
-			ri[k].partial = adv & Z_EROFS_LI_PARTIAL_REF;
-			ri[k].hole = adv & (1 << 14); /* Z_EROFS_LI_HOLE */
-			ri[k].lo = le16_to_cpu(di.di_clusterofs);
-			ri[k].pblk = le32_to_cpu(di.di_u.blkaddr);
-		}
-	}
-	return 0;
 }
 
 static u32 get_bits(const u8 *in, u32 pos, u32 nbits)
@@ -557,35 +557,103 @@ static void decode_pack(const u8 *pack, u32 vcnt, u32 avail, u32 lobits,
 	}
 }
 
-static int read_compact(struct erofs_image *img, u64 ebase, u64 total,
-			bool twobyte, u32 lobits, bool big, struct rindex *ri,
-			u64 *end, const char **why)
+/* "len" (<= 2048) bytes of the map at image offset "pos". */
+static const u8 *map_bytes(struct erofs_image *img, struct zcursor *c, u64 pos,
+			   u32 len)
 {
-	struct compact_geo g;
-	u64 pos = ebase, k = 0;
-	u8 pack[32];
+	if (pos < c->rpos || pos + len > c->rpos + c->rlen) {
+		u64 n = min_t(u64, sizeof(c->raw), img->size - pos);
 
-	geometry(ebase, total, twobyte, &g);
-	if (!erofs_image_contains(img, ebase, g.bytes))
+		if (pos > img->size || n < len ||
+		    erofs_image_pread(img, c->raw, n, pos)) {
+			c->rlen = 0;
+			return NULL;
+		}
+		c->rpos = pos;
+		c->rlen = n;
+	}
+	return c->raw + (pos - c->rpos);
+}
+
+static int read_full_window(struct erofs_image *img, struct zcursor *c,
+			    u64 k, const char **why)
+{
+	u64 n = min_t(u64, c->total - k, ZWIN);
+	const u8 *buf = map_bytes(img, c, c->ipos + k * 8, n * 8);
+
+	if (!buf)
 		return bad(why, "lcluster indexes lie past the end of the image");
-	for (u32 n = 0; n < g.c4_initial; n += 2, k += 2, pos += 8) {
-		if (erofs_image_read(img, pack, 8, pos))
-			return bad(why, "cannot read lcluster indexes");
-		decode_pack(pack, 2, min_t(u64, 2, total - k), lobits, big,
-			    ri + k);
+	for (u64 i = 0; i < n; i++) {
+		struct z_erofs_lcluster_index di;
+		struct rindex *r = &c->win[i];
+		u16 adv;
+
+		memcpy(&di, buf + i * 8, 8);
+		adv = le16_to_cpu(di.di_advise);
+		*r = (struct rindex){ .type = adv &
+					     Z_EROFS_LI_LCLUSTER_TYPE_MASK };
+		if (r->type == Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
+			u16 d0 = le16_to_cpu(di.di_u.delta[0]);
+
+			r->cblk = d0 & Z_EROFS_LI_D0_CBLKCNT;
+			r->lo = d0 & ~Z_EROFS_LI_D0_CBLKCNT;
+			continue;
+		}
+		r->partial = adv & Z_EROFS_LI_PARTIAL_REF;
+		r->hole = adv & (1 << 14); /* Z_EROFS_LI_HOLE */
+		r->lo = le16_to_cpu(di.di_clusterofs);
+		r->pblk = le32_to_cpu(di.di_u.blkaddr);
 	}
-	for (u32 n = 0; n < g.c2; n += 16, k += 16, pos += 32) {
-		if (erofs_image_read(img, pack, 32, pos))
-			return bad(why, "cannot read lcluster indexes");
-		decode_pack(pack, 16, 16, lobits, big, ri + k);
+	c->wbase = k;
+	c->wn = n;
+	return 0;
+}
+
+/* Decode the compact pack that holds lcluster "k". */
+static int read_compact_pack(struct erofs_image *img, struct zcursor *c, u64 k,
+			     const char **why)
+{
+	const struct compact_geo *g = &c->g;
+	u64 pos = c->ipos, k0;
+	u32 vcnt = 2, avail;
+	const u8 *pack;
+
+	if (k < g->c4_initial) {
+		k0 = round_down(k, 2);
+		pos += k0 * 4;
+	} else if (k < (u64)g->c4_initial + g->c2) {
+		k0 = g->c4_initial + round_down(k - g->c4_initial, 16);
+		pos += round_up(g->c4_initial, 2) * 4 + (k0 - g->c4_initial) * 2;
+		vcnt = 16;
+	} else {
+		u64 off = round_down(k - g->c4_initial - g->c2, 2);
+
+		k0 = g->c4_initial + g->c2 + off;
+		pos += round_up(g->c4_initial, 2) * 4 + (u64)g->c2 * 2 +
+		       off * 4;
 	}
-	for (u32 n = 0; n < g.c4_end; n += 2, k += 2, pos += 8) {
-		if (erofs_image_read(img, pack, 8, pos))
-			return bad(why, "cannot read lcluster indexes");
-		decode_pack(pack, 2, min_t(u64, 2, total - k), lobits, big,
-			    ri + k);
+	avail = min_t(u64, vcnt, c->total - k0);
+	pack = map_bytes(img, c, pos, vcnt == 2 ? 8 : 32);
+	if (!pack)
+		return bad(why, "cannot read lcluster indexes");
+	decode_pack(pack, vcnt, avail, c->lobits, c->big, c->win);
+	c->wbase = k0;
+	c->wn = avail;
+	return 0;
+}
+
+/* The decoded index of lcluster "k" (< total). */
+static int index_at(struct erofs_image *img, struct zcursor *c, u64 k,
+		    const struct rindex **r, const char **why)
+{
+	if (k < c->wbase || k >= c->wbase + c->wn) {
+		int ret = c->full ? read_full_window(img, c, k, why) :
+				    read_compact_pack(img, c, k, why);
+
+		if (ret)
+			return ret;
 	}
-	*end = pos;
+	*r = &c->win[k - c->wbase];
 	return 0;
 }
 
@@ -598,149 +666,162 @@ static bool alg_usable(const struct erofs_image *img, unsigned int alg)
 	return alg == Z_EROFS_COMPRESSION_LZ4;
 }
 
-/* Checks every extent of a map gets, however it was encoded. */
-static int check_extents(const struct zcache *c, const char **why)
+/* Checks every extent gets, however it was encoded. */
+static int check_extent(const struct erofs_zx *x, bool last, const char **why)
 {
-	for (u64 i = 0; i < c->nx; i++) {
-		const struct erofs_zx *x = &c->x[i];
-
-		if (x->llen > ZX_MAX_LLEN)
-			return bad(why, "extent longer than the kernel decodes");
-		if (x->where == EROFS_ZX_HOLE || x->where == EROFS_ZX_FRAGMENT)
-			continue;
-		if (x->fmt >= EROFS_ZFMT_SHIFTED) {
-			if (x->llen > x->plen)
-				return bad(why, "not enough uncompressed data stored");
-		} else if (!x->partial && x->llen < x->plen && i + 1 < c->nx) {
-			return bad(why, "too much compressed data");
-		}
+	if (x->llen > ZX_MAX_LLEN)
+		return bad(why, "extent longer than the kernel decodes");
+	if (x->where == EROFS_ZX_HOLE || x->where == EROFS_ZX_FRAGMENT)
+		return 0;
+	if (x->fmt >= EROFS_ZFMT_SHIFTED) {
+		if (x->llen > x->plen)
+			return bad(why, "not enough uncompressed data stored");
+	} else if (!x->partial && x->llen < x->plen && !last) {
+		return bad(why, "too much compressed data");
 	}
 	return 0;
 }
 
-/* Turn the lcluster indexes into whole extents, checking as the kernel. */
-static int build_extents(struct erofs_image *img, const struct erofs_rinode *ri,
-			 const struct z_erofs_map_header *h, unsigned int lbits,
-			 const struct rindex *li, u64 total, u64 tail_pos,
-			 struct zcache *c, const char **why)
+/*
+ * Step over the indexes from c->k to the next head that starts an extent,
+ * checking each as the kernel would look at it. *found is false at the
+ * end of the map.
+ */
+static int next_head(struct erofs_image *img, struct zcursor *c, bool *found,
+		     const char **why)
 {
-	const u64 size = ri->i.size, L = 1ULL << lbits;
-	const u16 advise = le16_to_cpu(h->h_advise);
-	const bool big1 = advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1;
-	const bool big2 = advise & Z_EROFS_ADVISE_BIG_PCLUSTER_2;
-	const bool full = ri->i.datalayout == EROFS_INODE_COMPRESSED_FULL;
-	u32 idata = 0;
-	u64 head = 0, nx = 0;
+	const u64 L = 1ULL << c->lbits;
 
-	if (advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER) {
-		if (!(img->sb.feature_incompat & EROFS_FEATURE_INCOMPAT_FRAGMENTS) ||
-		    !img->sb.packed_nid)
-			return bad(why, "fragment without a packed inode");
-	} else if (advise & Z_EROFS_ADVISE_INLINE_PCLUSTER) {
-		idata = le16_to_cpu(h->h_idata_size);
-		if (!idata)
-			return bad(why, "inline cluster of size 0");
-	}
-	if (li[0].type == Z_EROFS_LCLUSTER_TYPE_NONHEAD || li[0].lo)
-		return bad(why, "the first lcluster does not start an extent");
-	for (u64 k = 0; k < total; k++) {
-		if (li[k].type == Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
-			u64 d0 = li[k].cblk ? 1 : li[k].lo;
+	*found = false;
+	for (; c->k < c->total; c->k++) {
+		const struct rindex *r;
+		u64 k = c->k;
+		int ret = index_at(img, c, k, &r, why);
 
-			if (li[k].cblk && k != head + 1)
+		if (ret)
+			return ret;
+		if (r->type == Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
+			u64 d0 = r->cblk ? 1 : r->lo;
+
+			if (r->cblk && k != c->head + 1)
 				return bad(why, "CBLKCNT away from its head");
-			/* the kernel looks back by d0: it must reach the head */
-			if (!d0 || d0 > k || k - d0 < head ||
-			    (k - d0 != head &&
-			     li[k - d0].type != Z_EROFS_LCLUSTER_TYPE_NONHEAD))
+			/*
+			 * The kernel looks back by d0: it must reach the head,
+			 * and everything between is a nonhead already.
+			 */
+			if (!d0 || d0 > k || k - d0 < c->head)
 				return bad(why, "bogus lookback distance");
 			continue;
 		}
-		if (li[k].lo >= L)
+		if (r->lo >= L)
 			return bad(why, "cluster offset beyond its lcluster");
-		if ((k << lbits) + li[k].lo >= size) {
+		if ((k << c->lbits) + r->lo >= c->size) {
 			/* closes the last extent at EOF: nothing after it */
-			if (k + 1 != total)
+			if (k + 1 != c->total)
 				return bad(why, "an extent starts past the end of the file");
 			continue;
 		}
-		head = k;
-		nx++;
+		c->head = k;
+		c->k++;
+		*found = true;
+		return 0;
 	}
-	c->x = calloc(nx, sizeof(*c->x));
-	if (!c->x)
-		return -ENOMEM;
-	c->nx = nx;
-	nx = 0;
-	for (u64 k = 0; k < total; k++) {
-		struct erofs_zx *x;
-		u64 start = (k << lbits) + li[k].lo;
-		bool bigp;
+	return 0;
+}
 
-		if (li[k].type == Z_EROFS_LCLUSTER_TYPE_NONHEAD || start >= size)
-			continue;
-		x = &c->x[nx];
-		x->la = start;
-		if (nx)
-			c->x[nx - 1].llen = start - c->x[nx - 1].la;
-		x->llen = size - start;
-		x->partial = li[k].partial;
-		nx++;
-		if (li[k].type == Z_EROFS_LCLUSTER_TYPE_PLAIN)
-			x->fmt = advise & Z_EROFS_ADVISE_INTERLACED_PCLUSTER ?
-					 EROFS_ZFMT_INTERLACED :
-					 EROFS_ZFMT_SHIFTED;
-		else
-			x->fmt = (h->h_algorithmtype >>
-				  (li[k].type == Z_EROFS_LCLUSTER_TYPE_HEAD2 ?
-					   4 : 0)) & 15;
-		if (x->fmt < EROFS_ZFMT_SHIFTED && !alg_usable(img, x->fmt))
-			return bad(why, "algorithm not in the superblock's list");
-		if (nx == c->nx && idata) {
-			x->where = EROFS_ZX_INLINE;
-			x->pa = tail_pos;
-			x->plen = idata;
-			if (x->fmt == EROFS_ZFMT_INTERLACED)
-				x->fmt = EROFS_ZFMT_SHIFTED;
-			if (!erofs_image_contains(img, x->pa, x->plen) ||
-			    (x->pa & (img->blksz - 1)) + x->plen > img->blksz)
-				return bad(why, "inline cluster crosses a block boundary");
-			continue;
-		}
-		if (nx == c->nx && (advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER)) {
-			x->where = EROFS_ZX_FRAGMENT;
-			x->pa = le32_to_cpu(h->h_fragmentoff);
-			if (full)
-				x->pa |= li[k].pblk << 32;
-			continue;
-		}
-		bigp = li[k].type == Z_EROFS_LCLUSTER_TYPE_HEAD1 ? big1 : big2;
-		x->plen = 1;
-		if (li[k].hole) {
-			x->plen = 0;
-		} else if (bigp && ((k + 1) << lbits) < size &&
-			   k + 1 < total) {
-			const struct rindex *n = &li[k + 1];
+/* The extent starting at head c->next, ending at the head after it. */
+static int advance_lclusters(struct erofs_image *img, struct zcursor *c,
+			     const char **why)
+{
+	const bool big1 = c->advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1;
+	const bool big2 = c->advise & Z_EROFS_ADVISE_BIG_PCLUSTER_2;
+	const bool full = c->full;
+	struct erofs_zx *x = &c->cur;
+	const struct rindex *r;
+	u64 k = c->next, start;
+	struct rindex hd;
+	bool found, bigp;
+	int ret;
 
-			if (n->type == Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
-				if (!n->cblk)
-					return bad(why, "bogus CBLKCNT");
-				x->plen = n->lo;
-			}
-		}
-		if (!x->plen) {
-			x->where = EROFS_ZX_HOLE;
-			continue;
-		}
-		x->where = EROFS_ZX_DISK;
-		if (x->plen > Z_EROFS_PCLUSTER_MAX_SIZE >> img->blkszbits)
-			return bad(why, "physical cluster larger than 1 MiB");
-		x->plen <<= img->blkszbits;
-		x->pa = li[k].pblk << img->blkszbits;
-		if (li[k].pblk >> 48 || !erofs_image_contains(img, x->pa, x->plen))
-			return bad(why, "physical cluster lies past the end of the image");
+	if (!c->have_next)
+		return bad(why, "offset past the end of the file");
+	ret = index_at(img, c, k, &r, why);
+	if (ret)
+		return ret;
+	hd = *r;
+	start = (k << c->lbits) + hd.lo;
+	ret = next_head(img, c, &found, why);
+	if (ret)
+		return ret;
+	memset(x, 0, sizeof(*x));
+	x->la = start;
+	if (found) {
+		ret = index_at(img, c, c->head, &r, why);
+		if (ret)
+			return ret;
+		x->llen = (c->head << c->lbits) + r->lo - start;
+		c->next = c->head;
+	} else {
+		x->llen = c->size - start;
 	}
-	return check_extents(c, why);
+	c->have_next = found;
+	c->cur_last = !found;
+	c->have_cur = true;
+	x->partial = hd.partial;
+	if (hd.type == Z_EROFS_LCLUSTER_TYPE_PLAIN)
+		x->fmt = c->advise & Z_EROFS_ADVISE_INTERLACED_PCLUSTER ?
+				 EROFS_ZFMT_INTERLACED :
+				 EROFS_ZFMT_SHIFTED;
+	else
+		x->fmt = (c->h.h_algorithmtype >>
+			  (hd.type == Z_EROFS_LCLUSTER_TYPE_HEAD2 ? 4 : 0)) & 15;
+	if (x->fmt < EROFS_ZFMT_SHIFTED && !alg_usable(img, x->fmt))
+		return bad(why, "algorithm not in the superblock's list");
+	if (c->cur_last && c->idata) {
+		x->where = EROFS_ZX_INLINE;
+		x->pa = c->tail_pos;
+		x->plen = c->idata;
+		if (x->fmt == EROFS_ZFMT_INTERLACED)
+			x->fmt = EROFS_ZFMT_SHIFTED;
+		if (!erofs_image_contains(img, x->pa, x->plen) ||
+		    (x->pa & (img->blksz - 1)) + x->plen > img->blksz)
+			return bad(why, "inline cluster crosses a block boundary");
+		return check_extent(x, true, why);
+	}
+	if (c->cur_last && (c->advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER)) {
+		x->where = EROFS_ZX_FRAGMENT;
+		x->pa = le32_to_cpu(c->h.h_fragmentoff);
+		if (full)
+			x->pa |= hd.pblk << 32;
+		return check_extent(x, true, why);
+	}
+	bigp = hd.type == Z_EROFS_LCLUSTER_TYPE_HEAD1 ? big1 : big2;
+	x->plen = 1;
+	if (hd.hole) {
+		x->plen = 0;
+	} else if (bigp && ((k + 1) << c->lbits) < c->size &&
+		   k + 1 < c->total) {
+		ret = index_at(img, c, k + 1, &r, why);
+		if (ret)
+			return ret;
+		if (r->type == Z_EROFS_LCLUSTER_TYPE_NONHEAD) {
+			if (!r->cblk)
+				return bad(why, "bogus CBLKCNT");
+			x->plen = r->lo;
+		}
+	}
+	if (!x->plen) {
+		x->where = EROFS_ZX_HOLE;
+		return check_extent(x, c->cur_last, why);
+	}
+	x->where = EROFS_ZX_DISK;
+	if (x->plen > Z_EROFS_PCLUSTER_MAX_SIZE >> img->blkszbits)
+		return bad(why, "physical cluster larger than 1 MiB");
+	x->plen <<= img->blkszbits;
+	x->pa = hd.pblk << img->blkszbits;
+	if (hd.pblk >> 48 || !erofs_image_contains(img, x->pa, x->plen))
+		return bad(why, "physical cluster lies past the end of the image");
+	return check_extent(x, c->cur_last, why);
 }
 
 /* One encoded extent record (48-bit layout) into "x". */
@@ -784,209 +865,300 @@ static int ext_record(struct erofs_image *img, u32 plen, u64 pa,
 	return 0;
 }
 
-/* Encoded extents (FULL layout with the EXTENTS advise, erofs-utils -E48bit). */
-static int load_extents(struct erofs_image *img, const struct erofs_rinode *ri,
-			const struct z_erofs_map_header *h, unsigned int lbits,
-			struct zcache *c, const char **why)
+/* Read record c->rec_i into c->rec_next (all but its length). */
+static int read_record(struct erofs_image *img, struct zcursor *c,
+		       const char **why)
 {
-	const u16 advise = le16_to_cpu(h->h_advise);
-	const u32 recsz = 4 << ((advise >> Z_EROFS_ADVISE_EXTRECSZ_BIT) &
-				Z_EROFS_ADVISE_EXTRECSZ_MASK);
-	const bool interlaced = advise & Z_EROFS_ADVISE_INTERLACED_PCLUSTER;
-	const bool frag = advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER;
-	const u64 size = ri->i.size;
-	u64 pos = round_up(round_up(ri->meta_end, 8) + 8, recsz), n, pa = 0;
-	u8 raw[8];
+	struct z_erofs_extent e = { 0 };
+	struct erofs_zx *x = &c->rec_next;
+	const u64 i = c->rec_i;
+	const u8 *raw = map_bytes(img, c, c->ipos + i * c->recsz, c->recsz);
+	u64 rpa;
 	int ret;
 
-	if (frag && (!(img->sb.feature_incompat &
-		       EROFS_FEATURE_INCOMPAT_FRAGMENTS) ||
-		     !img->sb.packed_nid))
-		return bad(why, "fragment without a packed inode");
-	if (recsz <= 8) {
-		/* a record per lcluster, in order */
-		if (lbits > 30)
-			return bad(why, "lcluster size beyond 1 GiB");
-		n = DIV_ROUND_UP(size, 1ULL << lbits);
-		if (recsz == 4) {
-			__le64 start;
-
-			if (erofs_image_read(img, &start, 8, pos))
-				return bad(why, "extent records lie past the end of the image");
-			pa = le64_to_cpu(start);
-			pos += 8;
-		}
+	if (!raw)
+		return bad(why, "cannot read extent records");
+	memcpy(&e, raw, c->recsz);
+	memset(x, 0, sizeof(*x));
+	if (c->recsz <= 8) {
+		x->la = i << c->lbits;
+		rpa = c->recsz == 4 ? c->rec_pa : le32_to_cpu(e.pstart_lo);
+		c->rec_pa += le32_to_cpu(e.plen) & Z_EROFS_EXTENT_PLEN_MASK;
 	} else {
-		memcpy(raw, h, 8);
-		n = le32_to_cpu(h->h_extents_lo) |
-		    (u64)(raw[6] | raw[7] << 8) << 32;
+		x->la = le32_to_cpu(e.lstart_lo);
+		if (c->recsz > 16)
+			x->la |= (u64)le32_to_cpu(e.lstart_hi) << 32;
+		rpa = le32_to_cpu(e.pstart_lo) |
+		      (u64)le32_to_cpu(e.pstart_hi) << 32;
+		if (i ? x->la <= c->prev_la : x->la != 0)
+			return bad(why, "extent records out of order");
 	}
-	if (!n || n > img->size / recsz ||
-	    !erofs_image_contains(img, pos, n * recsz))
-		return bad(why, "extent records lie past the end of the image");
-	c->x = calloc(n, sizeof(*c->x));
-	if (!c->x)
-		return -ENOMEM;
-	c->nx = n;
-	for (u64 i = 0; i < n; i++) {
-		struct z_erofs_extent e = { 0 };
-		struct erofs_zx *x = &c->x[i];
-		u64 rpa;
-
-		if (erofs_image_read(img, &e, recsz, pos + i * recsz))
-			return bad(why, "cannot read extent records");
-		if (recsz <= 8) {
-			x->la = i << lbits;
-			rpa = recsz == 4 ? pa : le32_to_cpu(e.pstart_lo);
-			pa += le32_to_cpu(e.plen) & Z_EROFS_EXTENT_PLEN_MASK;
-		} else {
-			x->la = le32_to_cpu(e.lstart_lo);
-			if (recsz > 16)
-				x->la |= (u64)le32_to_cpu(e.lstart_hi) << 32;
-			rpa = le32_to_cpu(e.pstart_lo) |
-			      (u64)le32_to_cpu(e.pstart_hi) << 32;
-			if (i ? x->la <= c->x[i - 1].la : x->la != 0)
-				return bad(why, "extent records out of order");
-		}
-		if (x->la >= size)
-			return bad(why, "an extent starts past the end of the file");
-		if (i)
-			c->x[i - 1].llen = x->la - c->x[i - 1].la;
-		x->llen = size - x->la;
-		ret = ext_record(img, le32_to_cpu(e.plen), rpa, interlaced,
-				 frag && i + 1 == n, recsz, x, why);
-		if (ret)
-			return ret;
-	}
-	return check_extents(c, why);
+	if (x->la >= c->size)
+		return bad(why, "an extent starts past the end of the file");
+	c->prev_la = x->la;
+	ret = ext_record(img, le32_to_cpu(e.plen), rpa,
+			 c->advise & Z_EROFS_ADVISE_INTERLACED_PCLUSTER,
+			 (c->advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER) &&
+				 i + 1 == c->nrec,
+			 c->recsz, x, why);
+	if (ret)
+		return ret;
+	c->rec_i++;
+	return 0;
 }
 
-static int load_map(struct erofs_image *img, const struct erofs_rinode *ri,
-		    struct zcache *c, const char **why)
+static int advance_records(struct erofs_image *img, struct zcursor *c,
+			   const char **why)
 {
-	u64 hpos = round_up(ri->meta_end, 8), total, end;
-	struct z_erofs_map_header h;
-	struct rindex *li;
-	unsigned int lbits;
-	u16 advise;
-	__le64 whole;
 	int ret;
 
-	free(c->x);
+	if (c->rec_i > c->nrec || (c->have_cur && c->cur_last))
+		return bad(why, "offset past the end of the file");
+	c->cur = c->rec_next;
+	c->cur_last = c->rec_i == c->nrec;
+	if (c->cur_last) {
+		c->cur.llen = c->size - c->cur.la;
+	} else {
+		ret = read_record(img, c, why);
+		if (ret)
+			return ret;
+		c->cur.llen = c->rec_next.la - c->cur.la;
+	}
+	c->have_cur = true;
+	return check_extent(&c->cur, c->cur_last, why);
+}
+
+/* Back to the first extent of the map. */
+static int rewind_cursor(struct erofs_image *img, struct zcursor *c,
+			 const char **why)
+{
+	const struct rindex *r;
+	bool found;
+	int ret;
+
+	c->have_cur = c->cur_last = c->kind == ZC_WHOLE;
+	c->wn = 0;
+	c->rlen = 0;
+	switch (c->kind) {
+	case ZC_WHOLE:
+		return 0;
+	case ZC_EXTENTS:
+		c->rec_i = 0;
+		c->rec_pa = c->recsz == 4 ? c->rec_pa_start : 0;
+		return read_record(img, c, why);
+	}
+	ret = index_at(img, c, 0, &r, why);
+	if (ret)
+		return ret;
+	if (r->type == Z_EROFS_LCLUSTER_TYPE_NONHEAD || r->lo)
+		return bad(why, "the first lcluster does not start an extent");
+	c->k = 0;
+	c->head = 0;
+	ret = next_head(img, c, &found, why);
+	if (ret)
+		return ret;
+	if (!found)
+		return bad(why, "offset past the end of the file");
+	c->next = c->head;
+	c->have_next = true;
+	return 0;
+}
+
+/* Read the map header and get a cursor ready at the first extent. */
+static int open_cursor(struct erofs_image *img, const struct erofs_rinode *ri,
+		       struct zcursor *c, const char **why)
+{
+	u64 hpos = round_up(ri->meta_end, 8);
+	struct z_erofs_map_header *h = &c->h;
+	__le64 whole;
+
 	memset(c, 0, sizeof(*c));
-	if (erofs_image_read(img, &h, sizeof(h), hpos))
+	c->size = ri->i.size;
+	if (erofs_image_read(img, h, sizeof(*h), hpos))
 		return bad(why, "map header lies past the end of the image");
-	if (h.h_clusterbits >> Z_EROFS_FRAGMENT_INODE_BIT) {
+	if (h->h_clusterbits >> Z_EROFS_FRAGMENT_INODE_BIT) {
 		/* the whole file is a fragment of the packed inode */
-		c->x = calloc(1, sizeof(*c->x));
-		if (!c->x)
-			return -ENOMEM;
-		memcpy(&whole, &h, sizeof(whole));
-		c->nx = 1;
-		c->x->llen = ri->i.size;
-		c->x->pa = le64_to_cpu(whole) ^ (1ULL << 63);
-		c->x->where = EROFS_ZX_FRAGMENT;
+		c->kind = ZC_WHOLE;
+		memcpy(&whole, h, sizeof(whole));
+		c->cur.llen = ri->i.size;
+		c->cur.pa = le64_to_cpu(whole) ^ (1ULL << 63);
+		c->cur.where = EROFS_ZX_FRAGMENT;
+		c->have_cur = c->cur_last = true;
 		if (!(img->sb.feature_incompat &
 		      EROFS_FEATURE_INCOMPAT_FRAGMENTS) ||
 		    !img->sb.packed_nid)
 			return bad(why, "fragment without a packed inode");
-		goto done;
+		/* read piece by piece from the packed inode: any length */
+		return 0;
 	}
-	advise = le16_to_cpu(h.h_advise);
-	lbits = img->blkszbits + (h.h_clusterbits & 15);
+	c->advise = le16_to_cpu(h->h_advise);
+	c->lbits = img->blkszbits + (h->h_clusterbits & 15);
+	if ((c->advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER) &&
+	    (!(img->sb.feature_incompat & EROFS_FEATURE_INCOMPAT_FRAGMENTS) ||
+	     !img->sb.packed_nid))
+		return bad(why, "fragment without a packed inode");
 	if (ri->i.datalayout == EROFS_INODE_COMPRESSED_FULL &&
-	    (advise & Z_EROFS_ADVISE_EXTENTS)) {
-		ret = load_extents(img, ri, &h, lbits, c, why);
-		if (ret)
-			return ret;
-		goto done;
+	    (c->advise & Z_EROFS_ADVISE_EXTENTS)) {
+		u8 raw[8];
+
+		c->kind = ZC_EXTENTS;
+		c->recsz = 4 << ((c->advise >> Z_EROFS_ADVISE_EXTRECSZ_BIT) &
+				 Z_EROFS_ADVISE_EXTRECSZ_MASK);
+		c->ipos = round_up(hpos + 8, c->recsz);
+		if (c->recsz <= 8) {
+			/* a record per lcluster, in order */
+			if (c->lbits > 30)
+				return bad(why, "lcluster size beyond 1 GiB");
+			c->nrec = DIV_ROUND_UP(c->size, 1ULL << c->lbits);
+			if (c->recsz == 4) {
+				__le64 start;
+
+				if (erofs_image_read(img, &start, 8, c->ipos))
+					return bad(why, "extent records lie past the end of the image");
+				c->rec_pa_start = le64_to_cpu(start);
+				c->ipos += 8;
+			}
+		} else {
+			memcpy(raw, h, 8);
+			c->nrec = le32_to_cpu(h->h_extents_lo) |
+				  (u64)(raw[6] | raw[7] << 8) << 32;
+		}
+		if (!c->nrec || c->nrec > img->size / c->recsz ||
+		    !erofs_image_contains(img, c->ipos, c->nrec * c->recsz))
+			return bad(why, "extent records lie past the end of the image");
+		return rewind_cursor(img, c, why);
 	}
-	if (lbits > 16)
+	c->kind = ZC_LCLUSTERS;
+	if (c->advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER) {
+		/* the fragment offset takes the idata field's place */
+	} else if (c->advise & Z_EROFS_ADVISE_INLINE_PCLUSTER) {
+		c->idata = le16_to_cpu(h->h_idata_size);
+		if (!c->idata)
+			return bad(why, "inline cluster of size 0");
+	}
+	if (c->lbits > 16)
 		return bad(why, "lcluster size beyond 64 KiB");
-	if ((advise & (Z_EROFS_ADVISE_BIG_PCLUSTER_1 |
-		       Z_EROFS_ADVISE_BIG_PCLUSTER_2)) &&
+	if ((c->advise & (Z_EROFS_ADVISE_BIG_PCLUSTER_1 |
+			  Z_EROFS_ADVISE_BIG_PCLUSTER_2)) &&
 	    !(img->sb.feature_incompat & EROFS_FEATURE_INCOMPAT_BIG_PCLUSTER))
 		return bad(why, "big pcluster without the superblock feature");
 	if (ri->i.datalayout == EROFS_INODE_COMPRESSED_COMPACT &&
-	    !(advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1) !=
-		    !(advise & Z_EROFS_ADVISE_BIG_PCLUSTER_2))
+	    !(c->advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1) !=
+		    !(c->advise & Z_EROFS_ADVISE_BIG_PCLUSTER_2))
 		return bad(why, "inconsistent big pcluster flags");
-	if (((h.h_algorithmtype & 15) >= Z_EROFS_COMPRESSION_MAX) ||
-	    ((h.h_algorithmtype >> 4) >= Z_EROFS_COMPRESSION_MAX)) {
+	if (((h->h_algorithmtype & 15) >= Z_EROFS_COMPRESSION_MAX) ||
+	    ((h->h_algorithmtype >> 4) >= Z_EROFS_COMPRESSION_MAX)) {
 		*why = "unknown compression algorithm";
 		return -EOPNOTSUPP;
 	}
-	total = DIV_ROUND_UP(ri->i.size, 1ULL << lbits);
+	c->total = DIV_ROUND_UP(c->size, 1ULL << c->lbits);
 	/* every index takes at least 2 bytes of the image */
-	if (!total || total > img->size / 2)
+	if (!c->total || c->total > img->size / 2)
 		return bad(why, "more lcluster indexes than the image holds");
-	li = calloc(total, sizeof(*li));
-	if (!li)
-		return -ENOMEM;
-	if (ri->i.datalayout == EROFS_INODE_COMPRESSED_FULL) {
-		ret = read_full(img, hpos + 16, total, li, why);
-		end = hpos + 16 + total * 8;
+	c->full = ri->i.datalayout == EROFS_INODE_COMPRESSED_FULL;
+	if (c->full) {
+		c->ipos = hpos + 16;
+		c->tail_pos = c->ipos + c->total * 8;
+		if (!erofs_image_contains(img, c->ipos, c->total * 8))
+			return bad(why, "lcluster indexes lie past the end of the image");
 	} else {
-		if (lbits > 14) {
-			free(li);
+		if (c->lbits > 14)
 			return bad(why, "compact indexes need lclusters up to 16 KiB");
-		}
-		ret = read_compact(img, hpos + 8, total,
-				   (advise & Z_EROFS_ADVISE_COMPACTED_2B) &&
-					   lbits <= 12,
-				   max(lbits, 12U),
-				   advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1, li,
-				   &end, why);
+		c->ipos = hpos + 8;
+		c->twobyte = (c->advise & Z_EROFS_ADVISE_COMPACTED_2B) &&
+			     c->lbits <= 12;
+		c->lobits = max(c->lbits, 12U);
+		c->big = c->advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1;
+		geometry(c->ipos, c->total, c->twobyte, &c->g);
+		c->tail_pos = c->ipos + c->g.bytes;
+		if (!erofs_image_contains(img, c->ipos, c->g.bytes))
+			return bad(why, "lcluster indexes lie past the end of the image");
 	}
-	if (!ret)
-		ret = build_extents(img, ri, &h, lbits, li, total, end, c, why);
-	free(li);
-	if (ret)
-		return ret;
-done:
-	c->img_id = img->id;
-	c->nid = ri->nid;
-	c->iloc = ri->iloc;
-	c->size = ri->i.size;
-	return 0;
+	return rewind_cursor(img, c, why);
+}
+
+/* The thread's cursor for "ri": the one it has, or the older one anew. */
+static struct zcursor *cursor_for(struct erofs_image *img,
+				  const struct erofs_rinode *ri, bool *fresh)
+{
+	struct zcursor *c = NULL;
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(zcur); i++)
+		if (zcur[i].img_id == img->id && zcur[i].nid == ri->nid &&
+		    zcur[i].iloc == ri->iloc && zcur[i].size == ri->i.size)
+			c = &zcur[i];
+	*fresh = !c;
+	if (!c)
+		c = zcur[0].used <= zcur[1].used ? &zcur[0] : &zcur[1];
+	c->used = ++zclock;
+	return c;
 }
 
 int erofs_zmap_lookup(struct erofs_image *img, const struct erofs_rinode *ri,
 		      u64 la, struct erofs_zx *x, const char **why)
 {
-	u64 lo = 0, hi;
+	struct zcursor *c;
+	bool fresh;
 	int ret;
 
-	if (zc.img_id != img->id || zc.nid != ri->nid ||
-	    zc.iloc != ri->iloc || zc.size != ri->i.size) {
-		/*
-		 * Decoded apart: reading a map in the metabox may decode the
-		 * metabox inode's own map meanwhile, on this thread.
-		 */
-		struct zcache fresh = { 0 };
-
-		pthread_once(&zc_once, zc_key_create);
-		pthread_setspecific(zc_key, &zc);
-		ret = load_map(img, ri, &fresh, why);
-		if (ret) {
-			free(fresh.x);
-			return ret;
-		}
-		free(zc.x);
-		zc = fresh;
-	}
-	if (la >= ri->i.size || !zc.nx)
+	if (la >= ri->i.size)
 		return bad(why, "offset past the end of the file");
-	hi = zc.nx;
-	while (hi - lo > 1) {
-		u64 mid = lo + (hi - lo) / 2;
-
-		if (zc.x[mid].la <= la)
-			lo = mid;
-		else
-			hi = mid;
+	c = cursor_for(img, ri, &fresh);
+	if (fresh) {
+		ret = open_cursor(img, ri, c, why);
+		if (ret)
+			goto fail;
+		c->img_id = img->id;
+		c->nid = ri->nid;
+		c->iloc = ri->iloc;
+	} else if (c->have_cur && la < c->cur.la) {
+		ret = rewind_cursor(img, c, why);
+		if (ret)
+			goto fail;
 	}
-	*x = zc.x[lo];
+	while (!c->have_cur || la >= c->cur.la + c->cur.llen) {
+		if (c->have_cur && c->cur_last)
+			return bad(why, "offset past the end of the file");
+		ret = c->kind == ZC_EXTENTS ? advance_records(img, c, why) :
+					      advance_lclusters(img, c, why);
+		if (ret)
+			goto fail;
+	}
+	*x = c->cur;
+	return 0;
+fail:
+	c->img_id = 0;
+	return ret;
+}
+
+int erofs_zmap_packed(struct erofs_image *img, u64 off, u64 len,
+		      struct erofs_rinode *packed, const char **why)
+{
+	int ret;
+
+	ret = erofs_read_inode(img, img->sb.packed_nid, packed, why);
+	if (ret)
+		return ret;
+	if (!S_ISREG(packed->i.mode))
+		return bad(why, "the packed inode is not a regular file");
+	if (off > packed->i.size || len > packed->i.size - off)
+		return bad(why, "fragment lies past the end of the packed inode");
+	/* mkfs stores fragments: a sparse packed inode is a zero bomb */
+	if (!erofs_layout_is_compressed(packed->i.datalayout) &&
+	    packed->i.size > img->size)
+		return bad(why, "the packed inode is larger than the image");
+	/* a packed inode made of fragments itself would never end */
+	if (erofs_layout_is_compressed(packed->i.datalayout)) {
+		struct z_erofs_map_header h;
+
+		if (erofs_image_read(img, &h, sizeof(h),
+				     round_up(packed->meta_end, 8)))
+			return bad(why, "cannot read the packed inode's map");
+		if ((h.h_clusterbits >> Z_EROFS_FRAGMENT_INODE_BIT) ||
+		    (le16_to_cpu(h.h_advise) &
+		     Z_EROFS_ADVISE_FRAGMENT_PCLUSTER))
+			return bad(why, "the packed inode has fragments itself");
+	}
 	return 0;
 }
 
@@ -994,31 +1166,10 @@ static int read_packed(struct erofs_image *img, u8 *out, u64 len, u64 off,
 		       const char **why)
 {
 	struct erofs_rinode packed;
-	int ret;
+	int ret = erofs_zmap_packed(img, off, len, &packed, why);
 
-	ret = erofs_read_inode(img, img->sb.packed_nid, &packed, why);
 	if (ret)
 		return ret;
-	if (!S_ISREG(packed.i.mode))
-		return bad(why, "the packed inode is not a regular file");
-	if (off > packed.i.size || len > packed.i.size - off)
-		return bad(why, "fragment lies past the end of the packed inode");
-	/* mkfs stores fragments: a sparse packed inode is a zero bomb */
-	if (!erofs_layout_is_compressed(packed.i.datalayout) &&
-	    packed.i.size > img->size)
-		return bad(why, "the packed inode is larger than the image");
-	/* a packed inode made of fragments itself would never end */
-	if (erofs_layout_is_compressed(packed.i.datalayout)) {
-		struct z_erofs_map_header h;
-
-		if (erofs_image_read(img, &h, sizeof(h),
-				     round_up(packed.meta_end, 8)))
-			return bad(why, "cannot read the packed inode's map");
-		if ((h.h_clusterbits >> Z_EROFS_FRAGMENT_INODE_BIT) ||
-		    (le16_to_cpu(h.h_advise) &
-		     Z_EROFS_ADVISE_FRAGMENT_PCLUSTER))
-			return bad(why, "the packed inode has fragments itself");
-	}
 	return erofs_read_data(img, &packed, out, len, off, why);
 }
 

@@ -186,7 +186,9 @@ must_fail "a whiteout used as a directory is refused" "whiteout '\.wh\.x' used a
 	"$(craft whdir f:.wh.x/y)" --aufs
 must_fail "a non-directory root is refused" "entry '\./'.*root must be a directory" \
 	"$(craft rootlink l:./:x)"
-must_fail "a regular file named './' is refused" "usable path|root must be a directory" \
+# libarchive takes './' for a directory and leaves its data where the next
+# header should be
+must_fail "a regular file named './' is refused" "usable path|root must be a directory|holds no tar header" \
 	"$(craft rootfile f:./)"
 
 # --- what is accepted, and where it lands -----------------------------------

@@ -42,9 +42,21 @@ struct erofs_map {
 int erofs_map_data(struct erofs_image *img, const struct erofs_rinode *ri,
 		   u64 la, struct erofs_map *m, const char **why);
 
-/* Read "len" bytes of content at "pos" (holes as zeros); must be in size. */
+/*
+ * Read "len" bytes of content at "pos" (holes as zeros); must be in size.
+ * Compressed content counts against img->budget (-EDQUOT past it).
+ */
 int erofs_read_data(struct erofs_image *img, const struct erofs_rinode *ri,
 		    void *buf, size_t len, u64 pos, const char **why);
+
+/*
+ * Check that the compressed extent "m" decodes, without its bytes: a
+ * cluster that decoded as far already in this run (img->budget) is not
+ * decoded again, nor are the packed inode's clusters behind a fragment.
+ * Any other kind of extent is left to the caller.
+ */
+int erofs_check_encoded(struct erofs_image *img, const struct erofs_rinode *ri,
+			const struct erofs_map *m, const char **why);
 
 /* Whether this reader can read the inode's data layout. */
 bool erofs_data_readable(const struct erofs_rinode *ri);

@@ -39,29 +39,31 @@ struct erofs_fsck_opts {
 	erofs_fsck_report_fn report; /* called with a lock held */
 	void *report_arg;
 	/*
-	 * Bytes of holes hashed per file to verify its fingerprint; past it
-	 * the fingerprint is reported as not checked. A hostile image can
-	 * claim exabytes of holes in a few bytes. 0: EROFS_FSCK_MAX_HOLE_HASH.
+	 * Bounds on the work of the whole run (lib/budget.c): bytes of holes
+	 * hashed to verify fingerprints, and bytes of compressed data
+	 * decoded. Files past them are reported as not checked: a hostile
+	 * image claims exabytes of holes in a few bytes, or decodes one
+	 * cluster a million times. 0: the defaults, EROFS_BUDGET_HOLE_HASH
+	 * and 1024 times the image size (at least 1 GiB).
 	 */
 	u64 max_hole_hash;
+	u64 max_decompressed;
 };
-
-/* About a minute of SHA-256 on one core: more than real sparse files hold. */
-#define EROFS_FSCK_MAX_HOLE_HASH (64ULL << 30)
 
 struct erofs_fsck_result {
 	u64 inodes, dirs, files, symlinks, specials;
 	u64 content_bytes; /* logical bytes of regular files */
 	u64 stored_bytes; /* bytes they take (compressed size where known) */
 	u64 fingerprints_verified;
-	u64 unchecked_files; /* compressed data this reader cannot read */
+	u64 unchecked_files; /* in data layouts this reader does not know */
 	u64 problems[EROFS_FSCK_ERROR + 1]; /* by level */
 };
 
 /*
  * Run the check. Returns 0 when it ran to the end (the result says what it
  * found) or a negative errno when it could not start or had to stop; then
- * a message is recorded with erofs_fail().
+ * a message is recorded with erofs_fail(). -EINVAL: what was asked cannot
+ * be in this image (a nid past its end).
  */
 int erofs_fsck(struct erofs_image *img, const struct erofs_fsck_opts *opts,
 	       struct erofs_fsck_result *res);

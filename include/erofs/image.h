@@ -72,6 +72,8 @@ struct erofs_image {
 	/* the metabox inode, whose data holds records (NULL without) */
 	struct erofs_rinode *metabox;
 	u64 mbox_size; /* bytes of its data */
+	/* bounds on reading data in this run (lib/budget.c); NULL: none */
+	struct erofs_budget *budget;
 };
 
 struct erofs_image_opts {

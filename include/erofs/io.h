@@ -79,6 +79,15 @@ void erofs_input_close(struct erofs_input *in);
 /* Read exactly "len" bytes at "pos"; -EFSCORRUPTED past the end. */
 int erofs_input_read(struct erofs_input *in, void *buf, size_t len, u64 pos);
 
+/*
+ * Open "rel" beneath directory "dirfd" with "flags" without following a
+ * symlink in any component, the last included, and without leaving
+ * "dirfd" through "..": a descriptor or -errno (-ELOOP for a symlink,
+ * -EXDEV for an escape). openat2(2) where the kernel has it, else one
+ * component at a time.
+ */
+int erofs_open_beneath(int dirfd, const char *rel, int flags);
+
 /* Read exactly "len" bytes from "fd" at "pos"; short reads are -ENODATA. */
 int erofs_pread_full(int fd, void *buf, size_t len, u64 pos);
 

@@ -66,6 +66,12 @@ struct erofs_share_opts {
 	bool matrix;
 	unsigned int nodes;
 	u64 node_memory;
+	/*
+	 * Bounds on verify's work over the whole report (lib/budget.c):
+	 * bytes of holes hashed, bytes of compressed data decoded; 0: the
+	 * defaults (16 GiB; 1024 times the images' size, at least 1 GiB).
+	 */
+	u64 max_hole_hash, max_decompressed;
 };
 
 /* Why a non-empty regular file has no usable fingerprint. */
@@ -111,6 +117,8 @@ struct erofs_share_image {
 	u64 dirs;
 	/* verify */
 	u64 verified, mismatched, unverified;
+	/* left out of the figures: damaged parts, files past a bound */
+	u64 left_damaged, left_over_bound;
 	/* storage: the primary and what its files use of extra devices */
 	unsigned int extra_devices;
 	u64 storage_bytes;
@@ -173,6 +181,12 @@ struct erofs_share_report {
 	u64 rebuild_guessed_files; /* files matched by path and size */
 	/* verify */
 	u64 verified, mismatched, unverified;
+	/*
+	 * What the figures leave out: damaged parts of images (inodes,
+	 * xattrs, maps that could not be read) and files verify did not
+	 * read because a bound of the run was reached.
+	 */
+	u64 left_damaged, left_over_bound;
 	/* storage */
 	u64 storage_referenced_bytes; /* the images' storage_bytes summed */
 	u64 storage_bytes;	      /* counting common bytes once */
@@ -246,6 +260,9 @@ int erofs_share_add_extent(struct erofs_share *s, unsigned int dev, u64 pos,
 /* A file whose content did (or did not) match its fingerprint (verify). */
 void erofs_share_add_verified(struct erofs_share *s, bool matched);
 void erofs_share_add_unverified(struct erofs_share *s);
+/* Parts of the current image left out: damaged, or past a bound. */
+void erofs_share_add_left_out(struct erofs_share *s, u64 damaged,
+			      u64 over_bound);
 
 /*
  * Add every inode of an open image by walking it from the root. Damage
@@ -286,7 +303,8 @@ int erofs_share_foreach_file(const struct erofs_share *s,
  * printed to "out": the report, or with o->matrix, o->nodes or
  * o->node_memory the matrix and grouping (lib/share_matrix.c). Fails when
  * an input cannot be read, and with -EBADMSG after printing when verify
- * found fingerprints that do not match their files' content.
+ * found fingerprints that do not match their files' content, or -EUCLEAN
+ * when the figures leave something out.
  */
 int erofs_share_report_images(char *const *paths,
 			      const struct erofs_image_opts *iopts,

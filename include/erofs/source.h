@@ -27,9 +27,23 @@ struct erofs_source_opts {
 	bool hard_dereference; /* every name of a hardlink its own inode */
 };
 
-/* Scan directory "srcdir" into "tree" (the root is srcdir itself). */
+/*
+ * Scan directory "srcdir" into "tree" (the root is srcdir itself). The
+ * tree keeps srcdir's descriptor to open the files beneath it.
+ */
 int erofs_source_dir_scan(struct erofs_tree *tree, const char *srcdir,
 			  const struct erofs_source_opts *opts);
+
+/*
+ * Open the data of a regular file of a directory source (EROFS_DATA_FILE)
+ * beneath the source directory, following no symlink on the way, and
+ * check that it is the file the scan saw (device, inode, type): a
+ * descriptor with its fstat() in "st", or -errno with a message naming
+ * the file.
+ */
+struct stat;
+int erofs_source_open_file(const struct erofs_tree *tree,
+			   const struct erofs_node *n, struct stat *st);
 
 enum erofs_time_policy {
 	EROFS_TIME_KEEP, /* per-file mtimes as the source has them */

@@ -15,7 +15,7 @@ struct erofs_xattr_item;
 
 enum erofs_data_kind {
 	EROFS_DATA_NONE, /* directories, devices, fifos, sockets, empty */
-	EROFS_DATA_FILE, /* a file in the source tree: src.path */
+	EROFS_DATA_FILE, /* a file in the source tree: src.file */
 	EROFS_DATA_SPOOL, /* bytes at src.off of the tree's spool file */
 	EROFS_DATA_MEM, /* bytes in memory: src.mem (symlink targets) */
 	EROFS_DATA_EXTERNAL, /* on an extra device: src.ext (tar index) */
@@ -48,6 +48,17 @@ struct erofs_ext_data {
 	u64 nchunks;
 	u64 *blk; /* per chunk: block on the device, or EROFS_EXT_HOLE */
 	u64 blk1; /* the only chunk's block, when blk points here */
+};
+
+/*
+ * A regular file of a directory source: opened again for its data beneath
+ * the source directory's descriptor (erofs_tree.src_dirfd), never along
+ * its whole path, and checked to be the file the scan saw.
+ */
+struct erofs_src_file {
+	u64 dev, ino; /* as the scan saw it */
+	u32 rel; /* where, in path, the part below the source directory starts */
+	char path[]; /* the whole path, for messages */
 };
 
 struct erofs_node;
@@ -115,7 +126,7 @@ struct erofs_node {
 	u8 data_kind; /* enum erofs_data_kind */
 	bool maybe_sparse; /* the source reports fewer blocks than size */
 	union {
-		char *path;
+		struct erofs_src_file *file;
 		u64 off;
 		char *mem;
 		struct erofs_ext_data *ext;
@@ -150,6 +161,8 @@ struct erofs_tree {
 	int spool_fd; /* tar input keeps file data here */
 	/* the extra device 1 (a tar file), to read external data from */
 	int ext_fd;
+	/* a directory source's root, which its files are opened beneath */
+	int src_dirfd;
 };
 
 int erofs_tree_init(struct erofs_tree *tree);

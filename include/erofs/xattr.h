@@ -72,16 +72,24 @@ int erofs_xattr_set_ishare_name(struct erofs_xattr_table *t, const char *name);
 
 /*
  * Set (or replace) xattr "name" on "node". -E2BIG: value over 65535 bytes,
- * -ERANGE: name too long, -ENOSPC: too many xattrs on the node.
+ * -ERANGE: name too long, -ENOSPC: too many xattrs on the node,
+ * -EBADMSG: a system.posix_acl_* value that is not a POSIX ACL.
  */
 int erofs_xattr_set(struct erofs_xattr_table *t, struct erofs_node *node,
 		    const char *name, const void *value, size_t len);
 /* Remove xattr "name" from "node"; 0 whether or not it was there. */
 void erofs_xattr_remove(struct erofs_xattr_table *t, struct erofs_node *node,
 			const char *name);
-/* Read every supported xattr of the file at "path" (no symlink following). */
+/*
+ * Read every supported xattr of the file that "fd" (O_PATH will do) refers
+ * to, through /proc/self/fd; where /proc is not mounted, of the file at
+ * "path" without following a symlink there, failing unless that is still
+ * the file "fd" holds. "path" names the file in messages.
+ */
 int erofs_xattr_read_file(struct erofs_xattr_table *t, struct erofs_node *node,
-			  const char *path);
+			  int fd, const char *path);
+/* Whether "value" is a POSIX ACL blob as the kernel reads one. */
+bool erofs_acl_valid(const void *value, size_t len);
 /* What an error of erofs_xattr_set() means, for messages. */
 const char *erofs_xattr_strerror(int err);
 /* Whether the writer can store an xattr with this name. */

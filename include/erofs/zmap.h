@@ -66,12 +66,22 @@ struct erofs_zx {
 };
 
 /*
- * The extent of a compressed inode containing "la" (< i_size). The whole
- * map is decoded and checked on first use (indexes, heads, cluster sizes,
- * bounds) and kept per thread for the next lookups of that inode.
+ * The extent of a compressed inode containing "la" (< i_size). The map is
+ * read as a stream: a cursor per thread (two of them, for a file and the
+ * packed inode its fragment is in) walks the indexes front to back and
+ * checks each extent (heads, cluster sizes, bounds) as it reaches it; its
+ * memory does not grow with the map. An offset before the cursor starts
+ * it over, so reads should go front to back.
  */
 int erofs_zmap_lookup(struct erofs_image *img, const struct erofs_rinode *ri,
 		      u64 la, struct erofs_zx *x, const char **why);
+/*
+ * The packed inode, checked to hold "len" bytes of fragments at "off"
+ * and to be safe to read them from (no fragments of its own, no larger
+ * than the image unless compressed).
+ */
+int erofs_zmap_packed(struct erofs_image *img, u64 off, u64 len,
+		      struct erofs_rinode *packed, const char **why);
 /* Decode extent "x" of "ri" into "out" (x->llen bytes). */
 int erofs_zmap_read(struct erofs_image *img, const struct erofs_rinode *ri,
 		    const struct erofs_zx *x, u8 *out, const char **why);
