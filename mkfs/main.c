@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "erofs/budget.h"
 #include "erofs/build.h"
 #include "erofs/compress.h"
 #include "erofs/error.h"
@@ -1282,7 +1283,7 @@ int main(int argc, char **argv)
 {
 	struct mkfs_config c = {
 		.build = { .blkszbits = 12,
-			   .ishare_hole_limit = EROFS_ISHARE_HOLE_LIMIT },
+			   .ishare_hole_limit = EROFS_BUDGET_HOLE_HASH },
 		.overrides = { .force_uid = -1, .force_gid = -1 },
 	};
 	int ret;

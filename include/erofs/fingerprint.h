@@ -11,8 +11,6 @@
 
 #define EROFS_SHA256_SIZE 32
 #define EROFS_ISHARE_DEFAULT_NAME "trusted.erofs.fingerprint"
-/* Holes hashed per build by default (--ishare-holes): about 10 s. */
-#define EROFS_ISHARE_HOLE_LIMIT (16ULL << 30)
 
 struct erofs_sha256 {
 	void *ctx;
