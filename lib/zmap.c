@@ -460,6 +460,7 @@ struct zcursor {
 	erofs_nid_t nid;
 	u64 iloc, size;
 	u64 used; /* for least-recently-used replacement */
+	bool busy; /* a lookup is under way: a nested one must not take it */
 	u8 kind;
 	struct z_erofs_map_header h;
 	u16 advise;
@@ -500,7 +501,13 @@ struct zcursor {
 	struct erofs_zx cur;
 };
 
-static __thread struct zcursor zcur[2];
+/*
+ * A lookup may nest: the map of an inode in the metabox is read from the
+ * metabox inode's data, whose own lookup runs meanwhile, and reading that
+ * may meet the packed inode's. Enough cursors for every level, and the
+ * ones in use are never taken over.
+ */
+static __thread struct zcursor zcur[4];
 static __thread u64 zclock;
 
 static int bad(const char **why, const char *reason)
@@ -557,15 +564,20 @@ static void decode_pack(const u8 *pack, u32 vcnt, u32 avail, u32 lobits,
 	}
 }
 
-/* "len" (<= 2048) bytes of the map at image offset "pos". */
+/*
+ * "len" (<= 2048) bytes of the map at metadata address "pos": the image's
+ * bytes, read past the cache, or the metabox's, decoded through it.
+ */
 static const u8 *map_bytes(struct erofs_image *img, struct zcursor *c, u64 pos,
 			   u32 len)
 {
 	if (pos < c->rpos || pos + len > c->rpos + c->rlen) {
-		u64 n = min_t(u64, sizeof(c->raw), img->size - pos);
+		bool mbox = pos & EROFS_MBOX_ADDR;
+		u64 end = mbox ? (img->mbox_size | EROFS_MBOX_ADDR) : img->size;
+		u64 n = pos > end ? 0 : min_t(u64, sizeof(c->raw), end - pos);
 
-		if (pos > img->size || n < len ||
-		    erofs_image_pread(img, c->raw, n, pos)) {
+		if (n < len || (mbox ? erofs_image_read(img, c->raw, n, pos) :
+				       erofs_image_pread(img, c->raw, n, pos))) {
 			c->rlen = 0;
 			return NULL;
 		}
@@ -971,8 +983,12 @@ static int open_cursor(struct erofs_image *img, const struct erofs_rinode *ri,
 	u64 hpos = round_up(ri->meta_end, 8);
 	struct z_erofs_map_header *h = &c->h;
 	__le64 whole;
+	u64 used = c->used;
 
+	/* the cursor stays busy and recent: reads below may nest */
 	memset(c, 0, sizeof(*c));
+	c->busy = true;
+	c->used = used;
 	c->size = ri->i.size;
 	if (erofs_image_read(img, h, sizeof(*h), hpos))
 		return bad(why, "map header lies past the end of the image");
@@ -1089,21 +1105,20 @@ static struct zcursor *cursor_for(struct erofs_image *img,
 			c = &zcur[i];
 	*fresh = !c;
 	if (!c)
-		c = zcur[0].used <= zcur[1].used ? &zcur[0] : &zcur[1];
-	c->used = ++zclock;
+		for (unsigned int i = 0; i < ARRAY_SIZE(zcur); i++)
+			if (!zcur[i].busy && (!c || zcur[i].used < c->used))
+				c = &zcur[i];
+	if (c)
+		c->used = ++zclock;
 	return c;
 }
 
-int erofs_zmap_lookup(struct erofs_image *img, const struct erofs_rinode *ri,
-		      u64 la, struct erofs_zx *x, const char **why)
+static int lookup_with(struct erofs_image *img, const struct erofs_rinode *ri,
+		       struct zcursor *c, bool fresh, u64 la,
+		       struct erofs_zx *x, const char **why)
 {
-	struct zcursor *c;
-	bool fresh;
 	int ret;
 
-	if (la >= ri->i.size)
-		return bad(why, "offset past the end of the file");
-	c = cursor_for(img, ri, &fresh);
 	if (fresh) {
 		ret = open_cursor(img, ri, c, why);
 		if (ret)
@@ -1130,6 +1145,25 @@ fail:
 	c->img_id = 0;
 	return ret;
 }
+
+int erofs_zmap_lookup(struct erofs_image *img, const struct erofs_rinode *ri,
+		      u64 la, struct erofs_zx *x, const char **why)
+{
+	struct zcursor *c;
+	bool fresh;
+	int ret;
+
+	if (la >= ri->i.size)
+		return bad(why, "offset past the end of the file");
+	c = cursor_for(img, ri, &fresh);
+	if (!c || c->busy)
+		return bad(why, "compressed maps nested too deep");
+	c->busy = true;
+	ret = lookup_with(img, ri, c, fresh, la, x, why);
+	c->busy = false;
+	return ret;
+}
+
 
 int erofs_zmap_packed(struct erofs_image *img, u64 off, u64 len,
 		      struct erofs_rinode *packed, const char **why)
