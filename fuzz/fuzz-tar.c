@@ -93,6 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.build_time = 1700000000,
 		.workers = 1,
 		.ishare = s->ishare,
+		/* past it a file gets no fingerprint: both kinds of file */
+		.ishare_hole_limit = 1 << 20,
 	};
 	struct erofs_source_opts sopts = { .read_xattrs = true };
 	struct erofs_tar_opts topts = {

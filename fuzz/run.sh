@@ -44,6 +44,10 @@ for t in "${targets[@]}"; do
 		continue
 	fi
 	mkdir -p "$dir/corpus"
+	# start from the kept corpus of the last long run (fuzz/corpus)
+	if [ -f "$here/corpus/$t.tar.xz" ] && [ -z "$(ls -A "$dir/corpus")" ]; then
+		tar -C "$dir/corpus" --strip-components=1 -xJf "$here/corpus/$t.tar.xz"
+	fi
 	# -timeout: one input may take this long (sanitized, on a busy
 	# machine); -rss_limit_mb: the reader must not need more
 	(cd "$dir" && nice "$bin" -max_total_time="$secs" -timeout=60 \

@@ -326,9 +326,11 @@ static int open_created(int dfd, const char *name, u32 mode, const char **why)
 		return -errno;
 	}
 	if (fstat(fd, &st)) {
+		int ret = -errno;
+
 		*why = "cannot open what was created";
 		close(fd);
-		return -errno;
+		return ret;
 	}
 	if ((st.st_mode & S_IFMT) != (mode & S_IFMT) || st.st_nlink != 1) {
 		*why = "replaced by something else right after it was created";

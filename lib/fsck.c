@@ -65,6 +65,7 @@ struct fsck {
 	struct erofs_extractor *x;
 	const char *fp_name; /* fingerprint xattr to verify, or NULL */
 	bool fp_required; /* non-empty files must have one */
+	bool fp_demanded; /* --xattr-inode-digest: a missing one is damage */
 
 	pthread_mutex_t lock; /* reports, problem counts and the queue */
 	pthread_cond_t not_empty, not_full;
@@ -564,9 +565,17 @@ static int take_fingerprint(struct fsck *c, const struct erofs_walk_entry *e,
 	if (!c->fp_name)
 		return 0;
 	if (s->fp_len == -ENODATA) {
+		/*
+		 * mkfs.erofs leaves out the fingerprint of a file whose holes
+		 * would pass --ishare-holes, and says so: such a file cannot
+		 * be verified (and does not share), which is not damage
+		 * unless every fingerprint was asked for.
+		 */
 		if (ri->i.size && c->fp_required)
-			report(c, EROFS_FSCK_CORRUPT, e->path, e->nid,
-			       "nid %llu: no content fingerprint (xattr %s)",
+			report(c, c->fp_demanded ? EROFS_FSCK_CORRUPT :
+						   EROFS_FSCK_UNCHECKED,
+			       e->path, e->nid,
+			       "nid %llu: no content fingerprint (xattr %s): its content cannot be verified",
 			       (unsigned long long)e->nid, c->fp_name);
 		return 0;
 	}
@@ -915,6 +924,7 @@ int erofs_fsck(struct erofs_image *img, const struct erofs_fsck_opts *opts,
 		c.fp_name = opts->fingerprint_name ? opts->fingerprint_name :
 						     img->ishare_name;
 		c.fp_required = true;
+		c.fp_demanded = opts->fingerprints == EROFS_FSCK_FP_REQUIRE;
 		if (!c.fp_name)
 			report(&c, EROFS_FSCK_CORRUPT, img->path, start,
 			       "the image records no content fingerprints (no fingerprint xattr name); name one with --xattr-inode-digest=NAME");

@@ -99,18 +99,19 @@ def judge(name, cmd, want, grep=None, json_check=None, stdout_to=None):
     result(not why, '%s (%.1f s, %d KB)' % (name, secs, rss), '; '.join(why))
 
 
-def two_sparse_files(work):
+def two_sparse_files(work, *mkfs_opts):
     """An --ishare image of two files with 6 MiB of holes each."""
     src = os.path.join(work, 'sparse-src')
-    os.makedirs(src)
+    os.makedirs(src, exist_ok=True)
     for name in ('a', 'b'):
         with open(os.path.join(src, name), 'wb') as f:
             f.write(name.encode() * 4096)
             f.truncate(6 << 20)
             f.seek(6 << 20)
             f.write(b'end')
-    img = os.path.join(work, 'sparse.img')
-    subprocess.run([MKFS, '--quiet', '--ishare', img, src], check=True)
+    img = os.path.join(work, 'sparse%s.img' % len(mkfs_opts))
+    subprocess.run([MKFS, '--quiet', '--ishare'] + list(mkfs_opts) +
+                   [img, src], check=True, capture_output=True)
     return img
 
 
@@ -157,6 +158,10 @@ def main():
               '--ishare-holes')
         judge('fsck: the same two files under the default bound',
               [FSCK, sparse], [0], '2 fingerprints verified')
+        nofp = two_sparse_files(work, '--ishare-holes=' + str(8 << 20))
+        judge('fsck: a file mkfs --ishare-holes left without a fingerprint '
+              'is not checked, not corrupt', [FSCK, nofp], [8],
+              'no content fingerprint')
 
         judge('fsck: %d bytes claiming 250 GB, one cluster decoded once' %
               os.path.getsize(bomb), [FSCK, bomb], [0], 'No errors found')

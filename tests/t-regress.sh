@@ -125,6 +125,40 @@ manifests() {
 	done
 }
 
+# The corpus of the last long fuzz run of each target, minimized
+# (fuzz/corpus/TARGET.tar.xz): every input through the target's harness in
+# one run, which must end well.
+corpora() {
+	local c t dir rc
+	for c in "$TOP_SRCDIR"/fuzz/corpus/*.tar.xz; do
+		[ -f "$c" ] || continue
+		t=$(basename "$c" .tar.xz)
+		[ -x "$TOP_BUILDDIR/fuzz/fuzz-$t" ] || {
+			skip "fuzz-$t corpus" "fuzz/fuzz-$t is not built (make check builds it)"
+			continue
+		}
+		dir=$TEST_TMP/corpus-$t
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		tar -C "$dir" -xJf "$c" || {
+			fail "fuzz-$t corpus" "cannot unpack $c"
+			continue
+		}
+		# the replay harness takes many files; libFuzzer's runs them too
+		timeout $((LIMIT * 10)) "$TOP_BUILDDIR/fuzz/fuzz-$t" \
+			$(find "$dir" -type f | sort) >"$TEST_TMP/out" 2>&1
+		rc=$?
+		if ends_well "fuzz-$t corpus" "$TEST_TMP/out" "$rc"; then
+			if [ "$rc" -ne 0 ]; then
+				fail "fuzz-$t corpus" "exit $rc: $(tail -n 3 "$TEST_TMP/out")"
+			else
+				pass "fuzz-$t corpus: $(find "$dir" -type f | wc -l) inputs"
+			fi
+		fi
+		rm -rf "$dir"
+	done
+}
+
 # Scripted: fragments that do not compress (the packed inode stored flat
 # was taken for a source path; fuzz-tar found it).
 scripted() {
@@ -150,5 +184,6 @@ images
 tars
 shares
 manifests
+corpora
 scripted
 exit 0
