@@ -14,6 +14,7 @@
 #include "erofs/image.h"
 #include "erofs/io.h"
 #include "erofs/xattr.h"
+#include "erofs/zcfgs.h"
 
 /*
  * Inodes, xattrs and dirents of neighbouring files share blocks, and a walk
@@ -601,6 +602,11 @@ int erofs_image_open(struct erofs_image *img, const char *path,
 	ret = check_features(img);
 	if (ret)
 		goto err;
+	ret = erofs_check_compr_cfgs(img, &why);
+	if (ret) {
+		open_fail(img, ret, why);
+		goto err;
+	}
 	ret = erofs_devices_open(img, opts ? opts->devices : NULL,
 				 opts ? opts->nr_devices : 0);
 	if (ret)

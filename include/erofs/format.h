@@ -325,6 +325,8 @@ struct z_erofs_zstd_cfgs {
 } __packed;
 
 #define Z_EROFS_ZSTD_MAX_DICT_SIZE Z_EROFS_PCLUSTER_MAX_SIZE
+/* the largest deflate window (zlib's MAX_WBITS) the kernel inflates with */
+#define Z_EROFS_DEFLATE_MAX_WINDOWBITS 15
 
 #define Z_EROFS_ADVISE_COMPACTED_2B 0x0001 /* compact indexes */
 #define Z_EROFS_ADVISE_EXTENTS 0x0001 /* full indexes */
