@@ -8,11 +8,12 @@
 #include <sys/stat.h>
 
 #include "erofs/build.h"
-#include "erofs/chunk.h"
 #include "erofs/dir.h"
 #include "erofs/error.h"
 #include "erofs/format.h"
+#include "erofs/fragments.h"
 #include "erofs/inode.h"
+#include "erofs/stages.h"
 #include "erofs/super.h"
 #include "erofs/zmap.h"
 
@@ -678,39 +679,6 @@ static int settle_devices(struct erofs_build *b)
 				  (unsigned long long)end, b->blksz,
 				  b->layout_48bit ? 48 : 32);
 	return 0;
-}
-
-struct erofs_node *erofs_build_add_special(struct erofs_build *b, u8 *data,
-					   u64 size)
-{
-	struct erofs_tree *t = b->tree;
-	struct erofs_node *n, **order;
-	struct erofs_node_layout *L;
-
-	n = erofs_node_new(t, S_IFREG | 0600);
-	order = realloc(t->order, (t->nr_order + 1) * sizeof(*order));
-	if (order)
-		t->order = order;
-	if (!n || !order)
-		return NULL;
-	t->order[t->nr_order++] = n;
-	n->nlink = 1;
-	n->size = size;
-	n->mtime = b->opts->build_time;
-	n->mtime_nsec = b->opts->build_time_nsec;
-	n->ino = t->nr_order;
-	n->data_kind = EROFS_DATA_MEM;
-	n->src.mem = (char *)data;
-	/* the layout planned the others' inode forms */
-	L = &n->L;
-	L->version = b->opts->force_inode == EROFS_FORCE_INODE_EXTENDED ||
-				     size > UINT32_MAX ?
-			     EROFS_INODE_LAYOUT_EXTENDED :
-			     EROFS_INODE_LAYOUT_COMPACT;
-	L->inode_size = L->version == EROFS_INODE_LAYOUT_EXTENDED ?
-				sizeof(struct erofs_inode_extended) :
-				sizeof(struct erofs_inode_compact);
-	return n;
 }
 
 int erofs_build_write_special(struct erofs_build *b, struct erofs_node *n,

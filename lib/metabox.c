@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "erofs/build.h"
 #include "erofs/error.h"
 #include "erofs/format.h"
+#include "erofs/stages.h"
 
 int erofs_metabox_write(struct erofs_build *b)
 {
@@ -44,7 +44,7 @@ int erofs_metabox_write(struct erofs_build *b)
 		free(L->extra);
 		L->extra = NULL;
 	}
-	n = erofs_build_add_special(b, buf, b->mbox_size);
+	n = erofs_layout_add_special(b, buf, b->mbox_size);
 	if (!n) {
 		free(buf);
 		return -ENOMEM;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "erofs/array.h"
 #include "erofs/budget.h"
 #include "erofs/data_read.h"
 #include "erofs/device.h"
@@ -210,22 +211,6 @@ static int htab_grow(struct htab *t, u64 (*hash_of)(const void *ctx, u32 idx),
 	return 0;
 }
 
-static int grow(void **arr, u64 *cap, u64 need, size_t elem)
-{
-	void *n;
-	u64 c;
-
-	if (need <= *cap)
-		return 0;
-	c = max_t(u64, *cap * 2, 1024);
-	n = realloc(*arr, c * elem);
-	if (!n)
-		return -ENOMEM;
-	*arr = n;
-	*cap = c;
-	return 0;
-}
-
 struct path_probe {
 	const struct erofs_share *s;
 	const char *path;
@@ -262,7 +247,7 @@ static int intern_path(struct erofs_share *s, const char *path, u32 *id)
 	if (!s->path_tab.slot[slot].idx) {
 		if (s->nr_paths >= UINT32_MAX - 1)
 			return -EFBIG;
-		ret = grow((void **)&s->paths, &s->cap_paths, s->nr_paths + 1,
+		ret = erofs_grow_array(&s->paths, &s->cap_paths, s->nr_paths + 1,
 			   sizeof(*s->paths));
 		if (ret)
 			return ret;
@@ -378,7 +363,7 @@ int erofs_share_add_device(struct erofs_share *s,
 		return s->sink->device(s->sink_arg, d, bytes);
 	if (!s->nr_images || s->finished || s->nr_devs >= UINT32_MAX - 1)
 		return -EINVAL;
-	ret = grow((void **)&s->devs, &s->cap_devs, s->nr_devs + 1,
+	ret = erofs_grow_array(&s->devs, &s->cap_devs, s->nr_devs + 1,
 		   sizeof(*s->devs));
 	if (ret)
 		return ret;
@@ -422,7 +407,7 @@ int erofs_share_add_extent(struct erofs_share *s, unsigned int dev, u64 pos,
 		e->end += len;
 		return 0;
 	}
-	ret = grow((void **)&s->exts, &s->cap_exts, s->nr_exts + 1,
+	ret = erofs_grow_array(&s->exts, &s->cap_exts, s->nr_exts + 1,
 		   sizeof(*s->exts));
 	if (ret)
 		return ret;
@@ -516,7 +501,7 @@ static int join_group(struct erofs_share *s, struct rec *r,
 		g->members++;
 		return 0;
 	}
-	ret = grow((void **)&s->groups, &s->cap_groups, s->nr_groups + 1,
+	ret = erofs_grow_array(&s->groups, &s->cap_groups, s->nr_groups + 1,
 		   sizeof(*s->groups));
 	if (ret)
 		return ret;
@@ -543,7 +528,7 @@ static int note_sha(struct erofs_share *s, const u8 *digest)
 	u64 old = s->rec_sha ? s->cap_rec_sha : 0;
 	int ret;
 
-	ret = grow((void **)&s->rec_sha, &s->cap_rec_sha, s->nr_recs + 1,
+	ret = erofs_grow_array(&s->rec_sha, &s->cap_rec_sha, s->nr_recs + 1,
 		   sizeof(*s->rec_sha));
 	if (ret)
 		return ret;
@@ -554,7 +539,7 @@ static int note_sha(struct erofs_share *s, const u8 *digest)
 	s->rec_sha[s->nr_recs] = -1;
 	if (!digest)
 		return 0;
-	ret = grow((void **)&s->shas, &s->cap_shas, s->nr_shas + 1,
+	ret = erofs_grow_array(&s->shas, &s->cap_shas, s->nr_shas + 1,
 		   sizeof(*s->shas));
 	if (ret)
 		return ret;
@@ -579,7 +564,7 @@ int erofs_share_add_file(struct erofs_share *s,
 	if (s->nr_recs >= UINT32_MAX - 1)
 		return -EFBIG;
 	im = &s->images[s->nr_images - 1];
-	ret = grow((void **)&s->recs, &s->cap_recs, s->nr_recs + 1,
+	ret = erofs_grow_array(&s->recs, &s->cap_recs, s->nr_recs + 1,
 		   sizeof(*s->recs));
 	if (ret)
 		return ret;
