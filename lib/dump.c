@@ -9,11 +9,13 @@
 #include <uuid/uuid.h>
 
 #include "erofs/data_read.h"
+#include "erofs/device.h"
 #include "erofs/dir_read.h"
 #include "erofs/dump.h"
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
 #include "erofs/format.h"
+#include "erofs/inode_read.h"
 #include "erofs/tree.h" /* erofs_mode_to_ftype() */
 #include "erofs/walk.h"
 #include "erofs/xattr.h"

@@ -22,6 +22,7 @@
 #include "erofs/error.h"
 #include "erofs/extract.h"
 #include "erofs/format.h"
+#include "erofs/inode_read.h"
 #include "erofs/xattr_read.h"
 
 struct erofs_extractor {

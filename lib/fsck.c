@@ -22,6 +22,7 @@
 #include "erofs/fingerprint.h"
 #include "erofs/format.h"
 #include "erofs/fsck.h"
+#include "erofs/inode_read.h"
 #include "erofs/walk.h"
 #include "erofs/xattr.h"
 #include "erofs/xattr_read.h"

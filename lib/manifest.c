@@ -11,6 +11,7 @@
 #include "erofs/array.h"
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
+#include "erofs/image_open.h"
 #include "erofs/json.h"
 #include "erofs/manifest.h"
 #include "erofs/xattr.h"

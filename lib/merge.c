@@ -14,10 +14,13 @@
 
 #include "erofs/array.h"
 #include "erofs/data_read.h"
+#include "erofs/device.h"
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
 #include "erofs/format.h"
 #include "erofs/image.h"
+#include "erofs/image_open.h"
+#include "erofs/inode_read.h"
 #include "erofs/merge.h"
 #include "erofs/ovlfs.h"
 #include "erofs/parallel.h"

@@ -14,9 +14,9 @@
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
 #include "erofs/format.h"
-#include "erofs/manifest.h"
+#include "erofs/image_open.h"
+#include "erofs/inode_read.h"
 #include "erofs/share.h"
-#include "erofs/share_matrix.h"
 #include "erofs/walk.h"
 #include "erofs/xattr.h"
 #include "erofs/xattr_read.h"
@@ -1139,6 +1139,11 @@ int erofs_share_finish(struct erofs_share *s,
 	return 0;
 }
 
+unsigned int erofs_share_nr_images(const struct erofs_share *s)
+{
+	return s->nr_images;
+}
+
 u64 erofs_share_nr_contents(const struct erofs_share *s)
 {
 	return s->nr_groups;
@@ -1489,89 +1494,5 @@ int erofs_share_scan_image(struct erofs_share *s, struct erofs_image *img)
 out:
 	free(sc.fp);
 	free(sc.buf);
-	return ret;
-}
-
-int erofs_share_report_images(char *const *paths,
-			      const struct erofs_image_opts *iopts,
-			      unsigned int n, const struct erofs_share_opts *o,
-			      bool json, FILE *out)
-{
-	const struct erofs_share_report *r;
-	struct erofs_budget budget;
-	struct erofs_share *s;
-	u64 bytes = 0;
-	int ret;
-
-	ret = erofs_share_new(&s, o);
-	if (ret)
-		return ret;
-	/* one budget for the whole report, from the images' sizes */
-	for (unsigned int i = 0; i < n; i++) {
-		struct stat st;
-
-		if (!stat(paths[i], &st) && S_ISREG(st.st_mode))
-			bytes += st.st_size;
-	}
-	erofs_budget_init(&budget, o->max_decompressed, o->max_hole_hash,
-			  bytes);
-	for (unsigned int i = 0, j; i < n && !ret; i++) {
-		struct erofs_image img;
-		struct erofs_image_opts io = { 0 };
-
-		/* manifests (lib/manifest.c) stand for their images */
-		for (j = i; j < n; j++) {
-			ret = erofs_manifest_probe(paths[j]);
-			if (ret <= 0)
-				break;
-			if (iopts && iopts[j].nr_devices) {
-				ret = erofs_fail(
-					-EINVAL,
-					"%s is a manifest: --device goes with images",
-					paths[j]);
-				break;
-			}
-		}
-		if (ret < 0)
-			break;
-		if (j > i) {
-			ret = erofs_manifest_read(paths + i, j - i, s, o);
-			i = j - 1;
-			continue;
-		}
-		ret = erofs_image_open(&img, paths[i], iopts ? &iopts[i] : &io);
-		if (ret)
-			break;
-		img.budget = &budget;
-		ret = erofs_share_scan_image(s, &img);
-		erofs_image_close(&img);
-	}
-	if (!ret && s->nr_images < 2)
-		ret = erofs_fail(
-			-EINVAL,
-			"--share-report needs two images or more (the same one twice is fine)");
-	erofs_budget_free(&budget);
-	if (!ret)
-		ret = erofs_share_finish(s, &r);
-	if (!ret) {
-		if (o->matrix || o->nodes || o->node_memory)
-			ret = erofs_share_print_sets(s, r, o, json, out);
-		else if (json)
-			erofs_share_print_json(r, out);
-		else
-			erofs_share_print(r, out);
-		if (!ret && r->mismatched)
-			ret = erofs_fail(
-				-EBADMSG,
-				"%llu fingerprints do not match the content of their files",
-				(unsigned long long)r->mismatched);
-		else if (r->left_damaged || r->left_over_bound)
-			ret = erofs_fail(
-				-EUCLEAN,
-				"the figures leave out %llu damaged parts and %llu files not verified at a bound",
-				(unsigned long long)r->left_damaged,
-				(unsigned long long)r->left_over_bound);
-	}
-	erofs_share_free(s);
 	return ret;
 }

@@ -9,6 +9,7 @@
 #include "erofs/array.h"
 #include "erofs/dir_read.h"
 #include "erofs/format.h"
+#include "erofs/inode_read.h"
 #include "erofs/tree.h" /* erofs_mode_to_ftype() */
 #include "erofs/walk.h"
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "erofs/format.h"
+#include "erofs/inode_read.h"
 #include "erofs/xattr.h"
 #include "erofs/xattr_read.h"
 

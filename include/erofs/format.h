@@ -362,6 +362,8 @@ enum {
 
 #define Z_EROFS_LI_LCLUSTER_TYPE_MASK (Z_EROFS_LCLUSTER_TYPE_MAX - 1)
 #define Z_EROFS_LI_PARTIAL_REF (1 << 15)
+/* a head whose cluster holds no data: the extent reads as zeroes */
+#define Z_EROFS_LI_HOLE (1 << 14)
 #define Z_EROFS_LI_D0_CBLKCNT (1 << 11)
 
 struct z_erofs_lcluster_index {
