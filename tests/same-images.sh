@@ -32,9 +32,11 @@ $GEN_TREE --seed 22 --small --xattrs --huge-size $((64 << 20)) \
 # a second layer: some files changed, some new, one removed
 src2=$TEST_TMP/src2
 cp -a "$src" "$src2"
-find "$src2" -type f -size +0 | sort | sed -n '1~7p' | while read -r f; do
-	printf 'changed %s\n' "$f" >>"$f"
-done
+# (names may hold newlines: NUL-separated)
+find "$src2" -type f -size +0 -print0 | sort -z | sed -z -n '1~7p' |
+	while IFS= read -r -d '' f; do
+		printf 'changed line\n' >>"$f"
+	done
 mkdir -p "$src2/added" && seq 1 20000 >"$src2/added/numbers"
 touch -d "@$BT" "$src2/added/numbers" "$src2/added"
 tars=()
