@@ -10,6 +10,7 @@
  * copy the stored chunks. The copy reads the sources a second time, from
  * the page cache for all but the largest trees.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -51,7 +52,7 @@ int erofs_chunk_set_layout(struct erofs_build *b, struct erofs_node *n,
 	struct erofs_node_layout *L = &n->L;
 	unsigned int blkbits = b->opts->blkszbits, unit, pad = 0;
 	u64 bytes;
-	char path[4096];
+	char path[PATH_MAX];
 
 	if (device)
 		indexes = true;

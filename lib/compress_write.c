@@ -119,7 +119,9 @@ static bool saves_space(const struct erofs_build *b, const struct zjob *j)
 	u64 nidx = DIV_ROUND_UP(j->n->size, b->blksz);
 
 	/* stored bytes count inline ones too; indexes at their full size */
-	return j->seg.size + 16 + nidx * 8 < j->n->size;
+	return j->seg.size + Z_EROFS_FULL_INDEX_OFFSET +
+		       nidx * sizeof(struct z_erofs_lcluster_index) <
+	       j->n->size;
 }
 
 static u8 *dup_bytes(const u8 *p, u64 len)

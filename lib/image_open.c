@@ -40,7 +40,7 @@ static int check_features(struct erofs_image *img)
 		return open_fail(img, -EOPNOTSUPP,
 				 "directory blocks larger than file system blocks are not supported");
 	if (EROFS_SUPER_BASE_SIZE + sb->sb_extslots * EROFS_SB_EXTSLOT_SIZE >
-	    4096 - EROFS_SUPER_OFFSET)
+	    EROFS_SUPER_MAX_SIZE)
 		return open_fail(img, -EFSCORRUPTED,
 				 "superblock extension slots run past its block");
 	return 0;
@@ -168,7 +168,7 @@ static int load_prefixes(struct erofs_image *img)
 	bool in_inode = !(sb->feature_compat &
 			  EROFS_FEATURE_COMPAT_PLAIN_XATTR_PFX);
 	const char *why = "";
-	u64 pos = (u64)sb->xattr_prefix_start * 4;
+	u64 pos = (u64)sb->xattr_prefix_start * EROFS_XATTR_UNIT;
 	char msg[160];
 	int ret;
 
@@ -257,7 +257,7 @@ int erofs_image_open(struct erofs_image *img, const char *path,
 		     const struct erofs_image_opts *opts)
 {
 	struct erofs_super_block raw = { 0 };
-	u8 buf[4096 - EROFS_SUPER_OFFSET] = { 0 };
+	u8 buf[EROFS_SUPER_MAX_SIZE] = { 0 };
 	const char *why = NULL;
 	struct stat st;
 	size_t avail;

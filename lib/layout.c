@@ -5,6 +5,7 @@
  * blocks, which assigns the nids.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -340,7 +341,7 @@ static int plan_sparse(struct erofs_build *b, struct erofs_node *n,
 static bool plan_compressed(struct erofs_build *b, struct erofs_node *n)
 {
 	struct erofs_node_layout *L = &n->L;
-	char path[4096];
+	char path[PATH_MAX];
 	const char *rel = erofs_node_path(n, path, sizeof(path));
 
 	while (*rel == '/')
@@ -430,7 +431,7 @@ static int plan_node(struct erofs_build *b, struct erofs_node *n)
 	bool sparse;
 	int ret;
 	const char *why;
-	char path[4096];
+	char path[PATH_MAX];
 
 	if (L->retained)
 		return 0;
@@ -519,7 +520,7 @@ static int plan_node(struct erofs_build *b, struct erofs_node *n)
 /* Name the file whose data crosses the limit of block addresses. */
 static int check_limit(struct erofs_build *b, const struct erofs_node *n)
 {
-	char path[4096];
+	char path[PATH_MAX];
 
 	if (b->next_blkaddr <= erofs_max_blocks(b))
 		return 0;
@@ -697,7 +698,7 @@ int erofs_layout_place_records(struct erofs_build *b)
 				   &pos);
 		if (ret)
 			return ret;
-		b->prefix_start = pos / 4;
+		b->prefix_start = pos / EROFS_XATTR_UNIT;
 	}
 	for (u64 i = 0; i < t->nr_order; i++) {
 		struct erofs_node_layout *L = &t->order[i]->L;

@@ -439,7 +439,7 @@ static int import_data(struct erofs_merge *m, const char *path,
 	if (S_ISLNK(n->mode)) {
 		const char *why = "";
 
-		if (!n->size || n->size >= 4096)
+		if (!n->size || n->size > EROFS_SYMLINK_MAXLEN)
 			return layer_fail(m, -EFSCORRUPTED, path,
 					  "symlink target of %llu bytes",
 					  (unsigned long long)n->size);

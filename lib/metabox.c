@@ -30,8 +30,8 @@ int erofs_metabox_write(struct erofs_build *b)
 	if (!buf)
 		return -ENOMEM;
 	if (b->prefixes_in_metabox && erofs_xattr_uses_long_prefixes(b->xattrs))
-		erofs_xattr_encode_prefix_table(b->xattrs,
-						buf + b->prefix_start * 4);
+		erofs_xattr_encode_prefix_table(
+			b->xattrs, buf + b->prefix_start * EROFS_XATTR_UNIT);
 	for (u64 i = 0; i < t->nr_order; i++) {
 		struct erofs_node_layout *L = &t->order[i]->L;
 

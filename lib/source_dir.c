@@ -174,11 +174,11 @@ static int fill_node(struct scan *s, struct erofs_node *n, const char *path,
 					  len < 0 ? strerror(errno) :
 						    "it changed while being read");
 		}
-		if (len >= 4096) {
+		if (len > EROFS_SYMLINK_MAXLEN) {
 			free(target);
 			return erofs_fail(-ENAMETOOLONG,
-					  "%s: symlink target longer than 4095 bytes",
-					  path);
+					  "%s: symlink target longer than %d bytes",
+					  path, EROFS_SYMLINK_MAXLEN);
 		}
 		n->data_kind = EROFS_DATA_MEM;
 		n->src.mem = target;

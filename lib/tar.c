@@ -806,9 +806,10 @@ static int fill_node(struct tar_read *r, struct archive_entry *e,
 
 		if (!len)
 			return entry_fail(r, -EINVAL, "symlink without a target");
-		if (len >= 4096)
+		if (len > EROFS_SYMLINK_MAXLEN)
 			return entry_fail(r, -ENAMETOOLONG,
-					  "symlink target longer than 4095 bytes");
+					  "symlink target longer than %d bytes",
+					  EROFS_SYMLINK_MAXLEN);
 		n->src.mem = strdup(t);
 		if (!n->src.mem)
 			return -ENOMEM;

@@ -20,6 +20,7 @@
 
 /* The kernel refuses extents longer than this (Z_EROFS_PCLUSTER_MAX_DSIZE) */
 #define ZX_MAX_LLEN Z_EROFS_PCLUSTER_MAX_DSIZE
+#define FULL_INDEX_SIZE sizeof(struct z_erofs_lcluster_index)
 
 /*
  * The map of one inode, read as a stream: a cursor that walks the indexes
@@ -119,7 +120,8 @@ static int read_full_window(struct erofs_image *img, struct zcursor *c,
 			    u64 k, const char **why)
 {
 	u64 n = min_t(u64, c->total - k, ZWIN);
-	const u8 *buf = map_bytes(img, c, c->ipos + k * 8, n * 8);
+	const u8 *buf = map_bytes(img, c, c->ipos + k * FULL_INDEX_SIZE,
+				  n * FULL_INDEX_SIZE);
 
 	if (!buf)
 		return bad(why, "lcluster indexes lie past the end of the image");
@@ -139,7 +141,10 @@ static int read_compact_pack(struct erofs_image *img, struct zcursor *c, u64 k,
 
 	erofs_zmap_compact_pack(&c->g, k, &k0, &off, &vcnt);
 	avail = min_t(u64, vcnt, c->total - k0);
-	pack = map_bytes(img, c, c->ipos + off, vcnt == 2 ? 8 : 32);
+	pack = map_bytes(img, c, c->ipos + off,
+			 vcnt == Z_EROFS_COMPACT_4B_LCLUSTERS ?
+				 Z_EROFS_COMPACT_4B_PACK_SIZE :
+				 Z_EROFS_COMPACT_2B_PACK_SIZE);
 	if (!pack)
 		return bad(why, "cannot read lcluster indexes");
 	erofs_zmap_decode_pack(pack, vcnt, avail, c->lobits, c->big, c->win);
@@ -452,7 +457,7 @@ static int rewind_cursor(struct erofs_image *img, struct zcursor *c,
 static int open_cursor(struct erofs_image *img, const struct erofs_rinode *ri,
 		       struct zcursor *c, const char **why)
 {
-	u64 hpos = round_up(ri->meta_end, 8);
+	u64 hpos = z_erofs_map_header_pos(ri->meta_end);
 	struct z_erofs_map_header *h = &c->h;
 	u64 used = c->used;
 	__le64 whole;
@@ -491,7 +496,7 @@ static int open_cursor(struct erofs_image *img, const struct erofs_rinode *ri,
 		c->kind = ZC_EXTENTS;
 		c->recsz = 4 << ((c->advise >> Z_EROFS_ADVISE_EXTRECSZ_BIT) &
 				 Z_EROFS_ADVISE_EXTRECSZ_MASK);
-		c->ipos = round_up(hpos + 8, c->recsz);
+		c->ipos = round_up(hpos + sizeof(*h), c->recsz);
 		if (c->recsz <= 8) {
 			/* a record per lcluster, in order */
 			if (c->lbits > 30)
@@ -544,14 +549,15 @@ static int open_cursor(struct erofs_image *img, const struct erofs_rinode *ri,
 		return bad(why, "more lcluster indexes than the image holds");
 	c->full = ri->i.datalayout == EROFS_INODE_COMPRESSED_FULL;
 	if (c->full) {
-		c->ipos = hpos + 16;
-		c->tail_pos = c->ipos + c->total * 8;
-		if (!erofs_image_contains(img, c->ipos, c->total * 8))
+		c->ipos = hpos + Z_EROFS_FULL_INDEX_OFFSET;
+		c->tail_pos = c->ipos + c->total * FULL_INDEX_SIZE;
+		if (!erofs_image_contains(img, c->ipos,
+					  c->total * FULL_INDEX_SIZE))
 			return bad(why, "lcluster indexes lie past the end of the image");
 	} else {
 		if (c->lbits > 14)
 			return bad(why, "compact indexes need lclusters up to 16 KiB");
-		c->ipos = hpos + 8;
+		c->ipos = hpos + Z_EROFS_COMPACT_INDEX_OFFSET;
 		c->twobyte = (c->advise & Z_EROFS_ADVISE_COMPACTED_2B) &&
 			     c->lbits <= 12;
 		c->lobits = max(c->lbits, 12U);
@@ -644,7 +650,7 @@ int erofs_zextent_packed(struct erofs_image *img, u64 off, u64 len,
 		struct z_erofs_map_header h;
 
 		if (erofs_image_read(img, &h, sizeof(h),
-				     round_up(packed->meta_end, 8)))
+				     z_erofs_map_header_pos(packed->meta_end)))
 			return bad(why, "cannot read the packed inode's map");
 		if ((h.h_clusterbits >> Z_EROFS_FRAGMENT_INODE_BIT) ||
 		    (le16_to_cpu(h.h_advise) &

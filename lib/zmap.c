@@ -29,6 +29,32 @@ static u64 nr_lclusters(const struct erofs_zmap_info *mi)
 	return DIV_ROUND_UP(mi->size, 1ULL << mi->blkszbits);
 }
 
+/* lclusters and bytes of 4B and 2B packs, and bytes per lcluster */
+#define C4_N Z_EROFS_COMPACT_4B_LCLUSTERS
+#define C4_SIZE Z_EROFS_COMPACT_4B_PACK_SIZE
+#define C4_SLOT (C4_SIZE / C4_N)
+#define C2_N Z_EROFS_COMPACT_2B_LCLUSTERS
+#define C2_SIZE Z_EROFS_COMPACT_2B_PACK_SIZE
+#define C2_SLOT (C2_SIZE / C2_N)
+
+/* The bytes of a pack of "vcnt" lclusters. */
+static u32 pack_size(u32 vcnt)
+{
+	return vcnt == C4_N ? C4_SIZE : C2_SIZE;
+}
+
+/* The bits of one slot: a pack's bytes but its base, shared out. */
+static u32 slot_bits(u32 vcnt)
+{
+	return (pack_size(vcnt) - sizeof(__le32)) * 8 / vcnt;
+}
+
+/* Bytes of the 4B packs that hold "n" lclusters. */
+static u64 c4_bytes(u64 n)
+{
+	return round_up(n, Z_EROFS_COMPACT_4B_LCLUSTERS) * C4_SLOT;
+}
+
 static bool use_2b(const struct erofs_zmap_info *mi)
 {
 	/* 2-byte packs hold offsets of up to 12 bits */
@@ -38,25 +64,30 @@ static bool use_2b(const struct erofs_zmap_info *mi)
 void erofs_zmap_compact_layout(u64 ebase, u64 total, bool twobyte,
 			       struct erofs_zcompact *g)
 {
-	g->c4_initial = ((32 - ebase % 32) / 4) & 7;
+	/* 4B packs up to the first 2B pack's alignment */
+	g->c4_initial = (Z_EROFS_COMPACT_2B_PACK_SIZE -
+			 ebase % Z_EROFS_COMPACT_2B_PACK_SIZE) /
+			C4_SLOT % (Z_EROFS_COMPACT_2B_PACK_SIZE / C4_SLOT);
 	g->c2 = 0;
 	if (twobyte && g->c4_initial < total)
-		g->c2 = round_down(total - g->c4_initial, 16);
+		g->c2 = round_down(total - g->c4_initial,
+				   Z_EROFS_COMPACT_2B_LCLUSTERS);
 	if (g->c4_initial >= total) {
 		g->c4_initial = total;
 		g->c4_end = 0;
 	} else {
 		g->c4_end = total - g->c4_initial - g->c2;
 	}
-	g->bytes = round_up(g->c4_initial, 2) * 4 + g->c2 * 2 +
-		   round_up(g->c4_end, 2) * 4;
+	g->bytes =
+		c4_bytes(g->c4_initial) + g->c2 * C2_SLOT + c4_bytes(g->c4_end);
 }
 
 static void compact_geometry(const struct erofs_zmap_info *mi,
 			     struct erofs_zcompact *g)
 {
 	/* inodes start 32-byte aligned, so the record offset will do */
-	erofs_zmap_compact_layout(round_up(mi->ibody_end, 8) + 8,
+	erofs_zmap_compact_layout(z_erofs_map_header_pos(mi->ibody_end) +
+					  Z_EROFS_COMPACT_INDEX_OFFSET,
 				  nr_lclusters(mi), use_2b(mi), g);
 }
 
@@ -69,23 +100,26 @@ static u32 ext_recsz(const struct erofs_zmap_info *mi)
 /* Where the records start, from the inode: after the header, aligned. */
 static u32 ext_start(const struct erofs_zmap_info *mi)
 {
-	return round_up(round_up(mi->ibody_end, 8) + 8, ext_recsz(mi));
+	return round_up(z_erofs_map_header_pos(mi->ibody_end) +
+				sizeof(struct z_erofs_map_header),
+			ext_recsz(mi));
 }
 
 u32 erofs_zmap_size(const struct erofs_zmap_info *mi)
 {
-	u32 pad = round_up(mi->ibody_end, 8) - mi->ibody_end;
+	u32 pad = z_erofs_map_header_pos(mi->ibody_end) - mi->ibody_end;
 	struct erofs_zcompact g;
 
 	if (mi->whole_fragment)
-		return pad + 16;
+		return pad + Z_EROFS_FULL_INDEX_OFFSET;
 	if (mi->extents)
 		return ext_start(mi) - mi->ibody_end +
 		       mi->nextents * ext_recsz(mi);
 	if (!mi->compact)
-		return pad + 16 + nr_lclusters(mi) * 8;
+		return pad + Z_EROFS_FULL_INDEX_OFFSET +
+		       nr_lclusters(mi) * sizeof(struct z_erofs_lcluster_index);
 	compact_geometry(mi, &g);
-	return pad + 8 + g.bytes;
+	return pad + Z_EROFS_COMPACT_INDEX_OFFSET + g.bytes;
 }
 
 static int build_lindexes(const struct erofs_zmap_info *mi,
@@ -161,7 +195,7 @@ static void encode_full(const struct lindex *li, u64 total, u8 *out)
 			di.di_clusterofs = cpu_to_le16(li[k].clusterofs);
 			di.di_u.blkaddr = cpu_to_le32(li[k].blkaddr);
 		}
-		memcpy(out + k * 8, &di, 8);
+		memcpy(out + k * sizeof(di), &di, sizeof(di));
 	}
 }
 
@@ -211,15 +245,15 @@ static int encode_pack(const struct erofs_zmap_info *mi,
 		       const struct lindex *li, u32 vcnt, u32 avail,
 		       u32 *running, u8 *out)
 {
-	const u32 unit = vcnt == 2 ? 4 : 2;
+	const u32 size = pack_size(vcnt);
 	const u32 lobits = max(mi->blkszbits, 12U);
-	const u32 encodebits = (vcnt * unit * 8 - 32) / vcnt;
-	u8 type[16];
-	u16 lo[16];
+	const u32 encodebits = slot_bits(vcnt);
+	u8 type[Z_EROFS_COMPACT_2B_LCLUSTERS];
+	u16 lo[Z_EROFS_COMPACT_2B_LCLUSTERS];
 	u32 base = *running;
 	bool have_base = false;
 
-	memset(out, 0, vcnt * unit);
+	memset(out, 0, size);
 	for (u32 i = 0; i < vcnt; i++) {
 		/* slots past the last lcluster stay zero: PLAIN, offset 0 */
 		if (i >= avail) {
@@ -258,7 +292,7 @@ static int encode_pack(const struct erofs_zmap_info *mi,
 		*running = li[i].blkaddr + li[i].pblocks;
 	}
 	base = cpu_to_le32(base);
-	memcpy(out + vcnt * unit - 4, &base, 4);
+	memcpy(out + size - sizeof(base), &base, sizeof(base));
 	return 0;
 }
 
@@ -271,19 +305,20 @@ static int encode_compact(const struct erofs_zmap_info *mi,
 	int ret;
 
 	compact_geometry(mi, &g);
-	for (u32 n = 0; n < g.c4_initial; n += 2, k += 2, out += 8) {
-		ret = encode_pack(mi, li + k, 2, min_t(u64, 2, total - k),
+	for (u32 n = 0; n < g.c4_initial;
+	     n += C4_N, k += C4_N, out += C4_SIZE) {
+		ret = encode_pack(mi, li + k, C4_N, min_t(u64, C4_N, total - k),
 				  &running, out);
 		if (ret)
 			return ret;
 	}
-	for (u32 n = 0; n < g.c2; n += 16, k += 16, out += 32) {
-		ret = encode_pack(mi, li + k, 16, 16, &running, out);
+	for (u32 n = 0; n < g.c2; n += C2_N, k += C2_N, out += C2_SIZE) {
+		ret = encode_pack(mi, li + k, C2_N, C2_N, &running, out);
 		if (ret)
 			return ret;
 	}
-	for (u32 n = 0; n < g.c4_end; n += 2, k += 2, out += 8) {
-		ret = encode_pack(mi, li + k, 2, min_t(u64, 2, total - k),
+	for (u32 n = 0; n < g.c4_end; n += C4_N, k += C4_N, out += C4_SIZE) {
+		ret = encode_pack(mi, li + k, C4_N, min_t(u64, C4_N, total - k),
 				  &running, out);
 		if (ret)
 			return ret;
@@ -301,7 +336,7 @@ static int encode_extents(const struct erofs_zmap_info *mi,
 			  const struct erofs_zextent *ext, u32 n, u8 *out)
 {
 	const u32 recsz = ext_recsz(mi);
-	u32 pad = round_up(mi->ibody_end, 8) - mi->ibody_end;
+	u32 pad = z_erofs_map_header_pos(mi->ibody_end) - mi->ibody_end;
 	u8 *rec = out + ext_start(mi) - mi->ibody_end;
 	struct z_erofs_map_header h = {
 		.h_extents_lo = cpu_to_le32(n),
@@ -355,7 +390,7 @@ int erofs_zmap_encode(const struct erofs_zmap_info *mi,
 		      const struct erofs_zextent *ext, u32 n, u8 *out)
 {
 	const u64 total = nr_lclusters(mi);
-	u32 pad = round_up(mi->ibody_end, 8) - mi->ibody_end;
+	u32 pad = z_erofs_map_header_pos(mi->ibody_end) - mi->ibody_end;
 	struct z_erofs_map_header h = {
 		.h_algorithmtype = mi->algorithm,
 		.h_clusterbits = 0,
@@ -387,13 +422,14 @@ int erofs_zmap_encode(const struct erofs_zmap_info *mi,
 		if (mi->big_pcluster)
 			advise |= Z_EROFS_ADVISE_BIG_PCLUSTER_1 |
 				  Z_EROFS_ADVISE_BIG_PCLUSTER_2;
-		ret = encode_compact(mi, li, out + pad + 8);
+		ret = encode_compact(mi, li,
+				     out + pad + Z_EROFS_COMPACT_INDEX_OFFSET);
 		if (ret)
 			goto out;
 	} else {
 		if (mi->big_pcluster)
 			advise |= Z_EROFS_ADVISE_BIG_PCLUSTER_1;
-		encode_full(li, total, out + pad + 16);
+		encode_full(li, total, out + pad + Z_EROFS_FULL_INDEX_OFFSET);
 	}
 	if (mi->fragment) {
 		advise |= Z_EROFS_ADVISE_FRAGMENT_PCLUSTER;
@@ -415,20 +451,21 @@ out:
 void erofs_zmap_compact_pack(const struct erofs_zcompact *g, u64 k, u64 *k0,
 			     u64 *off, u32 *vcnt)
 {
-	*vcnt = 2;
+	*vcnt = C4_N;
 	if (k < g->c4_initial) {
-		*k0 = round_down(k, 2);
-		*off = *k0 * 4;
+		*k0 = round_down(k, C4_N);
+		*off = *k0 * C4_SLOT;
 	} else if (k < (u64)g->c4_initial + g->c2) {
-		*k0 = g->c4_initial + round_down(k - g->c4_initial, 16);
-		*off = round_up(g->c4_initial, 2) * 4 +
-		       (*k0 - g->c4_initial) * 2;
-		*vcnt = 16;
+		*k0 = g->c4_initial + round_down(k - g->c4_initial, C2_N);
+		*off = c4_bytes(g->c4_initial) +
+		       (*k0 - g->c4_initial) * C2_SLOT;
+		*vcnt = C2_N;
 	} else {
-		u64 o = round_down(k - g->c4_initial - g->c2, 2);
+		u64 o = round_down(k - g->c4_initial - g->c2, C4_N);
 
 		*k0 = g->c4_initial + g->c2 + o;
-		*off = round_up(g->c4_initial, 2) * 4 + (u64)g->c2 * 2 + o * 4;
+		*off = c4_bytes(g->c4_initial) + (u64)g->c2 * C2_SLOT +
+		       o * C4_SLOT;
 	}
 }
 
@@ -444,13 +481,12 @@ static u32 get_bits(const u8 *in, u32 pos, u32 nbits)
 void erofs_zmap_decode_pack(const u8 *pack, u32 vcnt, u32 avail, u32 lobits,
 			    bool big, struct erofs_zindex *ri)
 {
-	const u32 unit = vcnt == 2 ? 4 : 2;
-	const u32 encodebits = (vcnt * unit * 8 - 32) / vcnt;
-	u8 type[16];
-	u16 lo[16];
+	const u32 encodebits = slot_bits(vcnt);
+	u8 type[Z_EROFS_COMPACT_2B_LCLUSTERS];
+	u16 lo[Z_EROFS_COMPACT_2B_LCLUSTERS];
 	__le32 base;
 
-	memcpy(&base, pack + vcnt * unit - 4, 4);
+	memcpy(&base, pack + pack_size(vcnt) - sizeof(base), sizeof(base));
 	for (u32 i = 0; i < vcnt; i++) {
 		u32 v = get_bits(pack, i * encodebits, encodebits);
 
@@ -486,7 +522,7 @@ void erofs_zmap_decode_full(const u8 *raw, u64 n, struct erofs_zindex *out)
 		struct erofs_zindex *r = &out[i];
 		u16 adv;
 
-		memcpy(&di, raw + i * 8, 8);
+		memcpy(&di, raw + i * sizeof(di), sizeof(di));
 		adv = le16_to_cpu(di.di_advise);
 		*r = (struct erofs_zindex){
 			.type = adv & Z_EROFS_LI_LCLUSTER_TYPE_MASK,
