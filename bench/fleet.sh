@@ -1,5 +1,5 @@
 #!/bin/bash
-# fleet.sh: share reports over a synthetic fleet's fingerprint manifests: time and memory against the number of images (issue 23: 1,000 images of 20,000 files in under 30 s and 2 GB, a 200 x 200 matrix in under 30 s).
+# fleet.sh: share reports over a synthetic fleet's fingerprint manifests: time and memory against the number of images (the aim: 1,000 images of 20,000 files in under 30 s and 2 GB, a 200 x 200 matrix in under 30 s).
 #
 # Usage: bench/fleet.sh [-n RUNS] [-f FILES] [-N MAX_IMAGES]
 #   -n RUNS        timed runs per case (default 3, one for the largest)

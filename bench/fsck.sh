@@ -1,7 +1,7 @@
 #!/bin/bash
 # fsck.sh: fsck.erofs on a ~1 GB image, ours against erofs-utils' fsck.erofs
-# on the same image in one run (issue 4: at least as fast as erofs-utils;
-# issue 10: fingerprint verification at 1 GB/s or more).
+# on the same image in one run (the aims: at least as fast as erofs-utils,
+# and fingerprint verification at 1 GB/s or more).
 #
 # Usage: bench/fsck.sh [-n RUNS] [-s MB] [-c] [TREE]
 #   -n RUNS   timed runs per tool and case (default 5; medians)

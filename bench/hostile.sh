@@ -1,16 +1,15 @@
 #!/bin/bash
 # hostile.sh: time and peak memory of fsck.erofs and dump.erofs on the
-# review's tiny images that claim enormous work (issue 21), ours against
-# erofs-utils' in the same run, and fsck's peak memory on ordinary images
-# against erofs-utils' (the issue's target: at most twice).
+# tiny images that claim enormous work (tests/hostile_images.py), ours
+# against erofs-utils' in the same run, and fsck's peak memory on ordinary
+# images against erofs-utils' (the aim: at most twice).
 #
 # Usage: bench/hostile.sh [-n RUNS] [-t SECONDS] [-m MB] [-s MB]
 #   -n RUNS     runs per command (default 3; medians of wall time, largest
 #               peak RSS)
 #   -t SECONDS  a run still going after this long is killed and shown as
 #               ">SECONDS" (default 60)
-#   -m MB       size of the maps of the map-heavy image (default 152, the
-#               review's)
+#   -m MB       size of the maps of the map-heavy image (default 152)
 #   -s MB       size of the usr tree for the ordinary images (default 1024)
 #
 # Hostile images (tests/hostile_images.py, built from our mkfs's):

@@ -1,7 +1,7 @@
 #!/bin/bash
 # layers.sh: layered and multi-device builds, ours against erofs-utils
-# 1.9.4 (tests/oracle/erofs-utils-new.sh) in one run, with the targets of
-# the issues that asked for them:
+# 1.9.4 (tests/oracle/erofs-utils-new.sh) in one run, with the target
+# ratio of each:
 #
 #   tar=i       ours --tar=i against erofs-utils --tar=f on a 500 MB layer
 #               (target: at most 0.50)

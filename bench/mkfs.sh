@@ -1,6 +1,6 @@
 #!/bin/bash
 # mkfs.sh: build time and peak memory of uncompressed images, ours against
-# erofs-utils' mkfs.erofs on the same tree in one run (issue 2: no more
+# erofs-utils' mkfs.erofs on the same tree in one run (the aims: no more
 # wall time than erofs-utils on a 1 GB tree, memory proportional to the
 # metadata rather than the data).
 #

@@ -1,5 +1,5 @@
 #!/bin/bash
-# share-report.sh: time dump.erofs --share-report on two ~1 GB container-like images (issue 8: well under 1 s).
+# share-report.sh: time dump.erofs --share-report on two ~1 GB container-like images (the aim: well under 1 s).
 #
 # Usage: bench/share-report.sh [-n RUNS] [-k COPIES] [-p PAIR]
 #   -n RUNS    timed runs per case (default 5; medians)

@@ -10,8 +10,10 @@
 #include "erofs/dump.h"
 #include "erofs/error.h"
 #include "erofs/image.h"
+#include "erofs/image_open.h"
 #include "erofs/manifest.h"
 #include "erofs/share.h"
+#include "erofs/share_report.h"
 #include "erofs/version.h"
 
 enum {

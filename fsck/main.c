@@ -14,6 +14,7 @@
 #include "erofs/decompress.h"
 #include "erofs/format.h"
 #include "erofs/image.h"
+#include "erofs/image_open.h"
 #include "erofs/version.h"
 
 /* Exit status bits, as fsck(8) defines them. */

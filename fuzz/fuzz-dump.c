@@ -14,6 +14,8 @@
 #include "erofs/dir_read.h"
 #include "erofs/dump.h"
 #include "erofs/image.h"
+#include "erofs/image_open.h"
+#include "erofs/inode_read.h"
 #include "fuzz.h"
 
 #define MAX_NIDS 16

@@ -13,6 +13,7 @@
 
 #include "erofs/fsck.h"
 #include "erofs/image.h"
+#include "erofs/image_open.h"
 #include "fuzz.h"
 
 static void ignore(void *arg, enum erofs_fsck_level level, const char *path,

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "erofs/share.h"
+#include "erofs/share_report.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

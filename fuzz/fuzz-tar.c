@@ -16,6 +16,7 @@
 #include "erofs/fingerprint.h"
 #include "erofs/fsck.h"
 #include "erofs/image.h"
+#include "erofs/image_open.h"
 #include "erofs/ovlfs.h"
 #include "erofs/source.h"
 #include "erofs/tar.h"

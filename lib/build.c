@@ -3,16 +3,18 @@
  * Image building: run the stages in order (tree -> layout -> data ->
  * metadata -> superblock) and move the image into place at the end.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "erofs/build.h"
-#include "erofs/chunk.h"
 #include "erofs/dir.h"
 #include "erofs/error.h"
 #include "erofs/format.h"
+#include "erofs/fragments.h"
 #include "erofs/inode.h"
+#include "erofs/stages.h"
 #include "erofs/super.h"
 #include "erofs/zmap.h"
 
@@ -34,7 +36,7 @@ static int budget_holes(struct erofs_build *b, struct erofs_node *n,
 	struct erofs_data_src s;
 	struct erofs_data_range *r;
 	u64 nr, data = 0, holes;
-	char path[4096];
+	char path[PATH_MAX];
 	int ret;
 
 	if (!n->has_fingerprint || !n->maybe_sparse ||
@@ -89,7 +91,7 @@ static int mark_fingerprints(struct erofs_build *b)
 		if (n->has_fingerprint && !n->fingerprint_known &&
 		    n->data_kind == EROFS_DATA_EXTERNAL &&
 		    b->tree->ext_fd < 0) {
-			char path[4096];
+			char path[PATH_MAX];
 
 			return erofs_fail(-EINVAL, "%s: no fingerprint for data on an extra device",
 					  erofs_node_path(n, path, sizeof(path)));
@@ -111,7 +113,7 @@ static void fill_inode_info(const struct erofs_build *b,
 	memset(ii, 0, sizeof(*ii));
 	ii->version = L->version;
 	ii->datalayout = L->datalayout;
-	ii->xattr_icount = L->xattr_size ? (L->xattr_size - 12) / 4 + 1 : 0;
+	ii->xattr_icount = erofs_xattr_icount(L->xattr_size);
 	ii->mode = n->mode;
 	ii->uid = n->uid;
 	ii->gid = n->gid;
@@ -480,7 +482,7 @@ static int write_prefix_table(struct erofs_build *b)
 	if (!buf)
 		return -ENOMEM;
 	erofs_xattr_encode_prefix_table(b->xattrs, buf);
-	b->prefix_start = pos / 4;
+	b->prefix_start = pos / EROFS_XATTR_UNIT;
 	b->total_blocks += DIV_ROUND_UP(size, b->blksz);
 	ret = erofs_output_write(b->out, buf, round_up(size, b->blksz), pos);
 	free(buf);
@@ -547,8 +549,8 @@ static int write_super(struct erofs_build *b)
 		encode_devices(b, buf + b->devt_slotoff * EROFS_DEVT_SLOT_SIZE);
 	if (sbi.xattr_prefix_count && !b->prefixes_in_packed &&
 	    !b->prefixes_in_metabox)
-		erofs_xattr_encode_prefix_table(b->xattrs,
-						buf + b->prefix_start * 4);
+		erofs_xattr_encode_prefix_table(
+			b->xattrs, buf + b->prefix_start * EROFS_XATTR_UNIT);
 	if (sbi.feature_compat & EROFS_FEATURE_COMPAT_SB_CHKSUM) {
 		sbi.checksum = erofs_sb_checksum(
 			buf + EROFS_SUPER_OFFSET,
@@ -583,7 +585,7 @@ static u64 head_end(const struct erofs_build_opts *o,
 	}
 	*prefix_start = 0;
 	if (prefixes_in_head && erofs_xattr_uses_long_prefixes(xt)) {
-		*prefix_start = end / 4;
+		*prefix_start = end / EROFS_XATTR_UNIT;
 		end += erofs_xattr_prefix_table_size(xt);
 	}
 	return end;
@@ -678,39 +680,6 @@ static int settle_devices(struct erofs_build *b)
 				  (unsigned long long)end, b->blksz,
 				  b->layout_48bit ? 48 : 32);
 	return 0;
-}
-
-struct erofs_node *erofs_build_add_special(struct erofs_build *b, u8 *data,
-					   u64 size)
-{
-	struct erofs_tree *t = b->tree;
-	struct erofs_node *n, **order;
-	struct erofs_node_layout *L;
-
-	n = erofs_node_new(t, S_IFREG | 0600);
-	order = realloc(t->order, (t->nr_order + 1) * sizeof(*order));
-	if (order)
-		t->order = order;
-	if (!n || !order)
-		return NULL;
-	t->order[t->nr_order++] = n;
-	n->nlink = 1;
-	n->size = size;
-	n->mtime = b->opts->build_time;
-	n->mtime_nsec = b->opts->build_time_nsec;
-	n->ino = t->nr_order;
-	n->data_kind = EROFS_DATA_MEM;
-	n->src.mem = (char *)data;
-	/* the layout planned the others' inode forms */
-	L = &n->L;
-	L->version = b->opts->force_inode == EROFS_FORCE_INODE_EXTENDED ||
-				     size > UINT32_MAX ?
-			     EROFS_INODE_LAYOUT_EXTENDED :
-			     EROFS_INODE_LAYOUT_COMPACT;
-	L->inode_size = L->version == EROFS_INODE_LAYOUT_EXTENDED ?
-				sizeof(struct erofs_inode_extended) :
-				sizeof(struct erofs_inode_compact);
-	return n;
 }
 
 int erofs_build_write_special(struct erofs_build *b, struct erofs_node *n,

@@ -10,14 +10,17 @@
  * copy the stored chunks. The copy reads the sources a second time, from
  * the page cache for all but the largest trees.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "erofs/array.h"
 #include "erofs/chunk.h"
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
 #include "erofs/parallel.h"
+#include "erofs/stages.h"
 
 /* Read and hash in pieces that stay in the core's cache. */
 #define CHUNK_BUFSZ (256U << 10)
@@ -49,7 +52,7 @@ int erofs_chunk_set_layout(struct erofs_build *b, struct erofs_node *n,
 	struct erofs_node_layout *L = &n->L;
 	unsigned int blkbits = b->opts->blkszbits, unit, pad = 0;
 	u64 bytes;
-	char path[4096];
+	char path[PATH_MAX];
 
 	if (device)
 		indexes = true;
@@ -167,7 +170,13 @@ int erofs_chunk_plan_external(struct erofs_build *b, struct erofs_node *n)
 	return ret;
 }
 
-/* ---- the chunk pass ---- */
+/*
+ * ---- the chunk pass ----
+ * Hash every chunk of the files the layout left pending (cpending),
+ * choose which are stored (once each, holes for zeroes, in tree order:
+ * the image does not depend on thread timing), merge runs into larger
+ * chunks, and copy the stored chunks to the image or the blob device.
+ */
 
 struct chunk_file {
 	struct erofs_node *n;
@@ -391,15 +400,11 @@ static struct chunk_slot *table_find(struct chunk_table *t, const u8 *digest)
 static int add_copy(struct chunk_pass *p, u64 *cap, struct chunk_file *f, u64 c,
 		    u64 blk)
 {
-	if (p->ncopies == *cap) {
-		u64 ncap = *cap ? *cap * 2 : 256;
-		struct chunk_copy *nc = realloc(p->copies, ncap * sizeof(*nc));
+	int ret = erofs_grow_array(&p->copies, cap, p->ncopies + 1,
+				   sizeof(*p->copies));
 
-		if (!nc)
-			return -ENOMEM;
-		p->copies = nc;
-		*cap = ncap;
-	}
+	if (ret)
+		return ret;
 	p->copies[p->ncopies++] = (struct chunk_copy){ f, c, blk };
 	return 0;
 }

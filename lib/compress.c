@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "erofs/array.h"
 #include "erofs/compress.h"
 #include "erofs/error.h"
 #include "erofs/format.h"
@@ -71,25 +72,13 @@ void erofs_zsegment_free(struct erofs_zsegment *seg)
 /* Room for one more extent and "bytes" more stored bytes. */
 static int seg_reserve(struct erofs_zsegment *seg, u64 bytes)
 {
-	if (seg->next == seg->cap) {
-		u32 cap = seg->cap ? seg->cap * 2 : 16;
-		struct erofs_zextent *ne = realloc(seg->ext, cap * sizeof(*ne));
+	int ret = erofs_grow_array(&seg->ext, &seg->cap, seg->next + 1,
+				   sizeof(*seg->ext));
 
-		if (!ne)
-			return -ENOMEM;
-		seg->ext = ne;
-		seg->cap = cap;
-	}
-	if (seg->size + bytes > seg->data_cap) {
-		u64 cap = max_t(u64, seg->data_cap * 2, seg->size + bytes);
-		u8 *nd = realloc(seg->data, cap);
-
-		if (!nd)
-			return -ENOMEM;
-		seg->data = nd;
-		seg->data_cap = cap;
-	}
-	return 0;
+	if (ret)
+		return ret;
+	return erofs_grow_array(&seg->data, &seg->data_cap, seg->size + bytes,
+				1);
 }
 
 static int add_extent(struct erofs_zsegment *seg, u64 lstart, u32 llen,

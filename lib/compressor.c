@@ -13,6 +13,12 @@
 #include "erofs/error.h"
 #include "erofs/format.h"
 
+/*
+ * The default lzma dictionary: four physical clusters, within the format's
+ * bound, and never under 32 KiB (erofs-utils' choice: the same images).
+ */
+#define LZMA_DEFAULT_DICT_FLOOR 32768
+
 static const struct erofs_compressor_ops *const compressors[EROFS_COMPRESSOR_NR] = {
 #ifdef HAVE_LZ4
 	[EROFS_COMPRESSOR_LZ4] = &erofs_lz4_ops,
@@ -349,11 +355,13 @@ int erofs_zimage_init(struct erofs_zimage *zi,
 			if (!d)
 				d = max_t(u32, min_t(u32, pcl << 2,
 						     Z_EROFS_LZMA_MAX_DICT_SIZE),
-					  32768);
-			if (d < 4096 || d > Z_EROFS_LZMA_MAX_DICT_SIZE)
+					  LZMA_DEFAULT_DICT_FLOOR);
+			if (d < Z_EROFS_LZMA_MIN_DICT_SIZE ||
+			    d > Z_EROFS_LZMA_MAX_DICT_SIZE)
 				return erofs_fail(-EINVAL,
-						  "lzma dictionary size %u out of range (4096..%u)",
-						  d, Z_EROFS_LZMA_MAX_DICT_SIZE);
+						  "lzma dictionary size %u out of range (%u..%u)",
+						  d, Z_EROFS_LZMA_MIN_DICT_SIZE,
+						  Z_EROFS_LZMA_MAX_DICT_SIZE);
 			break;
 		case EROFS_COMPRESSOR_ZSTD:
 			if (!d)

@@ -13,12 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "erofs/build.h"
+#include "erofs/array.h"
 #include "erofs/chunk.h"
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
 #include "erofs/format.h"
 #include "erofs/source.h"
+#include "erofs/stages.h"
 
 /*
  * A worker reads a piece into its buffer, hashes it and writes it out: a
@@ -218,16 +219,9 @@ int erofs_src_data_ranges(int fd, u64 base, u64 size, const char *what,
 			break;
 		if ((u64)hole > end)
 			hole = end;
-		if (n == cap) {
-			struct erofs_data_range *nr;
-
-			cap = cap ? cap * 2 : 16;
-			nr = realloc(r, cap * sizeof(*r));
-			if (!nr) {
-				free(r);
-				return -ENOMEM;
-			}
-			r = nr;
+		if (erofs_grow_array(&r, &cap, n + 1, sizeof(*r))) {
+			free(r);
+			return -ENOMEM;
 		}
 		r[n].start = data - base;
 		r[n].end = hole - base;

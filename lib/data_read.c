@@ -9,7 +9,8 @@
 #include "erofs/data_read.h"
 #include "erofs/device.h"
 #include "erofs/format.h"
-#include "erofs/zmap.h"
+#include "erofs/inode_read.h"
+#include "erofs/zextent.h"
 
 struct layout_ops {
 	const char *name;
@@ -158,13 +159,13 @@ static int map_chunked(struct erofs_image *img, const struct erofs_rinode *ri,
 	return 0;
 }
 
-/* Compressed layouts map whole extents (lib/zmap.c). */
+/* Compressed layouts map whole extents (lib/zextent.c). */
 static int map_compressed(struct erofs_image *img,
 			  const struct erofs_rinode *ri, u64 la,
 			  struct erofs_map *m, const char **why)
 {
 	struct erofs_zx x;
-	int ret = erofs_zmap_lookup(img, ri, la, &x, why);
+	int ret = erofs_zextent_lookup(img, ri, la, &x, why);
 
 	if (ret)
 		return ret;
@@ -249,7 +250,7 @@ static int decode_extent(struct erofs_image *img, const struct erofs_rinode *ri,
 	int ret;
 
 	/* the partial flag is not in the map: look it up again */
-	ret = erofs_zmap_lookup(img, ri, m->la, &x, why);
+	ret = erofs_zextent_lookup(img, ri, m->la, &x, why);
 	if (ret)
 		return ret;
 	cluster_key(img, &x, &key);
@@ -288,7 +289,7 @@ static int decode_extent(struct erofs_image *img, const struct erofs_rinode *ri,
 			pthread_once(&zlast_once, zlast_key_create);
 			pthread_setspecific(zlast_key, &zlast);
 		}
-		ret = erofs_zmap_read(img, ri, &x, buf, why);
+		ret = erofs_zextent_read(img, &x, buf, why);
 		free(zlast.buf);
 		zlast.buf = buf;
 		zlast.cap = cap;
@@ -307,13 +308,11 @@ static int read_encoded(struct erofs_image *img, const struct erofs_rinode *ri,
 			const struct erofs_map *m, u8 *out, u64 skip, u64 n,
 			const char **why)
 {
-	struct erofs_zx x = {
-		.la = m->la, .llen = m->llen, .pa = m->pa, .plen = m->plen,
-		.fmt = m->zfmt, .where = m->zwhere,
-	};
 	int ret;
 
 	if (m->zwhere == EROFS_ZX_FRAGMENT) {
+		struct erofs_rinode packed;
+
 		/*
 		 * Fragments lie uncompressed in the packed inode: read the
 		 * piece asked for, without a buffer of the extent's size
@@ -321,11 +320,13 @@ static int read_encoded(struct erofs_image *img, const struct erofs_rinode *ri,
 		 * Many files may name the same bytes: they count each time.
 		 */
 		ret = erofs_budget_decompress(img->budget, n, why);
+		if (!ret)
+			ret = erofs_zextent_packed(img, m->pa + skip, n, &packed,
+						   why);
 		if (ret)
 			return ret;
-		x.pa += skip;
-		x.llen = n;
-		return erofs_zmap_read(img, ri, &x, out, why);
+		return erofs_read_data(img, &packed, out, n, m->pa + skip,
+				       why);
 	}
 	ret = decode_extent(img, ri, m, why);
 	if (ret)
@@ -348,7 +349,7 @@ int erofs_check_encoded(struct erofs_image *img, const struct erofs_rinode *ri,
 		/* the packed inode's own clusters, each checked once */
 		u64 pos = m->pa, end;
 
-		ret = erofs_zmap_packed(img, m->pa, m->llen, &packed, why);
+		ret = erofs_zextent_packed(img, m->pa, m->llen, &packed, why);
 		if (ret)
 			return ret;
 		end = m->pa + m->llen;
@@ -365,7 +366,7 @@ int erofs_check_encoded(struct erofs_image *img, const struct erofs_rinode *ri,
 		}
 		return 0;
 	}
-	ret = erofs_zmap_lookup(img, ri, m->la, &x, why);
+	ret = erofs_zextent_lookup(img, ri, m->la, &x, why);
 	if (ret)
 		return ret;
 	if (x.where == EROFS_ZX_HOLE)

@@ -79,7 +79,7 @@ static int decode_lzma(const u8 *in, u32 inlen, u8 *out, u32 outlen,
 {
 	lzma_stream s = LZMA_STREAM_INIT;
 	/* matches reach back at most over the output itself */
-	u32 dict = max_t(u32, outlen, 4096);
+	u32 dict = max_t(u32, outlen, Z_EROFS_LZMA_MIN_DICT_SIZE);
 	lzma_ret r;
 
 	if (lzma_microlzma_decoder(&s, inlen, outlen, !partial, dict) !=

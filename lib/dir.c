@@ -84,8 +84,7 @@ static void flush_block(u8 *blk, const struct dir_entry *ents,
 void erofs_dir_encode(const struct erofs_node *dir, unsigned int blksz,
 		      bool dot_omitted, u8 *buf)
 {
-	/* a block holds at most blksz / 13 entries (1-byte names) */
-	struct dir_entry ents[4096 / 13 + 1];
+	struct dir_entry ents[EROFS_DIRENTS_PER_BLOCK(EROFS_MAX_BLKSZ) + 1];
 	struct dir_iter it = { .dir = dir, .dots = dot_omitted };
 	struct dir_entry e;
 	unsigned int n = 0, used = 0;

@@ -8,6 +8,7 @@
 #include "erofs/dir_read.h"
 #include "erofs/error.h"
 #include "erofs/format.h"
+#include "erofs/inode_read.h"
 
 /* Byte order, a prefix first: the order directories are sorted in. */
 static int name_cmp(const u8 *a, unsigned int alen, const u8 *b,

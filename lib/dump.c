@@ -9,11 +9,13 @@
 #include <uuid/uuid.h>
 
 #include "erofs/data_read.h"
+#include "erofs/device.h"
 #include "erofs/dir_read.h"
 #include "erofs/dump.h"
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
 #include "erofs/format.h"
+#include "erofs/inode_read.h"
 #include "erofs/tree.h" /* erofs_mode_to_ftype() */
 #include "erofs/walk.h"
 #include "erofs/xattr.h"
@@ -277,15 +279,15 @@ int erofs_dump_superblock(struct erofs_image *img, FILE *out)
 		if (!plain && img->metabox)
 			fprintf(out, "Long xattr prefixes:    %u at byte %" PRIu64 " of the metabox\n",
 				img->nr_prefixes,
-				(u64)sb->xattr_prefix_start * 4);
+				(u64)sb->xattr_prefix_start * EROFS_XATTR_UNIT);
 		else if (plain || !sb->packed_nid)
 			fprintf(out, "Long xattr prefixes:    %u at byte %" PRIu64 "\n",
 				img->nr_prefixes,
-				(u64)sb->xattr_prefix_start * 4);
+				(u64)sb->xattr_prefix_start * EROFS_XATTR_UNIT);
 		else
 			fprintf(out, "Long xattr prefixes:    %u at byte %" PRIu64 " of the packed inode\n",
 				img->nr_prefixes,
-				(u64)sb->xattr_prefix_start * 4);
+				(u64)sb->xattr_prefix_start * EROFS_XATTR_UNIT);
 		for (unsigned int i = 0; i < img->nr_prefixes; i++) {
 			const char *base = erofs_xattr_prefix_string(
 				img->prefixes[i].base_index);
@@ -680,9 +682,9 @@ int erofs_dump_inode(struct erofs_image *img, erofs_nid_t nid,
 				meta_addr(ri.chunk_pos, at, sizeof(at)));
 		break;
 	}
-	if (S_ISLNK(ri.i.mode) && ri.i.size && ri.i.size < 4096 &&
-	    erofs_data_readable(&ri)) {
-		char target[4096];
+	if (S_ISLNK(ri.i.mode) && ri.i.size &&
+	    ri.i.size <= EROFS_SYMLINK_MAXLEN && erofs_data_readable(&ri)) {
+		char target[EROFS_SYMLINK_MAXLEN + 1];
 
 		if (!erofs_read_data(img, &ri, target, ri.i.size, 0, &why)) {
 			fprintf(out, "Target:      ");

@@ -18,9 +18,11 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "erofs/array.h"
 #include "erofs/error.h"
 #include "erofs/extract.h"
 #include "erofs/format.h"
+#include "erofs/inode_read.h"
 #include "erofs/xattr_read.h"
 
 struct erofs_extractor {
@@ -63,14 +65,12 @@ void erofs_extract_close(struct erofs_extractor *x)
 static int set_fd(struct erofs_extractor *x, unsigned int depth, int fd)
 {
 	if (depth >= x->nfds) {
-		unsigned int n = max(depth + 1, x->nfds * 2);
-		int *nf = realloc(x->fds, n * sizeof(*nf));
+		u64 n = x->nfds;
 
-		if (!nf)
+		if (erofs_grow_array(&x->fds, &n, depth + 1, sizeof(*x->fds)))
 			return -ENOMEM;
-		for (unsigned int i = x->nfds; i < n; i++)
-			nf[i] = -1;
-		x->fds = nf;
+		for (u64 i = x->nfds; i < n; i++)
+			x->fds[i] = -1;
 		x->nfds = n;
 	}
 	if (x->fds[depth] >= 0)

@@ -22,6 +22,7 @@
 #include "erofs/fingerprint.h"
 #include "erofs/format.h"
 #include "erofs/fsck.h"
+#include "erofs/inode_read.h"
 #include "erofs/walk.h"
 #include "erofs/xattr.h"
 #include "erofs/xattr_read.h"
@@ -31,7 +32,6 @@
 #define BATCH_FILES 64
 #define BATCH_BYTES (4U << 20)
 #define MAX_WORKERS 64
-#define SYMLINK_MAX 4095
 
 struct job {
 	struct erofs_rinode ri;
@@ -602,7 +602,7 @@ static int check_symlink(struct fsck *c, const struct erofs_walk_entry *e,
 	const char *why = "";
 	int ret;
 
-	if (!ri->i.size || ri->i.size > SYMLINK_MAX) {
+	if (!ri->i.size || ri->i.size > EROFS_SYMLINK_MAXLEN) {
 		report(c, EROFS_FSCK_CORRUPT, e->path, nid,
 		       "nid %llu: symlink target of %llu bytes", nid,
 		       (unsigned long long)ri->i.size);
@@ -656,7 +656,7 @@ static int fsck_visit(void *arg, const struct erofs_walk_entry *e)
 	struct fsck *c = arg;
 	const struct erofs_rinode *ri = e->inode;
 	unsigned long long nid = e->nid;
-	char target[SYMLINK_MAX + 1];
+	char target[EROFS_SYMLINK_MAXLEN + 1];
 	u8 digest[EROFS_SHA256_SIZE];
 	struct xattr_scan scan = { .fp_len = -ENODATA };
 	const char *why = "";

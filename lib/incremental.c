@@ -10,12 +10,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "erofs/array.h"
 #include "erofs/data_read.h"
 #include "erofs/dir_read.h"
 #include "erofs/error.h"
 #include "erofs/format.h"
 #include "erofs/image.h"
+#include "erofs/image_open.h"
 #include "erofs/incremental.h"
+#include "erofs/inode_read.h"
 #include "erofs/ovlfs.h"
 #include "erofs/walk.h"
 #include "erofs/xattr_read.h"
@@ -217,16 +220,11 @@ static int add_patch(struct erofs_incr *in, u64 pos,
 {
 	struct erofs_build_base *b = &in->base;
 
-	if (b->npatches == in->patches_cap) {
-		u64 cap = in->patches_cap ? in->patches_cap * 2 : 64;
-		struct erofs_dotdot_patch *p =
-			realloc(b->patches, cap * sizeof(*p));
+	int ret = erofs_grow_array(&b->patches, &in->patches_cap,
+				   b->npatches + 1, sizeof(*b->patches));
 
-		if (!p)
-			return -ENOMEM;
-		b->patches = p;
-		in->patches_cap = cap;
-	}
+	if (ret)
+		return ret;
 	b->patches[b->npatches++] = (struct erofs_dotdot_patch){ pos, parent };
 	return 0;
 }

@@ -5,18 +5,20 @@
  * blocks, which assigns the nids.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "erofs/build.h"
+#include "erofs/array.h"
 #include "erofs/chunk.h"
 #include "erofs/dir.h"
 #include "erofs/error.h"
 #include "erofs/format.h"
-#include "erofs/zmap.h"
 #include "erofs/source.h"
+#include "erofs/stages.h"
+#include "erofs/zmap.h"
 
 /* Why "n" needs an extended inode, or NULL when a compact one holds it. */
 static const char *extended_reason(const struct erofs_build *b,
@@ -76,6 +78,151 @@ void erofs_layout_plan_flat(struct erofs_build *b, struct erofs_node *n)
 		L->inode_size = sizeof(struct erofs_inode_extended);
 		erofs_layout_plan_flat(b, n);
 	}
+}
+
+void erofs_layout_settle_flat(struct erofs_build *b, struct erofs_node *n)
+{
+	n->L.zpending = false;
+	erofs_layout_plan_flat(b, n);
+}
+
+/* The map of a compressed file as its extents "f" allow. */
+static struct erofs_zmap_info zmap_info(const struct erofs_build *b,
+					const struct erofs_node *n,
+					const struct erofs_zfile *f)
+{
+	const struct erofs_node_layout *L = &n->L;
+	const struct erofs_zextent *last = &f->ext[f->n - 1];
+	struct erofs_zmap_info mi = {
+		.blkszbits = b->opts->blkszbits,
+		.size = n->size,
+		.compact = !b->zi->opts->legacy,
+		.big_pcluster = b->zi->big_pcluster,
+		.algorithm = erofs_compressor_disk_alg(
+			b->zi->opts->algs[L->zalg].kind),
+		.ibody_end = L->inode_size + L->xattr_size,
+	};
+
+	if (last->fragment) {
+		mi.fragment = true;
+		mi.fragment_off = f->frag_off;
+		/* a file all in the packed inode needs only the header */
+		mi.whole_fragment = f->n == 1;
+		mi.compact = mi.compact && !mi.whole_fragment;
+	} else if (last->inlined) {
+		mi.idata_size = last->plen;
+	}
+	return mi;
+}
+
+bool erofs_layout_zinline_fits(const struct erofs_build *b,
+			       const struct erofs_node *n,
+			       const struct erofs_zfile *f)
+{
+	struct erofs_zmap_info mi = zmap_info(b, n, f);
+
+	return mi.ibody_end + erofs_zmap_size(&mi) + mi.idata_size <=
+		       b->blksz &&
+	       f->first_blk + f->blocks <= UINT32_MAX;
+}
+
+/*
+ * 48BIT: encoded extents where lcluster indexes cannot address the
+ * clusters (32-bit block numbers), or where they take no more room.
+ */
+static void choose_extents(const struct erofs_build *b,
+			   const struct erofs_zfile *f,
+			   struct erofs_zmap_info *mi)
+{
+	struct erofs_zmap_info x = *mi;
+	bool far = f->first_blk + f->blocks > UINT32_MAX;
+
+	for (u32 i = 0; i < f->n; i++)
+		far |= !f->ext[i].fragment && !f->ext[i].inlined &&
+		       f->ext[i].pblk + (f->ext[i].plen >> b->opts->blkszbits) >
+			       UINT32_MAX;
+	x.extents = true;
+	x.nextents = f->n;
+	if (far || erofs_zmap_size(&x) <= erofs_zmap_size(mi))
+		*mi = x;
+}
+
+int erofs_layout_settle_compressed(struct erofs_build *b, struct erofs_node *n,
+				   struct erofs_zfile *f)
+{
+	struct erofs_node_layout *L = &n->L;
+	struct erofs_zmap_info mi = zmap_info(b, n, f);
+	u8 *map;
+	int ret;
+
+	if (mi.fragment)
+		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_FRAGMENTS;
+	if (b->layout_48bit && !mi.idata_size && !mi.whole_fragment)
+		choose_extents(b, f, &mi);
+	map = malloc(erofs_zmap_size(&mi));
+	if (!map)
+		return -ENOMEM;
+	ret = erofs_zmap_encode(&mi, f->ext, f->n, map);
+	if (ret == -EAGAIN && !mi.extents) {
+		/* compact indexes cannot say it: full ones can */
+		mi.compact = false;
+		free(map);
+		map = malloc(erofs_zmap_size(&mi));
+		if (!map)
+			return -ENOMEM;
+		ret = erofs_zmap_encode(&mi, f->ext, f->n, map);
+	}
+	if (ret) {
+		free(map);
+		return ret;
+	}
+	L->zpending = false;
+	L->datalayout = mi.compact && !mi.extents ?
+				EROFS_INODE_COMPRESSED_COMPACT :
+				EROFS_INODE_COMPRESSED_FULL;
+	L->extra = map;
+	L->extra_size = erofs_zmap_size(&mi);
+	L->inline_size = mi.idata_size;
+	L->tail = f->idata;
+	f->idata = NULL;
+	L->compressed_blocks = f->blocks;
+	L->nblocks = f->blocks;
+	L->blkaddr = f->first_blk;
+	if (mi.idata_size)
+		b->feature_incompat |= EROFS_FEATURE_INCOMPAT_ZTAILPACKING;
+	return 0;
+}
+
+struct erofs_node *erofs_layout_add_special(struct erofs_build *b, u8 *data,
+					    u64 size)
+{
+	struct erofs_tree *t = b->tree;
+	struct erofs_node_layout *L;
+	struct erofs_node *n;
+	u64 cap = t->nr_order;
+
+	n = erofs_node_new(t, S_IFREG | 0600);
+	if (!n || erofs_grow_array(&t->order, &cap, t->nr_order + 1,
+				   sizeof(*t->order)))
+		return NULL;
+	t->order[t->nr_order++] = n;
+	n->nlink = 1;
+	n->size = size;
+	n->mtime = b->opts->build_time;
+	n->mtime_nsec = b->opts->build_time_nsec;
+	n->ino = t->nr_order;
+	n->data_kind = EROFS_DATA_MEM;
+	n->src.mem = (char *)data;
+	/* as plan_node() would: compact unless asked or too large */
+	L = &n->L;
+	L->version = b->opts->force_inode == EROFS_FORCE_INODE_EXTENDED ||
+				     size > UINT32_MAX ?
+			     EROFS_INODE_LAYOUT_EXTENDED :
+			     EROFS_INODE_LAYOUT_COMPACT;
+	L->inode_size = L->version == EROFS_INODE_LAYOUT_EXTENDED ?
+				sizeof(struct erofs_inode_extended) :
+				sizeof(struct erofs_inode_compact);
+	return n;
 }
 
 static u64 chunk_data_blocks(const struct erofs_build *b,
@@ -194,7 +341,7 @@ static int plan_sparse(struct erofs_build *b, struct erofs_node *n,
 static bool plan_compressed(struct erofs_build *b, struct erofs_node *n)
 {
 	struct erofs_node_layout *L = &n->L;
-	char path[4096];
+	char path[PATH_MAX];
 	const char *rel = erofs_node_path(n, path, sizeof(path));
 
 	while (*rel == '/')
@@ -284,7 +431,7 @@ static int plan_node(struct erofs_build *b, struct erofs_node *n)
 	bool sparse;
 	int ret;
 	const char *why;
-	char path[4096];
+	char path[PATH_MAX];
 
 	if (L->retained)
 		return 0;
@@ -373,7 +520,7 @@ static int plan_node(struct erofs_build *b, struct erofs_node *n)
 /* Name the file whose data crosses the limit of block addresses. */
 static int check_limit(struct erofs_build *b, const struct erofs_node *n)
 {
-	char path[4096];
+	char path[PATH_MAX];
 
 	if (b->next_blkaddr <= erofs_max_blocks(b))
 		return 0;
@@ -473,15 +620,11 @@ void erofs_layout_free_packers(struct erofs_build *b)
 
 static int packer_push(struct erofs_meta_packer *p, unsigned int k, u64 blk)
 {
-	if (p->free_len[k] == p->free_cap[k]) {
-		u64 cap = p->free_cap[k] ? p->free_cap[k] * 2 : 64;
-		u64 *nl = realloc(p->free_lists[k], cap * sizeof(u64));
+	int ret = erofs_grow_array(&p->free_lists[k], &p->free_cap[k],
+				   p->free_len[k] + 1, sizeof(u64));
 
-		if (!nl)
-			return -ENOMEM;
-		p->free_lists[k] = nl;
-		p->free_cap[k] = cap;
-	}
+	if (ret)
+		return ret;
 	p->free_lists[k][p->free_len[k]++] = blk;
 	return 0;
 }
@@ -555,7 +698,7 @@ int erofs_layout_place_records(struct erofs_build *b)
 				   &pos);
 		if (ret)
 			return ret;
-		b->prefix_start = pos / 4;
+		b->prefix_start = pos / EROFS_XATTR_UNIT;
 	}
 	for (u64 i = 0; i < t->nr_order; i++) {
 		struct erofs_node_layout *L = &t->order[i]->L;

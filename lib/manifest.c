@@ -8,8 +8,10 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "erofs/array.h"
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
+#include "erofs/image_open.h"
 #include "erofs/json.h"
 #include "erofs/manifest.h"
 #include "erofs/xattr.h"
@@ -72,7 +74,8 @@ struct writer {
 	char *first_unreadable;
 	int verified; /* of the next file: 1, 0, -1; -2 none given */
 	u64 (*ext)[3];
-	size_t nr_ext, cap_ext;
+	size_t nr_ext;
+	u64 cap_ext;
 	unsigned int nr_devs;
 };
 
@@ -158,15 +161,9 @@ static int w_extent(void *arg, unsigned int dev, u64 pos, u64 len)
 		w->ext[w->nr_ext - 1][2] += len;
 		return 0;
 	}
-	if (w->nr_ext == w->cap_ext) {
-		size_t cap = w->cap_ext ? w->cap_ext * 2 : 16;
-		void *n = realloc(w->ext, cap * sizeof(*w->ext));
-
-		if (!n)
-			return -ENOMEM;
-		w->ext = n;
-		w->cap_ext = cap;
-	}
+	if (erofs_grow_array(&w->ext, &w->cap_ext, w->nr_ext + 1,
+			     sizeof(*w->ext)))
+		return -ENOMEM;
 	w->ext[w->nr_ext][0] = dev;
 	w->ext[w->nr_ext][1] = pos;
 	w->ext[w->nr_ext][2] = len;
@@ -377,7 +374,8 @@ struct lines {
 	char *msg; /* where a failure is said */
 	size_t msg_size;
 	char *buf;
-	size_t cap, start, end;
+	u64 cap;
+	size_t start, end;
 	u64 lineno;
 	bool eof;
 };
@@ -406,9 +404,6 @@ static int next_line(struct lines *l, char **line, size_t *len)
 			l->start = 0;
 		}
 		if (l->end == l->cap) {
-			size_t cap = l->cap * 2;
-			char *b;
-
 			if (l->cap >= MANIFEST_MAX_LINE) {
 				snprintf(l->msg, l->msg_size,
 					 "%s: line %llu: longer than %u MiB",
@@ -417,11 +412,8 @@ static int next_line(struct lines *l, char **line, size_t *len)
 					 MANIFEST_MAX_LINE >> 20);
 				return -EINVAL;
 			}
-			b = realloc(l->buf, cap);
-			if (!b)
+			if (erofs_grow_array(&l->buf, &l->cap, l->cap + 1, 1))
 				return -ENOMEM;
-			l->buf = b;
-			l->cap = cap;
 		}
 		n = read(l->fd, l->buf + l->end, l->cap - l->end);
 		if (n < 0) {
@@ -518,7 +510,8 @@ struct batch {
 	struct op ops[BATCH_OPS];
 	unsigned int nr;
 	char *bytes;
-	size_t used, cap;
+	size_t used;
+	u64 cap;
 	bool full; /* the consumer's to apply */
 };
 
@@ -633,15 +626,8 @@ static int put_bytes(struct reader *r, u32 *at, const void *p, size_t len,
 		*at = 0;
 		return 0;
 	}
-	if (b->used + len + 1 > b->cap) {
-		size_t cap = max_t(size_t, b->cap * 2, b->used + len + 1);
-		char *n = realloc(b->bytes, cap);
-
-		if (!n)
-			return -ENOMEM;
-		b->bytes = n;
-		b->cap = cap;
-	}
+	if (erofs_grow_array(&b->bytes, &b->cap, b->used + len + 1, 1))
+		return -ENOMEM;
 	memcpy(b->bytes + b->used, p, len);
 	if (nul)
 		b->bytes[b->used + len] = '\0';

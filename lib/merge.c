@@ -12,11 +12,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "erofs/array.h"
 #include "erofs/data_read.h"
+#include "erofs/device.h"
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
 #include "erofs/format.h"
 #include "erofs/image.h"
+#include "erofs/image_open.h"
+#include "erofs/inode_read.h"
 #include "erofs/merge.h"
 #include "erofs/ovlfs.h"
 #include "erofs/parallel.h"
@@ -257,16 +261,10 @@ static struct file_reader *new_file(struct erofs_merge *m, const char *path,
 
 	if (!f)
 		return NULL;
-	if (m->nfiles == m->files_cap) {
-		u64 cap = m->files_cap ? m->files_cap * 2 : 256;
-		struct file_reader **nf = realloc(m->files, cap * sizeof(*nf));
-
-		if (!nf) {
-			free(f);
-			return NULL;
-		}
-		m->files = nf;
-		m->files_cap = cap;
+	if (erofs_grow_array(&m->files, &m->files_cap, m->nfiles + 1,
+			     sizeof(*m->files))) {
+		free(f);
+		return NULL;
 	}
 	snprintf(f->what, len, "%s:%s", m->cur->path, path);
 	f->r.read = read_file;
@@ -441,7 +439,7 @@ static int import_data(struct erofs_merge *m, const char *path,
 	if (S_ISLNK(n->mode)) {
 		const char *why = "";
 
-		if (!n->size || n->size >= 4096)
+		if (!n->size || n->size > EROFS_SYMLINK_MAXLEN)
 			return layer_fail(m, -EFSCORRUPTED, path,
 					  "symlink target of %llu bytes",
 					  (unsigned long long)n->size);
@@ -519,16 +517,11 @@ static bool has_opaque_marker(struct erofs_merge *m,
 
 static int opaque_after_layer(struct erofs_merge *m, struct erofs_node *dir)
 {
-	if (m->nopaque == m->opaque_cap) {
-		u64 cap = m->opaque_cap ? m->opaque_cap * 2 : 64;
-		struct erofs_node **p =
-			realloc(m->opaque_after, cap * sizeof(*p));
+	int ret = erofs_grow_array(&m->opaque_after, &m->opaque_cap,
+				   m->nopaque + 1, sizeof(*m->opaque_after));
 
-		if (!p)
-			return -ENOMEM;
-		m->opaque_after = p;
-		m->opaque_cap = cap;
-	}
+	if (ret)
+		return ret;
 	m->opaque_after[m->nopaque++] = dir;
 	return 0;
 }

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "erofs/build.h"
 #include "erofs/error.h"
 #include "erofs/format.h"
+#include "erofs/stages.h"
 
 int erofs_metabox_write(struct erofs_build *b)
 {
@@ -30,8 +30,8 @@ int erofs_metabox_write(struct erofs_build *b)
 	if (!buf)
 		return -ENOMEM;
 	if (b->prefixes_in_metabox && erofs_xattr_uses_long_prefixes(b->xattrs))
-		erofs_xattr_encode_prefix_table(b->xattrs,
-						buf + b->prefix_start * 4);
+		erofs_xattr_encode_prefix_table(
+			b->xattrs, buf + b->prefix_start * EROFS_XATTR_UNIT);
 	for (u64 i = 0; i < t->nr_order; i++) {
 		struct erofs_node_layout *L = &t->order[i]->L;
 
@@ -44,7 +44,7 @@ int erofs_metabox_write(struct erofs_build *b)
 		free(L->extra);
 		L->extra = NULL;
 	}
-	n = erofs_build_add_special(b, buf, b->mbox_size);
+	n = erofs_layout_add_special(b, buf, b->mbox_size);
 	if (!n) {
 		free(buf);
 		return -ENOMEM;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* SELinux labels from a file contexts file (libselinux selabel). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 static int label_node(struct selabel_handle *h, struct erofs_xattr_table *xt,
 		      struct erofs_node *n, const char *mount_point)
 {
-	char path[4096], full[4352];
+	char path[PATH_MAX], full[PATH_MAX + 256];
 	char *ctx = NULL;
 	int ret;
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "erofs/array.h"
 #include "erofs/budget.h"
 #include "erofs/data_read.h"
 #include "erofs/device.h"
@@ -13,9 +14,9 @@
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
 #include "erofs/format.h"
-#include "erofs/manifest.h"
+#include "erofs/image_open.h"
+#include "erofs/inode_read.h"
 #include "erofs/share.h"
-#include "erofs/share_matrix.h"
 #include "erofs/walk.h"
 #include "erofs/xattr.h"
 #include "erofs/xattr_read.h"
@@ -210,22 +211,6 @@ static int htab_grow(struct htab *t, u64 (*hash_of)(const void *ctx, u32 idx),
 	return 0;
 }
 
-static int grow(void **arr, u64 *cap, u64 need, size_t elem)
-{
-	void *n;
-	u64 c;
-
-	if (need <= *cap)
-		return 0;
-	c = max_t(u64, *cap * 2, 1024);
-	n = realloc(*arr, c * elem);
-	if (!n)
-		return -ENOMEM;
-	*arr = n;
-	*cap = c;
-	return 0;
-}
-
 struct path_probe {
 	const struct erofs_share *s;
 	const char *path;
@@ -262,7 +247,7 @@ static int intern_path(struct erofs_share *s, const char *path, u32 *id)
 	if (!s->path_tab.slot[slot].idx) {
 		if (s->nr_paths >= UINT32_MAX - 1)
 			return -EFBIG;
-		ret = grow((void **)&s->paths, &s->cap_paths, s->nr_paths + 1,
+		ret = erofs_grow_array(&s->paths, &s->cap_paths, s->nr_paths + 1,
 			   sizeof(*s->paths));
 		if (ret)
 			return ret;
@@ -378,7 +363,7 @@ int erofs_share_add_device(struct erofs_share *s,
 		return s->sink->device(s->sink_arg, d, bytes);
 	if (!s->nr_images || s->finished || s->nr_devs >= UINT32_MAX - 1)
 		return -EINVAL;
-	ret = grow((void **)&s->devs, &s->cap_devs, s->nr_devs + 1,
+	ret = erofs_grow_array(&s->devs, &s->cap_devs, s->nr_devs + 1,
 		   sizeof(*s->devs));
 	if (ret)
 		return ret;
@@ -422,7 +407,7 @@ int erofs_share_add_extent(struct erofs_share *s, unsigned int dev, u64 pos,
 		e->end += len;
 		return 0;
 	}
-	ret = grow((void **)&s->exts, &s->cap_exts, s->nr_exts + 1,
+	ret = erofs_grow_array(&s->exts, &s->cap_exts, s->nr_exts + 1,
 		   sizeof(*s->exts));
 	if (ret)
 		return ret;
@@ -516,7 +501,7 @@ static int join_group(struct erofs_share *s, struct rec *r,
 		g->members++;
 		return 0;
 	}
-	ret = grow((void **)&s->groups, &s->cap_groups, s->nr_groups + 1,
+	ret = erofs_grow_array(&s->groups, &s->cap_groups, s->nr_groups + 1,
 		   sizeof(*s->groups));
 	if (ret)
 		return ret;
@@ -543,7 +528,7 @@ static int note_sha(struct erofs_share *s, const u8 *digest)
 	u64 old = s->rec_sha ? s->cap_rec_sha : 0;
 	int ret;
 
-	ret = grow((void **)&s->rec_sha, &s->cap_rec_sha, s->nr_recs + 1,
+	ret = erofs_grow_array(&s->rec_sha, &s->cap_rec_sha, s->nr_recs + 1,
 		   sizeof(*s->rec_sha));
 	if (ret)
 		return ret;
@@ -554,7 +539,7 @@ static int note_sha(struct erofs_share *s, const u8 *digest)
 	s->rec_sha[s->nr_recs] = -1;
 	if (!digest)
 		return 0;
-	ret = grow((void **)&s->shas, &s->cap_shas, s->nr_shas + 1,
+	ret = erofs_grow_array(&s->shas, &s->cap_shas, s->nr_shas + 1,
 		   sizeof(*s->shas));
 	if (ret)
 		return ret;
@@ -579,7 +564,7 @@ int erofs_share_add_file(struct erofs_share *s,
 	if (s->nr_recs >= UINT32_MAX - 1)
 		return -EFBIG;
 	im = &s->images[s->nr_images - 1];
-	ret = grow((void **)&s->recs, &s->cap_recs, s->nr_recs + 1,
+	ret = erofs_grow_array(&s->recs, &s->cap_recs, s->nr_recs + 1,
 		   sizeof(*s->recs));
 	if (ret)
 		return ret;
@@ -1154,6 +1139,11 @@ int erofs_share_finish(struct erofs_share *s,
 	return 0;
 }
 
+unsigned int erofs_share_nr_images(const struct erofs_share *s)
+{
+	return s->nr_images;
+}
+
 u64 erofs_share_nr_contents(const struct erofs_share *s)
 {
 	return s->nr_groups;
@@ -1504,89 +1494,5 @@ int erofs_share_scan_image(struct erofs_share *s, struct erofs_image *img)
 out:
 	free(sc.fp);
 	free(sc.buf);
-	return ret;
-}
-
-int erofs_share_report_images(char *const *paths,
-			      const struct erofs_image_opts *iopts,
-			      unsigned int n, const struct erofs_share_opts *o,
-			      bool json, FILE *out)
-{
-	const struct erofs_share_report *r;
-	struct erofs_budget budget;
-	struct erofs_share *s;
-	u64 bytes = 0;
-	int ret;
-
-	ret = erofs_share_new(&s, o);
-	if (ret)
-		return ret;
-	/* one budget for the whole report, from the images' sizes */
-	for (unsigned int i = 0; i < n; i++) {
-		struct stat st;
-
-		if (!stat(paths[i], &st) && S_ISREG(st.st_mode))
-			bytes += st.st_size;
-	}
-	erofs_budget_init(&budget, o->max_decompressed, o->max_hole_hash,
-			  bytes);
-	for (unsigned int i = 0, j; i < n && !ret; i++) {
-		struct erofs_image img;
-		struct erofs_image_opts io = { 0 };
-
-		/* manifests (lib/manifest.c) stand for their images */
-		for (j = i; j < n; j++) {
-			ret = erofs_manifest_probe(paths[j]);
-			if (ret <= 0)
-				break;
-			if (iopts && iopts[j].nr_devices) {
-				ret = erofs_fail(
-					-EINVAL,
-					"%s is a manifest: --device goes with images",
-					paths[j]);
-				break;
-			}
-		}
-		if (ret < 0)
-			break;
-		if (j > i) {
-			ret = erofs_manifest_read(paths + i, j - i, s, o);
-			i = j - 1;
-			continue;
-		}
-		ret = erofs_image_open(&img, paths[i], iopts ? &iopts[i] : &io);
-		if (ret)
-			break;
-		img.budget = &budget;
-		ret = erofs_share_scan_image(s, &img);
-		erofs_image_close(&img);
-	}
-	if (!ret && s->nr_images < 2)
-		ret = erofs_fail(
-			-EINVAL,
-			"--share-report needs two images or more (the same one twice is fine)");
-	erofs_budget_free(&budget);
-	if (!ret)
-		ret = erofs_share_finish(s, &r);
-	if (!ret) {
-		if (o->matrix || o->nodes || o->node_memory)
-			ret = erofs_share_print_sets(s, r, o, json, out);
-		else if (json)
-			erofs_share_print_json(r, out);
-		else
-			erofs_share_print(r, out);
-		if (!ret && r->mismatched)
-			ret = erofs_fail(
-				-EBADMSG,
-				"%llu fingerprints do not match the content of their files",
-				(unsigned long long)r->mismatched);
-		else if (r->left_damaged || r->left_over_bound)
-			ret = erofs_fail(
-				-EUCLEAN,
-				"the figures leave out %llu damaged parts and %llu files not verified at a bound",
-				(unsigned long long)r->left_damaged,
-				(unsigned long long)r->left_over_bound);
-	}
-	erofs_share_free(s);
 	return ret;
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "erofs/array.h"
 #include "erofs/dump.h"
 #include "erofs/error.h"
 #include "erofs/json.h"
@@ -80,22 +81,6 @@ static u64 pages_of(const struct model *m, u64 size)
 	       (size % m->page_size ? m->page_size : 0);
 }
 
-static int grow(void **arr, u64 *cap, u64 need, size_t elem)
-{
-	void *n;
-	u64 c;
-
-	if (need <= *cap)
-		return 0;
-	c = *cap * 2 > need ? *cap * 2 : need + 1024;
-	n = realloc(*arr, c * elem);
-	if (!n)
-		return -ENOMEM;
-	*arr = n;
-	*cap = c;
-	return 0;
-}
-
 static u64 hash_imgs(const u32 *imgs, u32 len, bool simple)
 {
 	u64 h = 1469598103934665603ULL ^ simple;
@@ -154,10 +139,10 @@ static int add_atom(struct model *m, const u32 *imgs, u32 len, bool simple,
 			return 0;
 		}
 	}
-	ret = grow((void **)&m->atoms, &m->cap_atoms, m->nr_atoms + 1,
+	ret = erofs_grow_array(&m->atoms, &m->cap_atoms, m->nr_atoms + 1,
 		   sizeof(*m->atoms));
 	if (!ret)
-		ret = grow((void **)&m->pool, &m->cap_pool, m->nr_pool + len,
+		ret = erofs_grow_array(&m->pool, &m->cap_pool, m->nr_pool + len,
 			   sizeof(*m->pool));
 	if (ret)
 		return ret;
@@ -332,25 +317,22 @@ static int add_mixed(struct model *m, struct mixed_scratch *sc,
 		sc->vid[k] = sc->tab[h] - 1;
 	}
 	if (m->nr_mixed + 2 > m->cap_mixed) {
-		u64 c = (m->cap_mixed + 2) * 2;
-		void *a = realloc(m->mixed_off, c * sizeof(u64));
+		/* two arrays of one capacity: the second grows to the first's */
+		u64 c = m->cap_mixed, c2 = m->cap_mixed;
 
-		if (a)
-			m->mixed_off = a;
-		a = a ? realloc(m->mixed_voff, c * sizeof(u64)) : NULL;
-		if (a)
-			m->mixed_voff = a;
-		if (!a)
+		if (erofs_grow_array(&m->mixed_off, &c, m->nr_mixed + 2,
+				     sizeof(u64)) ||
+		    erofs_grow_array(&m->mixed_voff, &c2, c, sizeof(u64)))
 			return -ENOMEM;
 		m->cap_mixed = c;
 	}
-	ret = grow((void **)&m->var_pages, &m->cap_var_pages,
+	ret = erofs_grow_array(&m->var_pages, &m->cap_var_pages,
 		   m->nr_var_pages + nvar, sizeof(*m->var_pages));
 	if (!ret)
-		ret = grow((void **)&m->mimg, &m->cap_mimg, m->nr_mimg + nf,
+		ret = erofs_grow_array(&m->mimg, &m->cap_mimg, m->nr_mimg + nf,
 			   sizeof(*m->mimg));
 	if (!ret)
-		ret = grow((void **)&m->pairs, &m->cap_pairs, m->nr_pairs + nf,
+		ret = erofs_grow_array(&m->pairs, &m->cap_pairs, m->nr_pairs + nf,
 			   sizeof(*m->pairs));
 	if (ret)
 		return ret;

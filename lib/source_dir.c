@@ -18,6 +18,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "erofs/array.h"
 #include "erofs/error.h"
 #include "erofs/format.h"
 #include "erofs/io.h"
@@ -173,11 +174,11 @@ static int fill_node(struct scan *s, struct erofs_node *n, const char *path,
 					  len < 0 ? strerror(errno) :
 						    "it changed while being read");
 		}
-		if (len >= 4096) {
+		if (len > EROFS_SYMLINK_MAXLEN) {
 			free(target);
 			return erofs_fail(-ENAMETOOLONG,
-					  "%s: symlink target longer than 4095 bytes",
-					  path);
+					  "%s: symlink target longer than %d bytes",
+					  path, EROFS_SYMLINK_MAXLEN);
 		}
 		n->data_kind = EROFS_DATA_MEM;
 		n->src.mem = target;
@@ -314,7 +315,8 @@ static int scan_dir(struct scan *s, struct erofs_node *dir, char *path,
 		    size_t len, size_t cap, int dfd)
 {
 	struct entry *ents = NULL;
-	size_t n = 0, ncap = 0;
+	size_t n = 0;
+	u64 ncap = 0;
 	struct dirent *de;
 	DIR *d;
 	int ret = 0;
@@ -330,17 +332,9 @@ static int scan_dir(struct scan *s, struct erofs_node *dir, char *path,
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (n == ncap) {
-			struct entry *ne;
-
-			ncap = ncap ? ncap * 2 : 32;
-			ne = realloc(ents, ncap * sizeof(*ne));
-			if (!ne) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			ents = ne;
-		}
+		ret = erofs_grow_array(&ents, &ncap, n + 1, sizeof(*ents));
+		if (ret)
+			goto out;
 		ents[n].name = strdup(de->d_name);
 		ents[n].node = NULL;
 		if (!ents[n].name) {

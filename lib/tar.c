@@ -9,11 +9,13 @@
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "erofs/array.h"
 #include "erofs/error.h"
 #include "erofs/fingerprint.h"
 #include "erofs/format.h"
@@ -38,7 +40,8 @@ struct tar_path {
 	char *buf; /* a copy of the path, components NUL-terminated in place */
 	size_t cap;
 	char **comp;
-	u32 n, ncap;
+	u32 n;
+	u64 ncap;
 };
 
 struct tar_read {
@@ -446,15 +449,9 @@ static int split_path(struct tar_read *r, const char *p, struct tar_path *tp,
 			return entry_fail(r, -ENAMETOOLONG,
 					  "%s has a name longer than %d bytes",
 					  what, EROFS_NAME_LEN);
-		if (tp->n == tp->ncap) {
-			u32 cap = tp->ncap ? tp->ncap * 2 : 16;
-			char **nc = realloc(tp->comp, cap * sizeof(*nc));
-
-			if (!nc)
-				return -ENOMEM;
-			tp->comp = nc;
-			tp->ncap = cap;
-		}
+		if (erofs_grow_array(&tp->comp, &tp->ncap, tp->n + 1,
+				     sizeof(*tp->comp)))
+			return -ENOMEM;
 		tp->comp[tp->n++] = c;
 	}
 	return 0;
@@ -809,9 +806,10 @@ static int fill_node(struct tar_read *r, struct archive_entry *e,
 
 		if (!len)
 			return entry_fail(r, -EINVAL, "symlink without a target");
-		if (len >= 4096)
+		if (len > EROFS_SYMLINK_MAXLEN)
 			return entry_fail(r, -ENAMETOOLONG,
-					  "symlink target longer than 4095 bytes");
+					  "symlink target longer than %d bytes",
+					  EROFS_SYMLINK_MAXLEN);
 		n->src.mem = strdup(t);
 		if (!n->src.mem)
 			return -ENOMEM;
@@ -1059,7 +1057,8 @@ static int settle_tree(struct tar_read *r)
 {
 	const struct erofs_exclude *ex = r->o->source->exclude;
 	struct walk_frame *stack = NULL;
-	size_t depth = 0, cap = 0, pcap = 4096;
+	size_t depth = 0;
+	u64 cap = 0, pcap = PATH_MAX;
 	char *path = malloc(pcap);
 	int ret = 0;
 
@@ -1074,11 +1073,8 @@ static int settle_tree(struct tar_read *r)
 	ret = take_opaque_marker(r, r->tree->root);
 	path[0] = '\0';
 	if (!ret) {
-		stack = malloc(16 * sizeof(*stack));
-		cap = 16;
-		if (!stack)
-			ret = -ENOMEM;
-		else
+		ret = erofs_grow_array(&stack, &cap, 1, sizeof(*stack));
+		if (!ret)
 			stack[depth++] = (struct walk_frame){ r->tree->root, 0, 0 };
 	}
 	while (!ret && depth) {
@@ -1095,17 +1091,9 @@ static int settle_tree(struct tar_read *r)
 		}
 		d = &f->dir->dents[f->next];
 		plen = f->plen + (f->plen ? 1 : 0) + d->namelen;
-		if (plen + 1 > pcap) {
-			char *np;
-
-			pcap = (plen + 1) * 2;
-			np = realloc(path, pcap);
-			if (!np) {
-				ret = -ENOMEM;
-				break;
-			}
-			path = np;
-		}
+		ret = erofs_grow_array(&path, &pcap, plen + 1, 1);
+		if (ret)
+			break;
 		if (f->plen)
 			path[f->plen] = '/';
 		memcpy(path + f->plen + (f->plen ? 1 : 0), d->name, d->namelen);
@@ -1128,17 +1116,9 @@ static int settle_tree(struct tar_read *r)
 		ret = take_opaque_marker(r, c);
 		if (ret)
 			break;
-		if (depth == cap) {
-			struct walk_frame *ns;
-
-			cap *= 2;
-			ns = realloc(stack, cap * sizeof(*ns));
-			if (!ns) {
-				ret = -ENOMEM;
-				break;
-			}
-			stack = ns;
-		}
+		ret = erofs_grow_array(&stack, &cap, depth + 1, sizeof(*stack));
+		if (ret)
+			break;
 		stack[depth++] = (struct walk_frame){ c, 0, plen };
 	}
 	free(stack);

@@ -11,10 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "erofs/array.h"
 #include "erofs/tar_headerball.h"
 #include "erofs/tar_stream.h"
 
 #define TAR_BLOCK 512
+/* the largest PAX header taken, with its NUL */
+#define PAX_MAX (16U << 20)
 
 struct erofs_headerball {
 	struct erofs_tar_stream *s;
@@ -27,7 +30,8 @@ struct erofs_headerball {
 	u64 pos;   /* input bytes handed on, for messages */
 	/* the data of a PAX header, whose "size" record wins */
 	char *pax;
-	size_t pax_len, pax_cap;
+	size_t pax_len;
+	u64 pax_cap;
 	bool collect_pax;
 	u64 pax_size;
 	bool pax_size_set;
@@ -178,21 +182,12 @@ static int plan_after(struct erofs_headerball *hb, const u8 *h)
 
 static int pax_append(struct erofs_headerball *hb, const u8 *p, size_t len)
 {
-	if (hb->pax_len + len + 1 > hb->pax_cap) {
-		size_t cap =
-			max_t(size_t, 2 * hb->pax_cap, hb->pax_len + len + 1);
-		char *n;
-
-		/* PAX headers of a layer are small; a huge one is no header */
-		if (cap > (16U << 20))
-			return fail(hb, "a PAX header over 16 MiB at byte %llu",
-				    (unsigned long long)hb->pos);
-		n = realloc(hb->pax, cap);
-		if (!n)
-			return fail(hb, "out of memory");
-		hb->pax = n;
-		hb->pax_cap = cap;
-	}
+	/* PAX headers of a layer are small; a huge one is no header */
+	if (hb->pax_len + len + 1 > PAX_MAX)
+		return fail(hb, "a PAX header over 16 MiB at byte %llu",
+			    (unsigned long long)hb->pos);
+	if (erofs_grow_array(&hb->pax, &hb->pax_cap, hb->pax_len + len + 1, 1))
+		return fail(hb, "out of memory");
 	memcpy(hb->pax + hb->pax_len, p, len);
 	hb->pax_len += len;
 	hb->pax[hb->pax_len] = '\0';

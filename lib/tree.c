@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "erofs/array.h"
 #include "erofs/error.h"
 #include "erofs/format.h"
 #include "erofs/tree.h"
@@ -236,16 +237,9 @@ int erofs_dir_add(struct erofs_tree *tree, struct erofs_node *dir,
 	pp = hash_find(tree, dir, name, len, hash);
 	if (*pp)
 		return -EEXIST;
-	if (dir->ndents == dir->dents_cap) {
-		u32 cap = dir->dents_cap ? dir->dents_cap * 2 : 8;
-		struct erofs_dentry *nd =
-			realloc(dir->dents, cap * sizeof(*nd));
-
-		if (!nd)
-			return -ENOMEM;
-		dir->dents = nd;
-		dir->dents_cap = cap;
-	}
+	if (erofs_grow_array(&dir->dents, &dir->dents_cap, dir->ndents + 1,
+			     sizeof(*dir->dents)))
+		return -ENOMEM;
 	slot = malloc(sizeof(*slot));
 	if (!slot)
 		return -ENOMEM;

@@ -6,8 +6,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "erofs/array.h"
 #include "erofs/dir_read.h"
 #include "erofs/format.h"
+#include "erofs/inode_read.h"
 #include "erofs/tree.h" /* erofs_mode_to_ftype() */
 #include "erofs/walk.h"
 
@@ -113,9 +115,10 @@ struct walker {
 	u64 once_bits;
 	bool once_failed;
 	struct frame *frames;
-	unsigned int depth, frames_cap;
+	unsigned int depth;
+	u64 frames_cap;
 	char *path;
-	size_t path_cap;
+	u64 path_cap;
 	size_t start_len; /* path length of the start */
 	bool full; /* from the root: every link is seen */
 };
@@ -137,16 +140,7 @@ static void __printf(5, 6) problem(struct walker *w, const char *path,
 
 static int path_reserve(struct walker *w, size_t len)
 {
-	if (len + 1 <= w->path_cap)
-		return 0;
-	size_t cap = max(w->path_cap * 2, len + 1 + 256);
-	char *p = realloc(w->path, cap);
-
-	if (!p)
-		return -ENOMEM;
-	w->path = p;
-	w->path_cap = cap;
-	return 0;
+	return erofs_grow_array(&w->path, &w->path_cap, len + 1, 1);
 }
 
 static const char *relpath_at(struct walker *w, size_t len)
@@ -185,15 +179,10 @@ static int push_dir(struct walker *w, const struct erofs_rinode *ri,
 	struct frame *f;
 	int ret;
 
-	if (w->depth == w->frames_cap) {
-		unsigned int cap = w->frames_cap ? w->frames_cap * 2 : 16;
-		struct frame *nf = realloc(w->frames, cap * sizeof(*nf));
-
-		if (!nf)
-			return -ENOMEM;
-		w->frames = nf;
-		w->frames_cap = cap;
-	}
+	ret = erofs_grow_array(&w->frames, &w->frames_cap, w->depth + 1,
+			       sizeof(*w->frames));
+	if (ret)
+		return ret;
 	f = &w->frames[w->depth];
 	memset(f, 0, sizeof(*f));
 	ret = erofs_dir_open(&f->cur, w->img, ri);

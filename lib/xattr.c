@@ -581,9 +581,9 @@ int erofs_xattr_plan(struct erofs_xattr_table *t, struct erofs_tree *tree)
 		qsort(t->shared, t->nr_shared, sizeof(*t->shared),
 		      item_cmp);
 	for (u64 i = 0; i < t->nr_shared; i++) {
-		if (off / 4 > UINT32_MAX)
+		if (off / EROFS_XATTR_UNIT > UINT32_MAX)
 			return erofs_fail(-EFBIG, "shared xattr area too large");
-		t->shared[i]->shared_id = off / 4;
+		t->shared[i]->shared_id = off / EROFS_XATTR_UNIT;
 		off += item_entry_size(t->shared[i]);
 	}
 	t->shared_size = off;

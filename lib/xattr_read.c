@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "erofs/format.h"
+#include "erofs/inode_read.h"
 #include "erofs/xattr.h"
 #include "erofs/xattr_read.h"
 
@@ -112,7 +113,7 @@ static int visit_shared(struct xattr_ctx *c, u32 id, u8 *ebuf,
 			erofs_xattr_fn fn, void *arg, const char **why)
 {
 	struct erofs_image *img = c->img;
-	u64 pos = erofs_image_shared_xattrs(img) + (u64)id * 4;
+	u64 pos = erofs_image_shared_xattrs(img) + (u64)id * EROFS_XATTR_UNIT;
 	struct erofs_xattr_entry *h = (void *)ebuf;
 	struct erofs_xattr_ref x = { .shared = true, .shared_id = id };
 	size_t esize;
@@ -172,7 +173,7 @@ int erofs_xattr_foreach(struct erofs_image *img, const struct erofs_rinode *ri,
 	c->use_filter =
 		(img->sb.feature_compat & EROFS_FEATURE_COMPAT_XATTR_FILTER) &&
 		!img->xattr_filter_reserved;
-	off = sizeof(hdr) + hdr.h_shared_count * 4;
+	off = sizeof(hdr) + hdr.h_shared_count * sizeof(__le32);
 	if (off > size) {
 		*why = "more shared xattr ids than the xattr area holds";
 		ret = -EFSCORRUPTED;
@@ -215,7 +216,7 @@ int erofs_xattr_foreach(struct erofs_image *img, const struct erofs_rinode *ri,
 	for (unsigned int i = 0; i < hdr.h_shared_count; i++) {
 		__le32 id;
 
-		memcpy(&id, area + sizeof(hdr) + i * 4, 4);
+		memcpy(&id, area + sizeof(hdr) + i * sizeof(id), sizeof(id));
 		ret = visit_shared(c, le32_to_cpu(id), ebuf, fn, arg, why);
 		if (ret)
 			goto out;

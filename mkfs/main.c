@@ -747,8 +747,8 @@ static int parse_args(struct mkfs_config *c, int argc, char **argv)
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'b':
-			if (parse_u64(optarg, 4096, &v) || v < 512 ||
-			    (v & (v - 1)))
+			if (parse_u64(optarg, EROFS_MAX_BLKSZ, &v) ||
+			    v < (1U << EROFS_MIN_BLKSZBITS) || (v & (v - 1)))
 				return bad_value("block size", optarg);
 			c->build.blkszbits = __builtin_ctzll(v);
 			break;

@@ -359,7 +359,7 @@ class Gen:
             self.miss('sparse files', 'the filesystem allocated the holes')
 
     def xattr_cases(self):
-        """Extended attributes and POSIX ACLs (issue 3)."""
+        """Extended attributes and POSIX ACLs."""
         d = self.mkdir('xattrs')
         rel = self.file(d + '/forty', 100)
         for i in range(40):

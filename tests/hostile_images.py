@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Small images that claim enormous work, built from an image of our mkfs
 with one file ("/bomb", the last inode, so that its map can grow past the
-end): the cases of issue 21's review, used by tests/t-budgets.py (exit
-codes, peak RSS) and bench/hostile.sh (times).
+end), each one a way a reader could be made to run out of time or memory,
+used by tests/t-budgets.py (exit codes, peak RSS) and bench/hostile.sh
+(times).
 
   holes       a file claiming 64 GiB of holes behind a fingerprint (8 KB)
   bomb        a file whose 48-bit extent records (32 bytes each) all name

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Messages and exit codes for bad input (issue 21, "smaller faults"):
+"""Messages and exit codes for bad input:
 
 - a message longer than 1024 bytes keeps its reason (a long destination
   path, a tar entry 3000 bytes long);

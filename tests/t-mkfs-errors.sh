@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Bad input to mkfs.erofs (issue 2, item 3): each case must give a clear
+# Bad input to mkfs.erofs (missing and unreadable sources, trees too
+# large for the format, bad options, unusable destinations, no space,
+# signals, cut streams): each case must give a clear
 # message with the path and the reason, a non-zero exit, no image at IMAGE
 # and no temporary ".IMAGE.*" file next to it; an existing IMAGE survives a
 # failed build untouched.

@@ -64,7 +64,7 @@ export SOURCE_DATE_EPOCH=$BT
 same "SOURCE_DATE_EPOCH gives the same bytes" "-U $FIXED_UUID" "-U $FIXED_UUID"
 unset SOURCE_DATE_EPOCH
 
-# issue 10: the same bytes for any number of workers
+# the same bytes for any number of workers
 for w in 2 4 7; do
 	same "--workers=1 and --workers=$w give the same bytes" \
 		"$fixed --mkfs-time --ishare --workers=1" \

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Kernel round trip of a generated tree with every case of issue 2, at every
-# block size, with and without content fingerprints; erofs-utils 1.5 and
-# 1.9 as second judges. Needs root, EROFS in the kernel and loop devices.
+# Kernel round trip of a generated tree (tests/gen_tree.py: sizes around
+# every block size, inline tail limits, big and sparse files, huge
+# directories, odd names, deep paths, every file type, hard links, odd
+# modes, large ids, extreme times) at every block size, with and without
+# content fingerprints; erofs-utils 1.5 and 1.9 as second judges. Needs root, EROFS in the kernel and loop devices.
 . "$(dirname "$0")/lib.sh"
 . "$TOP_SRCDIR/tests/roundtrip_lib.sh"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Kernel round trip of extended attributes, POSIX ACLs and SELinux labels
-# (issue 3) at every block size, with the -x sharing policies, long xattr
+# at every block size, with the -x sharing policies, long xattr
 # name prefixes and file contexts; erofs-utils as second judge; limits of
 # the format as clear errors. Needs root, EROFS in the kernel, loop devices.
 . "$(dirname "$0")/lib.sh"

@@ -10,7 +10,11 @@
 #ifndef EROFS_CHUNK_H
 #define EROFS_CHUNK_H
 
-#include "erofs/build.h"
+#include "erofs/defs.h"
+#include "erofs/format.h"
+
+struct erofs_build;
+struct erofs_node;
 
 /* Bytes of one map entry: a block map (4) or chunk indexes (8). */
 static inline unsigned int erofs_chunk_unit(bool indexes)
@@ -35,14 +39,5 @@ u64 erofs_chunk_layout_blk(const struct erofs_node *n, unsigned int blkszbits,
 
 /* A file whose data stays on an extra device (EROFS_DATA_EXTERNAL). */
 int erofs_chunk_plan_external(struct erofs_build *b, struct erofs_node *n);
-
-/*
- * The chunk pass of the data stage: hash every chunk of the files the
- * layout left pending (cpending), choose which are stored (once each,
- * holes for zeroes, in tree order: the image does not depend on thread
- * timing), merge runs into larger chunks, and copy the stored chunks to
- * the image or the blob device.
- */
-int erofs_write_chunked(struct erofs_build *b);
 
 #endif

@@ -183,9 +183,24 @@ struct erofs_zextent {
 /* What compressing one segment of a file produced. */
 struct erofs_zsegment {
 	struct erofs_zextent *ext;
-	u32 next, cap;
+	u32 next;
+	u64 cap;
 	u8 *data; /* stored bytes of every extent, in order */
 	u64 size, data_cap;
+};
+
+/*
+ * The extents of one compressed file across its segments, as the
+ * compressed pass commits them to the image.
+ */
+struct erofs_zfile {
+	struct erofs_zextent *ext;
+	u32 n;
+	u64 cap;
+	u64 blocks; /* blocks its clusters take in the image */
+	erofs_blk_t first_blk;
+	u8 *idata; /* the inline cluster's bytes */
+	u64 frag_off; /* where the fragment went in the packed inode */
 };
 
 struct erofs_zwork {

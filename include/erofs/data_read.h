@@ -3,12 +3,12 @@
  * File data of an inode in an image: mapping logical ranges to where they
  * are (image bytes, inline tail, hole) per data layout, and reading them.
  * Each layout has its own map function; compressed layouts map to whole
- * extents (lib/zmap.c) that erofs_read_data() decodes.
+ * extents (lib/zextent.c) that erofs_read_data() decodes.
  */
 #ifndef EROFS_DATA_READ_H
 #define EROFS_DATA_READ_H
 
-#include "erofs/image.h"
+#include "erofs/inode_read.h"
 
 enum erofs_map_kind {
 	EROFS_MAP_HOLE, /* reads as zeros, nothing stored */
@@ -28,7 +28,7 @@ struct erofs_map {
 	unsigned int dev;
 	u64 pa;
 	u8 kind; /* enum erofs_map_kind */
-	/* EROFS_MAP_ENCODED: how the extent is stored (lib/zmap.h) */
+	/* EROFS_MAP_ENCODED: how the extent is stored (erofs/zmap.h) */
 	u32 plen; /* stored bytes */
 	u8 zfmt; /* Z_EROFS_COMPRESSION_* or EROFS_ZFMT_* */
 	u8 zwhere; /* enum erofs_zwhere */

@@ -9,7 +9,7 @@
 #define EROFS_DIR_READ_H
 
 #include "erofs/format.h"
-#include "erofs/image.h"
+#include "erofs/inode_read.h"
 
 struct erofs_rdirent {
 	erofs_nid_t nid;

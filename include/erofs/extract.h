@@ -12,7 +12,7 @@
 
 #include <sys/types.h>
 
-#include "erofs/image.h"
+#include "erofs/inode_read.h"
 #include "erofs/walk.h"
 
 struct erofs_extract_opts {

@@ -19,6 +19,12 @@
 
 #define EROFS_MIN_BLKSZBITS 9
 #define EROFS_MAX_BLKSZBITS 12 /* the kernel needs blocks <= PAGE_SIZE */
+#define EROFS_MAX_BLKSZ (1U << EROFS_MAX_BLKSZBITS)
+/*
+ * The kernel reads the superblock and its extension slots from the first
+ * page (of EROFS_MAX_BLKSZ bytes here): they must end within it.
+ */
+#define EROFS_SUPER_MAX_SIZE (EROFS_MAX_BLKSZ - EROFS_SUPER_OFFSET)
 
 /* compatible features: an older reader may ignore them */
 #define EROFS_FEATURE_COMPAT_SB_CHKSUM 0x00000001
@@ -206,11 +212,30 @@ struct erofs_xattr_long_prefix {
 	char infix[];
 };
 
+/*
+ * Xattrs count in 4-byte units: the inline area's i_xattr_icount counts
+ * its 12-byte header as one unit and every 4 bytes after it as another;
+ * shared xattr ids and the superblock's xattr_prefix_start are offsets in
+ * units.
+ */
+#define EROFS_XATTR_UNIT 4
+
 static inline unsigned int erofs_xattr_ibody_size(u16 icount)
 {
 	if (!icount)
 		return 0;
-	return sizeof(struct erofs_xattr_ibody_header) + (icount - 1) * 4;
+	return sizeof(struct erofs_xattr_ibody_header) +
+	       (icount - 1) * EROFS_XATTR_UNIT;
+}
+
+/* The i_xattr_icount of an inline xattr area of "size" bytes (or none). */
+static inline u16 erofs_xattr_icount(unsigned int size)
+{
+	if (!size)
+		return 0;
+	return (size - sizeof(struct erofs_xattr_ibody_header)) /
+		       EROFS_XATTR_UNIT +
+	       1;
 }
 
 static inline unsigned int erofs_xattr_entry_size(unsigned int name_len,
@@ -283,6 +308,14 @@ enum {
 };
 
 #define EROFS_NAME_LEN 255
+/* the most entries a directory block holds: each with a 1-byte name */
+#define EROFS_DIRENTS_PER_BLOCK(blksz) \
+	((blksz) / (sizeof(struct erofs_dirent) + 1))
+/*
+ * The longest symlink target Linux reads back (the VFS reads targets
+ * through one page, NUL-terminated): PATH_MAX - 1.
+ */
+#define EROFS_SYMLINK_MAXLEN 4095
 
 /* ---- compressed files ---- */
 
@@ -311,6 +344,7 @@ struct z_erofs_lzma_cfgs {
 	u8 reserved[8];
 } __packed;
 
+#define Z_EROFS_LZMA_MIN_DICT_SIZE 4096
 #define Z_EROFS_LZMA_MAX_DICT_SIZE (8 * Z_EROFS_PCLUSTER_MAX_SIZE)
 
 struct z_erofs_deflate_cfgs {
@@ -364,6 +398,8 @@ enum {
 
 #define Z_EROFS_LI_LCLUSTER_TYPE_MASK (Z_EROFS_LCLUSTER_TYPE_MAX - 1)
 #define Z_EROFS_LI_PARTIAL_REF (1 << 15)
+/* a head whose cluster holds no data: the extent reads as zeroes */
+#define Z_EROFS_LI_HOLE (1 << 14)
 #define Z_EROFS_LI_D0_CBLKCNT (1 << 11)
 
 struct z_erofs_lcluster_index {
@@ -380,6 +416,25 @@ static inline erofs_off_t z_erofs_map_header_pos(erofs_off_t xattr_end)
 {
 	return round_up(xattr_end, 8);
 }
+
+/*
+ * From the map header: compact indexes and extent records follow it
+ * (records aligned to their size), full indexes follow 8 reserved bytes
+ * after it; a map that is a whole fragment is the header and those bytes.
+ */
+#define Z_EROFS_COMPACT_INDEX_OFFSET sizeof(struct z_erofs_map_header)
+
+/*
+ * Compact indexes come in packs: 4B packs of 2 lclusters in 8 bytes, and
+ * (Z_EROFS_ADVISE_COMPACTED_2B) 2B packs of 16 lclusters in 32 bytes,
+ * which start 32-byte aligned. Each pack ends with the __le32 block
+ * address its heads count from; the rest holds a slot per lcluster.
+ */
+#define Z_EROFS_COMPACT_4B_LCLUSTERS 2
+#define Z_EROFS_COMPACT_4B_PACK_SIZE 8
+#define Z_EROFS_COMPACT_2B_LCLUSTERS 16
+#define Z_EROFS_COMPACT_2B_PACK_SIZE 32
+#define Z_EROFS_FULL_INDEX_OFFSET (sizeof(struct z_erofs_map_header) + 8)
 
 #define Z_EROFS_EXTENT_PLEN_PARTIAL (1U << 27)
 #define Z_EROFS_EXTENT_PLEN_FMT_BIT 28

@@ -1,17 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Reading an existing image: open it and validate the superblock, load the
- * long xattr prefix table, read metadata with bounds checks, and decode an
- * inode by nid together with where its xattrs, inline data and chunk map
- * are. Nothing read from the image is trusted before it was checked against
- * the image size.
+ * An existing image, opened (erofs/image_open.h): the handle the readers
+ * share, and its metadata read with bounds checks through a small block
+ * cache. Nothing read from the image is trusted before it was checked
+ * against the image size.
  *
- * Decoders below the open call report a problem as a negative errno
- * (-EFSCORRUPTED for damage, -EOPNOTSUPP for things this reader cannot
- * handle, others for I/O) plus a static reason in "*why"; they never record
- * errors themselves, so several threads and a walk that continues after a
- * problem can use them. erofs_image_open() records its failure with
- * erofs_fail().
+ * The readers (inodes, directories, xattrs, data) report a problem as a
+ * negative errno (-EFSCORRUPTED for damage, -EOPNOTSUPP for things this
+ * reader cannot handle, others for I/O) plus a static reason in "*why";
+ * they never record errors themselves, so several threads and a walk that
+ * continues after a problem can use them. erofs_image_open() records its
+ * failure with erofs_fail().
  */
 #ifndef EROFS_IMAGE_H
 #define EROFS_IMAGE_H
@@ -19,9 +18,7 @@
 #include <pthread.h>
 
 #include "erofs/defs.h"
-#include "erofs/device.h"
 #include "erofs/format.h"
-#include "erofs/inode.h"
 #include "erofs/super.h"
 
 struct erofs_image_prefix {
@@ -30,6 +27,9 @@ struct erofs_image_prefix {
 	char infix[256]; /* NUL-terminated */
 };
 
+struct erofs_budget;
+struct erofs_device;
+struct erofs_device_range;
 struct erofs_mcache;
 struct erofs_rinode;
 
@@ -72,31 +72,16 @@ struct erofs_image {
 	/* the metabox inode, whose data holds records (NULL without) */
 	struct erofs_rinode *metabox;
 	u64 mbox_size; /* bytes of its data */
+	/*
+	 * How its data is read: the data reader (lib/data_read.c), which
+	 * reads the metabox inode's maps and clusters through this very
+	 * handle; set by erofs_image_open().
+	 */
+	int (*read_metabox)(struct erofs_image *img, void *buf, size_t len,
+			    u64 pos, const char **why);
 	/* bounds on reading data in this run (lib/budget.c); NULL: none */
 	struct erofs_budget *budget;
 };
-
-struct erofs_image_opts {
-	bool no_sbcrc; /* skip the superblock checksum (--no-sbcrc) */
-	u64 offset; /* bytes before the image in the file (--offset) */
-	/*
-	 * Files holding the extra devices, in slot order (--device=FILE);
-	 * none: each is read from the primary file at its unified address.
-	 */
-	const char *const *devices;
-	unsigned int nr_devices;
-};
-
-/*
- * Open and validate "path". Refuses incompatible features this reader
- * lacks (naming them), a bad checksum, a broken prefix table or device
- * table. Returns -EFSCORRUPTED for damage, -EOPNOTSUPP for unsupported
- * images, -EINVAL for what the caller asked wrongly (a number of device
- * files that is not the image's, an offset past the end, not a file).
- */
-int erofs_image_open(struct erofs_image *img, const char *path,
-		     const struct erofs_image_opts *opts);
-void erofs_image_close(struct erofs_image *img);
 
 /*
  * Read metadata (at a metadata address) through a small block cache;
@@ -105,6 +90,9 @@ void erofs_image_close(struct erofs_image *img);
  */
 int erofs_image_read(struct erofs_image *img, void *buf, size_t len,
 		     u64 pos);
+/* The block cache, made and freed by erofs_image_open() and _close(). */
+int erofs_image_cache_create(struct erofs_image *img);
+void erofs_image_cache_destroy(struct erofs_image *img);
 /* Read bulk data without caching; thread-safe; same bounds check. */
 int erofs_image_pread(const struct erofs_image *img, void *buf, size_t len,
 		      u64 pos);
@@ -120,46 +108,6 @@ static inline bool erofs_image_contains(const struct erofs_image *img,
 		end = img->mbox_size;
 	}
 	return pos <= end && len <= end - pos;
-}
-
-/* An inode as found in an image, with the positions derived from it. */
-struct erofs_rinode {
-	erofs_nid_t nid;
-	struct erofs_inode_info i;
-	u64 iloc; /* metadata address of the inode */
-	u32 inode_isize; /* 32 or 64 */
-	u32 xattr_isize; /* inline xattr area after the inode */
-	u64 meta_end; /* iloc + inode_isize + xattr_isize */
-	/* flat layouts */
-	erofs_blk_t startblk;
-	bool null_startblk; /* FLAT_PLAIN whose whole data is a hole */
-	/* where startblk lies: the device and the byte on it */
-	unsigned int data_dev;
-	u64 data_pos;
-	u64 tail_pos; /* FLAT_INLINE: metadata address of the inline tail */
-	u32 tail_len; /* FLAT_INLINE: bytes of the tail (0 if none) */
-	/* chunk-based layout */
-	u8 chunkbits; /* log2 of the chunk size in bytes */
-	u8 chunk_unit; /* 4 (block map) or 8 (indexes) */
-	bool chunk_48bit;
-	u64 chunk_pos; /* metadata address of the chunk table */
-	u64 nchunks;
-};
-
-/*
- * Read and decode inode "nid" and check everything about it that does not
- * need the data: layout fields, sizes, where its xattr area, inline tail
- * and chunk table lie (inside the image, inline tail within one block).
- */
-int erofs_read_inode(struct erofs_image *img, erofs_nid_t nid,
-		     struct erofs_rinode *ri, const char **why);
-
-/* Blocks of data a flat or chunk-based inode covers: ceil(size / blksz). */
-static inline u64 erofs_inode_nblocks(const struct erofs_image *img,
-				      const struct erofs_rinode *ri)
-{
-	return (ri->i.size >> img->blkszbits) +
-	       !!(ri->i.size & (img->blksz - 1));
 }
 
 /*

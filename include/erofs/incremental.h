@@ -16,7 +16,9 @@
 #ifndef EROFS_INCREMENTAL_H
 #define EROFS_INCREMENTAL_H
 
-#include "erofs/build.h"
+#include "erofs/build_opts.h"
+#include "erofs/tree.h"
+#include "erofs/xattr.h"
 
 struct erofs_incr;
 

@@ -21,7 +21,7 @@
 
 #include <stdio.h>
 
-#include "erofs/image.h"
+#include "erofs/image_open.h"
 #include "erofs/share.h"
 
 /* The version in the "manifest" member of image lines. */

@@ -18,7 +18,7 @@
 #ifndef EROFS_MERGE_H
 #define EROFS_MERGE_H
 
-#include "erofs/build.h"
+#include "erofs/build_opts.h"
 #include "erofs/source.h"
 
 enum erofs_merge_data {

@@ -290,26 +290,12 @@ struct erofs_share_member {
  * the order added; a non-zero return of "fn" stops the walk and is
  * returned.
  */
+unsigned int erofs_share_nr_images(const struct erofs_share *s);
 u64 erofs_share_nr_contents(const struct erofs_share *s);
 int erofs_share_foreach_file(const struct erofs_share *s,
 			     int (*fn)(void *arg,
 				       const struct erofs_share_member *m),
 			     void *arg);
-
-/*
- * The whole report for image files "paths" (the same one may be given
- * twice), each opened with its "iopts" (its device files; NULL: none), or
- * fingerprint manifests (lib/manifest.c) standing for their images,
- * printed to "out": the report, or with o->matrix, o->nodes or
- * o->node_memory the matrix and grouping (lib/share_matrix.c). Fails when
- * an input cannot be read, and with -EBADMSG after printing when verify
- * found fingerprints that do not match their files' content, or -EUCLEAN
- * when the figures leave something out.
- */
-int erofs_share_report_images(char *const *paths,
-			      const struct erofs_image_opts *iopts,
-			      unsigned int n, const struct erofs_share_opts *o,
-			      bool json, FILE *out);
 
 /* Print the report for people, or as one JSON object. */
 void erofs_share_print(const struct erofs_share_report *r, FILE *out);

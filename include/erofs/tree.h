@@ -137,7 +137,7 @@ struct erofs_node {
 	struct erofs_node *parent;
 	struct erofs_dentry *dents; /* without "." and ".." */
 	u32 ndents;
-	u32 dents_cap;
+	u64 dents_cap;
 	u32 subdirs;
 
 	/* first name and its directory, for messages */

@@ -9,7 +9,7 @@
 #ifndef EROFS_WALK_H
 #define EROFS_WALK_H
 
-#include "erofs/image.h"
+#include "erofs/inode_read.h"
 
 /* Deepest directory nesting the walk follows. */
 #define EROFS_WALK_MAX_DEPTH 2048

@@ -7,7 +7,7 @@
 #ifndef EROFS_XATTR_READ_H
 #define EROFS_XATTR_READ_H
 
-#include "erofs/image.h"
+#include "erofs/inode_read.h"
 
 /* Longest full name: a short prefix, a long infix and a suffix. */
 #define EROFS_XATTR_FULLNAME_MAX (24 + 255 + 255)

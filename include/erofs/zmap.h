@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Compressed file maps: the map header and the lcluster indexes (full
- * 8-byte or compact 2/4-byte packs) that tell the kernel where each
+ * Compressed file maps, the codec shared by writer and readers: the map
+ * header and the lcluster indexes (full 8-byte or compact 2/4-byte packs)
+ * or, with 48-bit layouts, extent records that tell the kernel where each
  * extent of a compressed file starts and which physical cluster holds it.
+ * Nothing here reads an image: lib/zextent.c walks maps in one.
  */
 #ifndef EROFS_ZMAP_H
 #define EROFS_ZMAP_H
@@ -38,10 +40,7 @@ u32 erofs_zmap_size(const struct erofs_zmap_info *mi);
 int erofs_zmap_encode(const struct erofs_zmap_info *mi,
 		      const struct erofs_zextent *ext, u32 n, u8 *out);
 
-/* ---- reading ---- */
-
-struct erofs_image;
-struct erofs_rinode;
+/* ---- decoding, for the readers (lib/zextent.c) ---- */
 
 /* Where an extent's stored bytes are. */
 enum erofs_zwhere {
@@ -65,29 +64,62 @@ struct erofs_zx {
 	bool partial; /* the cluster holds more than this extent */
 };
 
+/* One lcluster index as decoded. */
+struct erofs_zindex {
+	u8 type; /* Z_EROFS_LCLUSTER_TYPE_* */
+	bool partial, hole; /* heads: Z_EROFS_LI_PARTIAL_REF, _HOLE */
+	/*
+	 * Nonheads: whether delta[0] on disk carried D0_CBLKCNT, apart from
+	 * "lo": a delta[0] derived in a pack's last slot may reach 2048, the
+	 * flag's own bit, and is still a distance to the kernel.
+	 */
+	bool cblk;
+	u16 lo; /* clusterofs (heads), delta[0] or the block count (nonheads) */
+	u64 pblk; /* heads: the physical cluster's block */
+};
+
 /*
- * The extent of a compressed inode containing "la" (< i_size). The map is
- * read as a stream: a cursor per thread (two of them, for a file and the
- * packed inode its fragment is in) walks the indexes front to back and
- * checks each extent (heads, cluster sizes, bounds) as it reaches it; its
- * memory does not grow with the map. An offset before the cursor starts
- * it over, so reads should go front to back.
+ * Compact indexes: 4-byte packs of 2 lclusters up to a 32-byte boundary,
+ * then (2B packs allowed) 32-byte packs of 16, then 4-byte packs to the
+ * end; counts of lclusters in each region, and the bytes of all.
  */
-int erofs_zmap_lookup(struct erofs_image *img, const struct erofs_rinode *ri,
-		      u64 la, struct erofs_zx *x, const char **why);
+struct erofs_zcompact {
+	u32 c4_initial, c2, c4_end;
+	u32 bytes;
+};
+
 /*
- * The packed inode, checked to hold "len" bytes of fragments at "off"
- * and to be safe to read them from (no fragments of its own, no larger
- * than the image unless compressed).
+ * The regions of "total" compact indexes that start at "ebase", an offset
+ * whose alignment modulo 32 is the image's (right after the map header).
  */
-int erofs_zmap_packed(struct erofs_image *img, u64 off, u64 len,
-		      struct erofs_rinode *packed, const char **why);
-/* Decode extent "x" of "ri" into "out" (x->llen bytes). */
-int erofs_zmap_read(struct erofs_image *img, const struct erofs_rinode *ri,
-		    const struct erofs_zx *x, u8 *out, const char **why);
-/* Compressed bytes a compressed inode's extents occupy (for statistics). */
-int erofs_zmap_stored_bytes(struct erofs_image *img,
-			    const struct erofs_rinode *ri, u64 *bytes,
-			    const char **why);
+void erofs_zmap_compact_layout(u64 ebase, u64 total, bool twobyte,
+			       struct erofs_zcompact *g);
+/*
+ * The pack holding lcluster "k": its first lcluster "k0", its offset
+ * from the start of the indexes and its number of slots (2 or 16).
+ */
+void erofs_zmap_compact_pack(const struct erofs_zcompact *g, u64 k, u64 *k0,
+			     u64 *off, u32 *vcnt);
+/*
+ * Decode the first "avail" of the "vcnt" slots of the pack at "pack" into
+ * "out" ("lobits": bits of a slot's offset, the larger of the lcluster
+ * bits and 12; "big": big pclusters). Block addresses of heads are found
+ * as the kernel finds them: the pack's base plus the clusters of the
+ * heads before.
+ */
+void erofs_zmap_decode_pack(const u8 *pack, u32 vcnt, u32 avail, u32 lobits,
+			    bool big, struct erofs_zindex *out);
+/* Decode "n" full (8-byte) lcluster indexes at "raw". */
+void erofs_zmap_decode_full(const u8 *raw, u64 n, struct erofs_zindex *out);
+/*
+ * Decode an extent record's stored size and address ("plen" and "pa" as
+ * the record holds them) into x's where, fmt, plen, pa and partial:
+ * "last_fragment" for the last record of a map with a fragment,
+ * "interlaced" from the map header. -EOPNOTSUPP (and *why) for an
+ * algorithm this reader does not know; nothing else is checked here.
+ */
+int erofs_zmap_decode_extent(u32 plen, u64 pa, bool interlaced,
+			     bool last_fragment, u32 recsz, u32 blksz,
+			     struct erofs_zx *x, const char **why);
 
 #endif
