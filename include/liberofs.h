@@ -319,7 +319,8 @@ int liberofs_listxattr(liberofs_image *img, uint64_t nid,
  * @value_len: set to the value's length, also with -ERANGE
  *
  * Return: 0; -ENODATA when the inode has no such xattr; -ERANGE when the
- * value is longer than size (nothing copied); -EUCLEAN for damage.
+ * value is longer than size (buf then holds its first size bytes);
+ * -EUCLEAN for damage.
  */
 int liberofs_getxattr(liberofs_image *img, uint64_t nid, const char *name,
 		      void *buf, size_t size, size_t *value_len);
