@@ -47,7 +47,8 @@ int main(int argc, char **argv)
 	int i;
 
 	if (liberofs_version_number() / 100 != LIBEROFS_VERSION_NUMBER / 100) {
-		fprintf(stderr, "share-report: built for liberofs %d.%d, running with %s\n",
+		fprintf(stderr,
+			"share-report: built for liberofs %d.%d, running with %s\n",
 			LIBEROFS_VERSION_MAJOR, LIBEROFS_VERSION_MINOR,
 			liberofs_version_string());
 		return 1;

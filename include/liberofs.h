@@ -55,7 +55,7 @@ extern "C" {
 #define LIBEROFS_VERSION_MAJOR 0
 #define LIBEROFS_VERSION_MINOR 1
 #define LIBEROFS_VERSION_PATCH 0
-#define LIBEROFS_VERSION_NUMBER                                    \
+#define LIBEROFS_VERSION_NUMBER                                          \
 	(LIBEROFS_VERSION_MAJOR * 10000 + LIBEROFS_VERSION_MINOR * 100 + \
 	 LIBEROFS_VERSION_PATCH)
 
@@ -109,8 +109,7 @@ struct liberofs_fingerprint {
  * was built without OpenSSL libcrypto, -ENOMEM. Thread-safe.
  */
 int liberofs_fingerprint_buffer(const void *buf, size_t len,
-				struct liberofs_fingerprint *fp,
-				char **errmsg);
+				struct liberofs_fingerprint *fp, char **errmsg);
 
 /*
  * liberofs_fingerprint_fd() - fingerprint the content of an open file
@@ -134,8 +133,8 @@ int liberofs_fingerprint_fd(int fd, struct liberofs_fingerprint *fp,
  * Return: as liberofs_fingerprint_fd(), plus the -errno of open().
  * Thread-safe.
  */
-int liberofs_fingerprint_path(const char *path,
-			      struct liberofs_fingerprint *fp, char **errmsg);
+int liberofs_fingerprint_path(const char *path, struct liberofs_fingerprint *fp,
+			      char **errmsg);
 
 /*
  * Images
@@ -152,7 +151,7 @@ struct liberofs_open_options {
 	const char *const *devices;
 	unsigned int nr_devices;
 	uint64_t offset; /* bytes before the image in the file */
-	int no_sbcrc; /* non-zero: do not check the superblock checksum */
+	int no_sbcrc;	 /* non-zero: do not check the superblock checksum */
 };
 
 /*
@@ -293,8 +292,8 @@ int liberofs_read(liberofs_image *img, uint64_t nid, void *buf, size_t len,
  *
  * Return: 0 to go on; anything else stops the listing, which returns it.
  */
-typedef int (*liberofs_xattr_fn)(void *arg, const char *name,
-				 const void *value, size_t value_len);
+typedef int (*liberofs_xattr_fn)(void *arg, const char *name, const void *value,
+				 size_t value_len);
 
 /*
  * liberofs_listxattr() - every xattr of an inode
@@ -305,8 +304,8 @@ typedef int (*liberofs_xattr_fn)(void *arg, const char *name,
  *
  * Return: 0; fn's non-zero return; -EUCLEAN for damaged xattrs.
  */
-int liberofs_listxattr(liberofs_image *img, uint64_t nid,
-		       liberofs_xattr_fn fn, void *arg);
+int liberofs_listxattr(liberofs_image *img, uint64_t nid, liberofs_xattr_fn fn,
+		       void *arg);
 
 /*
  * liberofs_getxattr() - the value of one xattr of an inode
@@ -327,9 +326,9 @@ int liberofs_getxattr(liberofs_image *img, uint64_t nid, const char *name,
 
 /* The outcome of liberofs_verify(). */
 struct liberofs_verify_result {
-	uint64_t files; /* regular files with content looked at */
-	uint64_t matched; /* whose fingerprint matches their content */
-	uint64_t mismatched; /* whose fingerprint does not */
+	uint64_t files;		  /* regular files with content looked at */
+	uint64_t matched;	  /* whose fingerprint matches their content */
+	uint64_t mismatched;	  /* whose fingerprint does not */
 	uint64_t unfingerprinted; /* without a fingerprint of the sha256 kind */
 	/*
 	 * The path of the first file whose fingerprint does not match or
@@ -372,7 +371,8 @@ typedef struct liberofs_share_report liberofs_share_report;
 struct liberofs_share_input {
 	const char *path; /* an image (or a manifest of dump.erofs
 			   * --fingerprints standing for one) */
-	const char *const *devices; /* its extra devices, as for liberofs_open */
+	/* its extra devices, as for liberofs_open() */
+	const char *const *devices;
 	unsigned int nr_devices;
 };
 
@@ -390,12 +390,12 @@ struct liberofs_share_options {
 
 /* Figures per image; bytes are page cache bytes unless said otherwise. */
 struct liberofs_share_image {
-	const char *name; /* the input's path */
+	const char *name;	      /* the input's path */
 	const char *fingerprint_name; /* NULL: the image is not share-ready */
-	uint64_t files; /* regular file inodes */
-	uint64_t links; /* names of regular files */
-	uint64_t bytes; /* sum of their sizes */
-	uint64_t page_bytes; /* held without sharing */
+	uint64_t files;		      /* regular file inodes */
+	uint64_t links;		      /* names of regular files */
+	uint64_t bytes;		      /* sum of their sizes */
+	uint64_t page_bytes;	      /* held without sharing */
 	uint64_t added_bytes; /* held with sharing, images in the order given */
 	uint64_t shareable_bytes; /* of page_bytes, what shares a copy */
 	uint64_t fingerprinted; /* non-empty files with a usable fingerprint */
@@ -403,7 +403,7 @@ struct liberofs_share_image {
 	uint64_t compressed_files;
 	uint64_t dirs, dir_bytes;
 	uint64_t verified, mismatched, unverified;
-	uint64_t storage_bytes; /* image and extra device bytes used */
+	uint64_t storage_bytes;	       /* image and extra device bytes used */
 	uint64_t storage_shared_bytes; /* of them, also used by another */
 };
 
@@ -412,25 +412,25 @@ struct liberofs_share_totals {
 	uint32_t page_size;
 	unsigned int nr_images;
 	const struct liberofs_share_image *images; /* nr_images of them */
-	uint64_t files; /* regular file inodes over all images */
-	uint64_t total_bytes; /* sum of their sizes */
-	uint64_t noshare_bytes; /* page cache without sharing */
-	uint64_t shared_bytes; /* page cache with sharing */
-	uint64_t saving_bytes; /* noshare_bytes - shared_bytes */
-	double saving_percent; /* of noshare_bytes */
+	uint64_t files;		  /* regular file inodes over all images */
+	uint64_t total_bytes;	  /* sum of their sizes */
+	uint64_t noshare_bytes;	  /* page cache without sharing */
+	uint64_t shared_bytes;	  /* page cache with sharing */
+	uint64_t saving_bytes;	  /* noshare_bytes - shared_bytes */
+	double saving_percent;	  /* of noshare_bytes */
 	uint64_t shared_contents; /* copies held for two inodes or more */
 	uint64_t dir_bytes;
 	uint64_t size_conflict_files, size_conflict_bytes;
 	uint64_t class_conflict_files, class_conflict_bytes;
-	uint64_t nofp_files, nofp_bytes; /* in share-ready images */
+	uint64_t nofp_files, nofp_bytes;	 /* in share-ready images */
 	uint64_t notready_files, notready_bytes; /* in images that are not */
 	/* with sharing, if every image were rebuilt with fingerprints */
 	uint64_t rebuild_shared_bytes;
 	uint64_t verified, mismatched, unverified;
 	uint64_t left_damaged, left_over_bound; /* left out of the figures */
 	uint64_t storage_referenced_bytes; /* images' storage_bytes summed */
-	uint64_t storage_bytes; /* counting common bytes once */
-	uint64_t storage_shared_bytes; /* used by two images or more */
+	uint64_t storage_bytes;		   /* counting common bytes once */
+	uint64_t storage_shared_bytes;	   /* used by two images or more */
 };
 
 /*

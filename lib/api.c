@@ -26,8 +26,7 @@ static char *take_message(struct erofs_error_scope *s, int ret)
 	return msg;
 }
 
-int liberofs_leave_errmsg(struct erofs_error_scope *s, int ret,
-			  char **errmsg)
+int liberofs_leave_errmsg(struct erofs_error_scope *s, int ret, char **errmsg)
 {
 	erofs_error_scope_leave(s);
 	if (errmsg)

@@ -29,8 +29,7 @@ struct liberofs_image {
  * functions end it and hand the message on: to *errmsg, or to the handle.
  * Without a recorded message, "ret"'s strerror() stands for it.
  */
-int liberofs_leave_errmsg(struct erofs_error_scope *s, int ret,
-			  char **errmsg);
+int liberofs_leave_errmsg(struct erofs_error_scope *s, int ret, char **errmsg);
 int liberofs_leave_image(struct erofs_error_scope *s, int ret,
 			 struct liberofs_image *h);
 

@@ -18,8 +18,9 @@ static int begin(struct erofs_sha256 *sha)
 	int ret = erofs_sha256_init(sha);
 
 	if (ret == -EOPNOTSUPP)
-		return erofs_fail(ret,
-				  "fingerprints need OpenSSL libcrypto, which this liberofs was built without");
+		return erofs_fail(
+			ret,
+			"fingerprints need OpenSSL libcrypto, which this liberofs was built without");
 	if (ret)
 		return erofs_fail(ret, "SHA-256: %s", strerror(-ret));
 	return 0;
@@ -98,9 +99,8 @@ static int fingerprint_fd(int fd, const char *what,
 	return ret;
 }
 
-LIBEROFS_EXPORT int liberofs_fingerprint_fd(int fd,
-					    struct liberofs_fingerprint *fp,
-					    char **errmsg)
+LIBEROFS_EXPORT int
+liberofs_fingerprint_fd(int fd, struct liberofs_fingerprint *fp, char **errmsg)
 {
 	struct erofs_error_scope scope;
 	char what[32];

@@ -90,7 +90,7 @@ struct api_walk {
 	int (*visit)(struct api_walk *w, const struct erofs_walk_entry *e);
 	liberofs_walk_fn fn;
 	void *arg;
-	int stop; /* the caller's non-zero return */
+	int stop;   /* the caller's non-zero return */
 	int damage; /* the first problem's errno */
 	struct liberofs_verify_result *res;
 	struct erofs_sha256 sha;
@@ -109,8 +109,8 @@ static int walk_visit(void *arg, const struct erofs_walk_entry *e)
 	return 0;
 }
 
-static void walk_problem(void *arg, const char *path, erofs_nid_t nid,
-			 int err, const char *msg)
+static void walk_problem(void *arg, const char *path, erofs_nid_t nid, int err,
+			 const char *msg)
 {
 	struct api_walk *w = arg;
 
@@ -147,7 +147,10 @@ LIBEROFS_EXPORT int liberofs_walk(liberofs_image *img, liberofs_walk_fn fn,
 				  void *arg)
 {
 	struct api_walk w = {
-		.img = &img->img, .visit = user_visit, .fn = fn, .arg = arg,
+		.img = &img->img,
+		.visit = user_visit,
+		.fn = fn,
+		.arg = arg,
 	};
 	struct erofs_error_scope scope;
 
@@ -210,9 +213,8 @@ static int read_data(struct erofs_image *img, const struct erofs_rinode *ri,
 	return 0;
 }
 
-LIBEROFS_EXPORT int liberofs_read(liberofs_image *img, uint64_t nid,
-				  void *buf, size_t len, uint64_t offset,
-				  size_t *done)
+LIBEROFS_EXPORT int liberofs_read(liberofs_image *img, uint64_t nid, void *buf,
+				  size_t len, uint64_t offset, size_t *done)
 {
 	struct erofs_error_scope scope;
 	struct erofs_rinode ri;
@@ -268,8 +270,7 @@ LIBEROFS_EXPORT int liberofs_listxattr(liberofs_image *img, uint64_t nid,
 			ret = a.stop;
 		else if (ret)
 			ret = erofs_fail(ret, "%s: inode %llu: xattrs: %s",
-					 img->img.path,
-					 (unsigned long long)nid,
+					 img->img.path, (unsigned long long)nid,
 					 why ? why : strerror(-ret));
 	}
 	return liberofs_leave_image(&scope, ret, img);
@@ -293,15 +294,16 @@ LIBEROFS_EXPORT int liberofs_getxattr(liberofs_image *img, uint64_t nid,
 					 (unsigned long long)nid, name);
 		} else if (ret < 0) {
 			ret = erofs_fail(ret, "%s: inode %llu: xattrs: %s",
-					 img->img.path,
-					 (unsigned long long)nid,
+					 img->img.path, (unsigned long long)nid,
 					 why ? why : strerror(-ret));
 		} else {
 			*value_len = ret;
-			ret = (size_t)ret > size ?
-				erofs_fail(-ERANGE,
-					   "xattr %s: %zu bytes, room for %zu",
-					   name, *value_len, size) : 0;
+			ret = (size_t)ret > size
+				      ? erofs_fail(
+						-ERANGE,
+						"xattr %s: %zu bytes, room for %zu",
+						name, *value_len, size)
+				      : 0;
 		}
 	}
 	return liberofs_leave_image(&scope, ret, img);
@@ -325,9 +327,10 @@ static int verify_file(struct api_walk *w, const char *path,
 	if (!S_ISREG(ri->i.mode) || !ri->i.size)
 		return 0;
 	res->files++;
-	ret = w->img->ishare_name ?
-		erofs_xattr_get(w->img, ri, w->img->ishare_name, value,
-				sizeof(value), &why) : -ENODATA;
+	ret = w->img->ishare_name
+		      ? erofs_xattr_get(w->img, ri, w->img->ishare_name, value,
+					sizeof(value), &why)
+		      : -ENODATA;
 	if (ret < 0 && ret != -ENODATA) {
 		bad = erofs_fail(ret, "%s: xattrs: %s", path,
 				 why ? why : strerror(-ret));
@@ -337,8 +340,8 @@ static int verify_file(struct api_walk *w, const char *path,
 		return 0;
 	}
 	for (pos = 0; !bad && pos < ri->i.size; pos += READ_CHUNK) {
-		size_t len = ri->i.size - pos < READ_CHUNK ?
-				     ri->i.size - pos : READ_CHUNK;
+		size_t len = ri->i.size - pos < READ_CHUNK ? ri->i.size - pos
+							   : READ_CHUNK;
 
 		bad = read_data(w->img, ri, w->buf, len, pos);
 		if (!bad)
@@ -375,7 +378,9 @@ static int verify(struct liberofs_image *h, const char *path,
 		  struct liberofs_verify_result *res)
 {
 	struct api_walk w = {
-		.img = &h->img, .visit = verify_visit, .res = res,
+		.img = &h->img,
+		.visit = verify_visit,
+		.res = res,
 	};
 	struct erofs_rinode ri;
 	erofs_nid_t nid;
@@ -383,9 +388,11 @@ static int verify(struct liberofs_image *h, const char *path,
 
 	ret = erofs_sha256_init(&w.sha);
 	if (ret)
-		return erofs_fail(ret, "SHA-256: %s", ret == -EOPNOTSUPP ?
-				  "liberofs was built without OpenSSL libcrypto" :
-				  strerror(-ret));
+		return erofs_fail(
+			ret, "SHA-256: %s",
+			ret == -EOPNOTSUPP
+				? "liberofs was built without OpenSSL libcrypto"
+				: strerror(-ret));
 	w.buf = malloc(READ_CHUNK);
 	if (!w.buf)
 		ret = erofs_fail(-ENOMEM, "out of memory");

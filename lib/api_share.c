@@ -107,8 +107,9 @@ static int report_new(struct liberofs_share_report *p,
 	int ret = 0;
 
 	if (!in || n < 2)
-		return erofs_fail(-EINVAL,
-				  "a share report needs two images or more (the same one twice is fine)");
+		return erofs_fail(
+			-EINVAL,
+			"a share report needs two images or more (the same one twice is fine)");
 	if (opts) {
 		o.page_size = opts->page_size;
 		o.top = opts->top;
@@ -133,8 +134,7 @@ static int report_new(struct liberofs_share_report *p,
 		ret = erofs_share_finish(p->s, &r);
 	if (ret)
 		return ret;
-	p->images = calloc(r->nr_images ? r->nr_images : 1,
-			   sizeof(*p->images));
+	p->images = calloc(r->nr_images ? r->nr_images : 1, sizeof(*p->images));
 	if (!p->images)
 		return erofs_fail(-ENOMEM, "share report: out of memory");
 	copy_figures(p, r);
@@ -144,12 +144,10 @@ static int report_new(struct liberofs_share_report *p,
 	return ret;
 }
 
-LIBEROFS_EXPORT int
-liberofs_share_report_new(liberofs_share_report **report,
-			  const struct liberofs_share_input *inputs,
-			  unsigned int n,
-			  const struct liberofs_share_options *opts,
-			  char **errmsg)
+LIBEROFS_EXPORT int liberofs_share_report_new(
+	liberofs_share_report **report,
+	const struct liberofs_share_input *inputs, unsigned int n,
+	const struct liberofs_share_options *opts, char **errmsg)
 {
 	struct erofs_error_scope scope;
 	struct liberofs_share_report *p;
@@ -158,8 +156,8 @@ liberofs_share_report_new(liberofs_share_report **report,
 	erofs_error_scope_enter(&scope);
 	*report = NULL;
 	p = calloc(1, sizeof(*p));
-	ret = p ? report_new(p, inputs, n, opts) :
-		  erofs_fail(-ENOMEM, "share report: out of memory");
+	ret = p ? report_new(p, inputs, n, opts)
+		: erofs_fail(-ENOMEM, "share report: out of memory");
 	if (ret)
 		liberofs_share_report_free(p);
 	else

@@ -81,10 +81,11 @@ int erofs_fail(int err, const char *fmt, ...)
 
 const char *erofs_last_error(void)
 {
+	if (error_scope && !error_scope->set)
+		return NULL;
 	if (error_scope)
-		return !error_scope->set ? NULL :
-		       error_scope->msg  ? error_scope->msg :
-					   "out of memory for the message";
+		return error_scope->msg ? error_scope->msg :
+					  "out of memory for the message";
 	if (!error_set)
 		return NULL;
 	return error_msg ? error_msg : error_buf;

@@ -176,7 +176,8 @@ static void test_image(const struct liberofs_fingerprint *fp_big)
 	}
 	CHECK("errmsg-empty", !strcmp(liberofs_errmsg(h), ""));
 	CHECK("fingerprint-name", liberofs_fingerprint_name(h) &&
-		!strcmp(liberofs_fingerprint_name(h), "trusted.erofs.fingerprint"));
+					  !strcmp(liberofs_fingerprint_name(h),
+						  "trusted.erofs.fingerprint"));
 	CHECK("walk", !liberofs_walk(h, collect, &s));
 	CHECK("walk-names", s.n == 7 && !strcmp(s.paths[0], "/") &&
 				    s.hardlinks == 1 && s.big_size == BIG_SIZE);
@@ -193,18 +194,21 @@ static void test_image(const struct liberofs_fingerprint *fp_big)
 			break;
 	}
 	CHECK("read", buf && !ret && !memcmp(buf, big, BIG_SIZE));
-	CHECK("read-at-end", !liberofs_read(h, nid, buf, 10, BIG_SIZE, &done) &&
-				     !done);
+	CHECK("read-at-end",
+	      !liberofs_read(h, nid, buf, 10, BIG_SIZE, &done) && !done);
 	free(buf);
-	CHECK("read-dir", !liberofs_lookup(h, "/d", &dnid) &&
-			  liberofs_read(h, dnid, v, 1, 0, &done) == -EISDIR);
+	CHECK("read-dir",
+	      !liberofs_lookup(h, "/d", &dnid) &&
+		      liberofs_read(h, dnid, v, 1, 0, &done) == -EISDIR);
 
-	CHECK("getxattr", !liberofs_getxattr(h, nid, "trusted.erofs.fingerprint",
-					     v, sizeof(v), &len) &&
-				  len == 39 && !memcmp(v, fp_big->value, 39));
+	CHECK("getxattr",
+	      !liberofs_getxattr(h, nid, "trusted.erofs.fingerprint", v,
+				 sizeof(v), &len) &&
+		      len == 39 && !memcmp(v, fp_big->value, 39));
 	CHECK("getxattr-range",
 	      liberofs_getxattr(h, nid, "trusted.erofs.fingerprint", v, 10,
-				&len) == -ERANGE && len == 39);
+				&len) == -ERANGE &&
+		      len == 39);
 	CHECK("getxattr-absent",
 	      liberofs_getxattr(h, nid, "user.none", v, sizeof(v), &len) ==
 		      -ENODATA);
@@ -265,7 +269,8 @@ static void test_verify_fails(const struct liberofs_fingerprint *fp_big)
 
 static void test_share(void)
 {
-	struct liberofs_share_input in[2] = { { .path = img }, { .path = img } };
+	struct liberofs_share_input in[2] = { { .path = img },
+					      { .path = img } };
 	const struct liberofs_share_totals *t;
 	liberofs_share_report *r;
 	char cmd[512], *msg, *want = NULL;
@@ -283,12 +288,13 @@ static void test_share(void)
 			want_len += n;
 		pclose(p);
 	}
-	CHECK("share-report", !liberofs_share_report_new(&r, in, 2, NULL, &msg));
+	CHECK("share-report",
+	      !liberofs_share_report_new(&r, in, 2, NULL, &msg));
 	if (!r)
 		return;
 	json = liberofs_share_report_json(r, &len);
-	CHECK("share-report-json", want && len == want_len &&
-					   !memcmp(json, want, len));
+	CHECK("share-report-json",
+	      want && len == want_len && !memcmp(json, want, len));
 	t = liberofs_share_report_totals(r);
 	CHECK("share-report-totals",
 	      t->nr_images == 2 && t->images[1].files == 3 &&
@@ -357,8 +363,9 @@ int main(void)
 	}
 	snprintf(img, sizeof(img), "%s/i.img", dir);
 	snprintf(bad_img, sizeof(bad_img), "%s/bad.img", dir);
-	snprintf(cmd, sizeof(cmd), "\"%s\" -T0 -Uclear --ishare %s %s >/dev/null",
-		 mkfs, img, tree);
+	snprintf(cmd, sizeof(cmd),
+		 "\"%s\" -T0 -Uclear --ishare %s %s >/dev/null", mkfs, img,
+		 tree);
 	if (run(cmd)) {
 		printf("SKIP: api: mkfs.erofs --ishare failed (no libcrypto?)\n");
 	} else {
