@@ -40,9 +40,8 @@ extern "C" {
  * once. One liberofs_image may serve reads (liberofs_walk, liberofs_lookup,
  * liberofs_stat, liberofs_read, liberofs_listxattr, liberofs_getxattr,
  * liberofs_verify) on several threads at once; its message
- * (liberofs_errmsg) is then that of whichever of them failed last, and may
- * change while read: give each thread its own handle when the messages
- * matter. liberofs_close() must not overlap any other call on its handle.
+ * (liberofs_errmsg) is then that of whichever of them failed last: give
+ * each thread its own handle when each failure's message matters. liberofs_close() must not overlap any other call on its handle.
  * A liberofs_share_report is read-only after it is made and may be read
  * from any number of threads.
  *
@@ -185,8 +184,10 @@ void liberofs_close(liberofs_image *img);
  * liberofs_errmsg() - the message of the latest failed call on a handle
  * @img: a handle
  *
- * Return: a string owned by the handle, valid until the next call on it
- * that fails and at most until liberofs_close(); "" when no call failed.
+ * Return: the message of the latest call on img that failed, on any
+ * thread; "" when none failed. The string belongs to the library and
+ * stays valid on this thread until its next liberofs_errmsg() call (it is
+ * a copy: failures on other threads do not change it). Thread-safe.
  */
 const char *liberofs_errmsg(const liberofs_image *img);
 

@@ -51,9 +51,30 @@ int liberofs_leave_image(struct erofs_error_scope *s, int ret,
 	return ret;
 }
 
+/*
+ * The message is copied for the thread that asks: another thread's failure
+ * on the same handle may replace the handle's own meanwhile.
+ */
+static pthread_key_t errmsg_key;
+static pthread_once_t errmsg_once = PTHREAD_ONCE_INIT;
+
+static void errmsg_key_create(void)
+{
+	pthread_key_create(&errmsg_key, free);
+}
+
 LIBEROFS_EXPORT const char *liberofs_errmsg(const liberofs_image *img)
 {
-	if (!img)
+	struct liberofs_image *h = (struct liberofs_image *)img;
+	char *copy;
+
+	if (!h)
 		return "no image handle";
-	return img->msg ? img->msg : "";
+	pthread_once(&errmsg_once, errmsg_key_create);
+	pthread_mutex_lock(&h->lock);
+	copy = strdup(h->msg ? h->msg : "");
+	pthread_mutex_unlock(&h->lock);
+	free(pthread_getspecific(errmsg_key));
+	pthread_setspecific(errmsg_key, copy);
+	return copy ? copy : "out of memory for the message";
 }

@@ -329,6 +329,54 @@ static void *thread_main(void *arg)
 	return (void *)wrong;
 }
 
+/* One handle on several threads: reads agree, messages stay readable. */
+static liberofs_image *shared;
+
+static void *shared_main(void *arg)
+{
+	long id = (long)arg, wrong = 0;
+	unsigned char buf[65536];
+	char path[64];
+	uint64_t nid;
+	size_t done;
+
+	if (liberofs_lookup(shared, "/d/b", &nid))
+		return (void *)1L;
+	for (int i = 0; i < 100; i++) {
+		uint64_t pos =
+			(id * 7919 + i * 104729) % (BIG_SIZE - sizeof(buf));
+
+		if (liberofs_read(shared, nid, buf, sizeof(buf), pos, &done) ||
+		    done != sizeof(buf) || memcmp(buf, big + pos, done))
+			wrong++;
+		snprintf(path, sizeof(path), "/missing-%ld-%d", id, i);
+		if (liberofs_lookup(shared, path, &nid) != -ENOENT ||
+		    !strstr(liberofs_errmsg(shared), "/missing-"))
+			wrong++;
+		if (liberofs_lookup(shared, "/d/b", &nid))
+			wrong++;
+	}
+	return (void *)wrong;
+}
+
+static void test_shared_handle(void)
+{
+	pthread_t t[4];
+	long wrong = 0;
+	void *r;
+
+	if (liberofs_open(&shared, img, NULL, NULL))
+		return;
+	for (long i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, shared_main, (void *)i);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], &r);
+		wrong += (long)r;
+	}
+	CHECK("one-handle-threads", !wrong);
+	liberofs_close(shared);
+}
+
 static void test_threads(void)
 {
 	pthread_t t[4];
@@ -373,6 +421,7 @@ int main(void)
 		test_image(&fp_big);
 		test_verify_fails(&fp_big);
 		test_share();
+		test_shared_handle();
 	}
 	test_threads();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
