@@ -57,9 +57,12 @@ else
 fi
 
 # the example, away from the source tree, built from what is installed
+# (a library built with --enable-sanitizers needs its program built so)
+san=
+ldd "$so" | grep -q libasan && san=-fsanitize=address,undefined
 mkdir -p "$TEST_TMP/ex"
 cp "$TOP_SRCDIR/examples/share-report.c" "$TEST_TMP/ex/"
-if ! (cd "$TEST_TMP/ex" && cc -std=c99 -Wall -Werror -o share-report \
+if ! (cd "$TEST_TMP/ex" && cc -std=c99 -Wall -Werror $san -o share-report \
 	share-report.c $flags) >"$TEST_TMP/cc.log" 2>&1; then
 	fail "$T-build-example" "$(head -n 5 "$TEST_TMP/cc.log")"
 	exit 1
