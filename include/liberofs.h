@@ -232,12 +232,13 @@ typedef int (*liberofs_walk_fn)(void *arg, const struct liberofs_entry *e);
  *	(sorted by name)
  * @arg: passed to fn
  *
- * A damaged part (a directory that cannot be read, a loop) is left out
- * and the walk goes on where it safely can; the walk then returns
- * -EUCLEAN with a message naming the first damaged path.
+ * A damaged part (a directory that cannot be read, a loop, a wrong link
+ * count) is left out and the walk goes on where it safely can; the walk
+ * then returns the first problem's error with a message naming its path.
  *
- * Return: 0 after the whole tree; fn's non-zero return; -EUCLEAN;
- * -ENOMEM. May run on several threads at once on one handle.
+ * Return: 0 after the whole tree; fn's non-zero return; -EUCLEAN for
+ * damage (-EOPNOTSUPP for a part this reader cannot read, -EIO); -ENOMEM.
+ * May run on several threads at once on one handle.
  */
 int liberofs_walk(liberofs_image *img, liberofs_walk_fn fn, void *arg);
 
