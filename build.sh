@@ -2,9 +2,12 @@
 # Set up a fresh Debian machine (as root), build the toolchain, and either
 # build and describe the sample image or run the whole test suite.
 #   ./build.sh sample   install what is missing, build, image ./sample
-#   ./build.sh check    the same set-up, then the whole test suite, again
-#                       with ASan+UBSan (build-asan/), then a few minutes of
-#                       fuzzing (build-fuzz/); one summary line at the end
+#   ./build.sh check    the same set-up, then the whole test suite, then
+#                       make distcheck (the release tarball builds with
+#                       warnings as errors, installs, and passes the unit
+#                       and install tests), the suite again with ASan+UBSan
+#                       (build-asan/), then a few minutes of fuzzing
+#                       (build-fuzz/); one summary line at the end
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -61,7 +64,8 @@ build_copy() {
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	tar -c --exclude=./build-asan --exclude=./build-fuzz --exclude=./.git \
-		--exclude=./tests/.cache --exclude=./tests/logs --exclude='*.o' \
+		--exclude=./tests/.cache --exclude=./tests/logs --exclude='./erofs-share-*' \
+		--exclude='*.o' \
 		--exclude='*.lo' --exclude='*.la' --exclude=.libs --exclude=.deps \
 		. | tar -x -C "$dir"
 	(cd "$dir" && { [ ! -f Makefile ] || make distclean >/dev/null; } &&
@@ -86,8 +90,9 @@ count() {
 	total_skip=$((total_skip + s))
 }
 
-# The suite on the plain build, on the sanitizer build, then a bounded
-# fuzzing run; each prints its lines, and one summary covers all three.
+# The suite on the plain build, make distcheck, the suite on the sanitizer
+# build, then a bounded fuzzing run; each prints its lines, and one
+# summary covers all four.
 check_all() {
 	local logs=tests/logs
 	mkdir -p "$logs"
@@ -95,6 +100,17 @@ check_all() {
 	echo "=== test suite (plain build)"
 	make -j2 check 2>&1 | tee "$logs/suite-plain.log" | grep -vE "$SUMMARY_RE"
 	count "$logs/suite-plain.log"
+
+	echo "=== make distcheck (tarball, install, unit and install tests)"
+	if make -j2 distcheck DISTCHECK_CONFIGURE_FLAGS="$werror" \
+		>"$logs/distcheck.log" 2>&1; then
+		grep -aE '^  \[' "$logs/distcheck.log"
+		count "$logs/distcheck.log"
+	else
+		grep -aE '^  \[.*(FAIL|SKIP)' "$logs/distcheck.log"
+		echo "FAIL: make distcheck: $(tail -n 5 "$logs/distcheck.log")"
+		total_fail=$((total_fail + 1))
+	fi
 
 	echo "=== test suite (ASan + UBSan build in build-asan/)"
 	if build_copy build-asan --enable-sanitizers >"$logs/build-asan.log" 2>&1

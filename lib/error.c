@@ -22,11 +22,47 @@ static pthread_mutex_t error_lock = PTHREAD_MUTEX_INITIALIZER;
 static char error_buf[1024];
 static char *error_msg;
 static bool error_set;
+/*
+ * A call of the public API (lib/api.c) on this thread: failures are
+ * recorded there instead of the process-wide latch, and nothing is
+ * printed, so that a program with several images on several threads gets
+ * each call's own message.
+ */
+static __thread struct erofs_error_scope *error_scope;
+
+void erofs_error_scope_enter(struct erofs_error_scope *s)
+{
+	s->msg = NULL;
+	s->set = false;
+	s->prev = error_scope;
+	error_scope = s;
+}
+
+void erofs_error_scope_leave(struct erofs_error_scope *s)
+{
+	error_scope = s->prev;
+}
+
+static void scope_record(struct erofs_error_scope *s, const char *fmt,
+			 va_list ap)
+{
+	if (s->set)
+		return;
+	if (vasprintf(&s->msg, fmt, ap) < 0)
+		s->msg = NULL;
+	s->set = true;
+}
 
 int erofs_fail(int err, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (error_scope) {
+		va_start(ap, fmt);
+		scope_record(error_scope, fmt, ap);
+		va_end(ap);
+		return err;
+	}
 	pthread_mutex_lock(&error_lock);
 	if (!error_set) {
 		va_start(ap, fmt);
@@ -45,6 +81,11 @@ int erofs_fail(int err, const char *fmt, ...)
 
 const char *erofs_last_error(void)
 {
+	if (error_scope && !error_scope->set)
+		return NULL;
+	if (error_scope)
+		return error_scope->msg ? error_scope->msg :
+					  "out of memory for the message";
 	if (!error_set)
 		return NULL;
 	return error_msg ? error_msg : error_buf;
@@ -52,6 +93,12 @@ const char *erofs_last_error(void)
 
 void erofs_clear_error(void)
 {
+	if (error_scope) {
+		free(error_scope->msg);
+		error_scope->msg = NULL;
+		error_scope->set = false;
+		return;
+	}
 	pthread_mutex_lock(&error_lock);
 	error_set = false;
 	error_buf[0] = '\0';
@@ -66,7 +113,7 @@ void erofs_msg(int level, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (level > erofs_msg_level)
+	if (level > erofs_msg_level || error_scope)
 		return;
 	if (progress_shown)
 		erofs_progress_done();
@@ -84,7 +131,8 @@ void erofs_progress(const char *what, u64 done, u64 total)
 	static struct timespec last;
 	struct timespec now;
 
-	if (erofs_msg_level < EROFS_MSG_WARN || !isatty(STDERR_FILENO))
+	if (erofs_msg_level < EROFS_MSG_WARN || error_scope ||
+	    !isatty(STDERR_FILENO))
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	/* redraw at most ten times a second, and always at the end */

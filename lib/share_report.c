@@ -32,12 +32,11 @@ int erofs_share_report_status(const struct erofs_share_report *r)
 	return 0;
 }
 
-int erofs_share_report_images(char *const *paths,
-			      const struct erofs_image_opts *iopts,
-			      unsigned int n, const struct erofs_share_opts *o,
-			      bool json, FILE *out)
+int erofs_share_report_collect(char *const *paths,
+			       const struct erofs_image_opts *iopts,
+			       unsigned int n, const struct erofs_share_opts *o,
+			       struct erofs_share **sp)
 {
-	const struct erofs_share_report *r;
 	struct erofs_budget budget;
 	struct erofs_share *s;
 	u64 bytes = 0;
@@ -91,8 +90,27 @@ int erofs_share_report_images(char *const *paths,
 			-EINVAL,
 			"--share-report needs two images or more (the same one twice is fine)");
 	erofs_budget_free(&budget);
-	if (!ret)
-		ret = erofs_share_finish(s, &r);
+	if (ret) {
+		erofs_share_free(s);
+		return ret;
+	}
+	*sp = s;
+	return 0;
+}
+
+int erofs_share_report_images(char *const *paths,
+			      const struct erofs_image_opts *iopts,
+			      unsigned int n, const struct erofs_share_opts *o,
+			      bool json, FILE *out)
+{
+	const struct erofs_share_report *r;
+	struct erofs_share *s;
+	int ret;
+
+	ret = erofs_share_report_collect(paths, iopts, n, o, &s);
+	if (ret)
+		return ret;
+	ret = erofs_share_finish(s, &r);
 	if (!ret) {
 		if (o->matrix || o->nodes || o->node_memory)
 			ret = erofs_share_print_sets(s, r, o, json, out);

@@ -13,7 +13,11 @@ export TOP_SRCDIR=$top_srcdir TOP_BUILDDIR=$top_builddir
 export MKFS=${MKFS:-$top_builddir/mkfs/mkfs.erofs}
 export FSCK=${FSCK:-$top_builddir/fsck/fsck.erofs}
 export DUMP=${DUMP:-$top_builddir/dump/dump.erofs}
-export EROFS_TEST_CACHE=${EROFS_TEST_CACHE:-$top_srcdir/tests/.cache}
+# downloads are kept in the source tree, or the build tree when the
+# source is read-only (make distcheck)
+cache=$top_srcdir/tests/.cache
+[ -w "$top_srcdir/tests" ] || cache=$top_builddir/tests/.cache
+export EROFS_TEST_CACHE=${EROFS_TEST_CACHE:-$cache}
 export PYTHONDONTWRITEBYTECODE=1
 mkdir -p "$EROFS_TEST_CACHE"
 

@@ -15,6 +15,20 @@ int erofs_fail(int err, const char *fmt, ...) __printf(2, 3);
 const char *erofs_last_error(void);
 void erofs_clear_error(void);
 
+/*
+ * Between enter and leave, failures on this thread are recorded in "s"
+ * (the first one; s->msg is then the caller's to free, NULL without
+ * memory for it) and messages are not printed: the library's API calls
+ * (lib/api.c) so, to keep errors to the call. Scopes nest.
+ */
+struct erofs_error_scope {
+	bool set;
+	char *msg;
+	struct erofs_error_scope *prev;
+};
+void erofs_error_scope_enter(struct erofs_error_scope *s);
+void erofs_error_scope_leave(struct erofs_error_scope *s);
+
 /* Message levels, as erofs-utils' -d#: 0 quiet .. 9 debug. */
 enum {
 	EROFS_MSG_ERR = 1,

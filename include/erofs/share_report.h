@@ -27,6 +27,16 @@ int erofs_share_report_images(char *const *paths,
 			      bool json, FILE *out);
 
 /*
+ * The inputs of erofs_share_report_images() read into an accumulator,
+ * before erofs_share_finish(): the library's API (lib/api_share.c) takes
+ * the figures from there. The caller frees *sp.
+ */
+int erofs_share_report_collect(char *const *paths,
+			       const struct erofs_image_opts *iopts,
+			       unsigned int n, const struct erofs_share_opts *o,
+			       struct erofs_share **sp);
+
+/*
  * What the figures of a finished report say about the run: -EBADMSG when
  * verify found fingerprints that do not match their files' content,
  * -EUCLEAN when the figures leave something out, 0 otherwise; the first
