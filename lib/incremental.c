@@ -2,7 +2,7 @@
 /*
  * Incremental builds: read the image being appended to, put its entries
  * under the new layer's directories, and find the ".." entries the build
- * must patch. The rules are in include/erofs/incremental.h.
+ * must patch. The rules are in lib/erofs/incremental.h.
  */
 #include <limits.h>
 #include <stdio.h>

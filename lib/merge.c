@@ -3,7 +3,7 @@
  * Merging EROFS images into the in-memory tree (mkfs's rebuild mode): the
  * layers are walked from the top down, and each entry either joins the
  * tree or is hidden by what an upper layer put there. The rules are in
- * include/erofs/merge.h.
+ * lib/erofs/merge.h.
  */
 #include <stdarg.h>
 #include <stdio.h>

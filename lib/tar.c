@@ -3,7 +3,7 @@
  * Tar source: libarchive parses the archive (lib/tar_stream.c feeds it the
  * decompressed bytes); this file maps its entries onto the in-memory tree
  * and spools file data to an unlinked file beside the image. The rules it
- * applies are listed in include/erofs/tar.h.
+ * applies are listed in lib/erofs/tar.h.
  */
 #include <fcntl.h>
 #include <libgen.h>

@@ -157,6 +157,21 @@ class Image:
         return struct.unpack_from('<Q', self.b, self.dirent_of_name(name))[0]
 
 
+def kernel_mounts(img, work):
+    """Whether this machine's kernel mounts img (True/False), or None
+    without root to ask it."""
+    if os.geteuid() != 0:
+        return None
+    mnt = os.path.join(work, 'mnt')
+    os.makedirs(mnt, exist_ok=True)
+    p = subprocess.run(['mount', '-t', 'erofs', '-o', 'loop,ro', img, mnt],
+                       capture_output=True)
+    if p.returncode:
+        return False
+    subprocess.run(['umount', mnt])
+    return True
+
+
 def nid_of(dump, image, path):
     """The nid of "path" according to our dump.erofs."""
     out = subprocess.run([dump, '--path=' + path, image], check=True,

@@ -16,7 +16,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fsck_util import FSCK, MKFS, SB, Image, exit_status, result  # noqa: E402
+from fsck_util import (FSCK, MKFS, SB, Image, exit_status,  # noqa: E402
+                       kernel_mounts, result)
 
 SB_EXTSLOTS, SB_ALGS = 13, 0x54
 ALG = {'lz4': 0, 'lzma': 1, 'deflate': 2, 'zstd': 3}
@@ -40,20 +41,6 @@ def record(im, alg):
             return pos + 2
         pos += 2 + n
     raise ValueError('no record for algorithm %d' % alg)
-
-
-def kernel_mounts(img, work):
-    """True/False, or None without root or a loop device."""
-    if os.geteuid() != 0:
-        return None
-    mnt = os.path.join(work, 'mnt')
-    os.makedirs(mnt, exist_ok=True)
-    p = subprocess.run(['mount', '-t', 'erofs', '-o', 'loop,ro', img, mnt],
-                       capture_output=True)
-    if p.returncode:
-        return False
-    subprocess.run(['umount', mnt])
-    return True
 
 
 def main():

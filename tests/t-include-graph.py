@@ -20,10 +20,8 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+"erofs/([A-Za-z0-9_]+)\.h"', re.M)
 
 
 def header_dirs():
-    """Where the private headers are (lib/erofs, or include/erofs)."""
-    return [d for d in (os.path.join(TOP, 'lib', 'erofs'),
-                        os.path.join(TOP, 'include', 'erofs'))
-            if os.path.isdir(d)]
+    """Where the private headers are."""
+    return [os.path.join(TOP, 'lib', 'erofs')]
 
 
 def graph():
