@@ -41,7 +41,8 @@ extern "C" {
  * liberofs_stat, liberofs_read, liberofs_listxattr, liberofs_getxattr,
  * liberofs_verify) on several threads at once; its message
  * (liberofs_errmsg) is then that of whichever of them failed last: give
- * each thread its own handle when each failure's message matters. liberofs_close() must not overlap any other call on its handle.
+ * each thread its own handle when each failure's message matters.
+ * liberofs_close() must not overlap any other call on its handle.
  * A liberofs_share_report is read-only after it is made and may be read
  * from any number of threads.
  *
