@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The byte stream under the tar reader: a plain tar file read in place, or
- * a file or pipe decompressed in a thread of its own (gzip with zlib, which checks each member's CRC and
- * length; any other compression libarchive detects by its magic), handed
- * on in large blocks, optionally copied to a dump file on the way.
+ * a file or pipe read (a plain tar) or decompressed (gzip with zlib, which
+ * checks each member's CRC and length; any other compression libarchive
+ * detects by its magic) in a thread of its own, handed on in large blocks,
+ * optionally copied to a dump file on the way.
  */
 #ifndef EROFS_TAR_STREAM_H
 #define EROFS_TAR_STREAM_H
