@@ -21,6 +21,7 @@
 #include "erofs/format.h"
 #include "erofs/ovlfs.h"
 #include "erofs/tar.h"
+#include "erofs/tar_hash.h"
 #include "erofs/tar_headerball.h"
 #include "erofs/tar_meta.h"
 #include "erofs/tar_stream.h"
@@ -72,6 +73,7 @@ struct tar_read {
 	size_t what_cap;
 	struct erofs_sha256 sha; /* index mode with fingerprints */
 	struct erofs_headerball *hb; /* --tar=headerball */
+	struct erofs_tar_hash *hash; /* --sort=none with fingerprints */
 	u64 place_next; /* --sort=none: image offset of the next file's data */
 };
 
@@ -729,7 +731,10 @@ static int headerball_data(struct erofs_node *n, u64 size)
 	return 0;
 }
 
-/* --sort=none: the data goes to the image now, in archive order. */
+/*
+ * --sort=none: the data goes to the image now, in archive order, hashed
+ * behind the writing for fingerprints (lib/tar_hash.c).
+ */
 static int place_data(struct tar_read *r, struct erofs_node *n, u64 size)
 {
 	u64 base = r->place_next, expect = 0;
@@ -737,6 +742,12 @@ static int place_data(struct tar_read *r, struct erofs_node *n, u64 size)
 	n->size = size;
 	if (!size)
 		return 0;
+	if (r->hash) {
+		int ret = erofs_tar_hash_add(r->hash, n, base, size);
+
+		if (ret)
+			return ret;
+	}
 	for (;;) {
 		const void *buf;
 		size_t len;
@@ -756,6 +767,8 @@ static int place_data(struct tar_read *r, struct erofs_node *n, u64 size)
 		if (ret)
 			return ret;
 		expect += len;
+		if (r->hash)
+			erofs_tar_hash_written(r->hash, expect);
 		r->bytes += len;
 		if ((r->bytes >> 26) != ((r->bytes - len) >> 26))
 			progress(r);
@@ -767,6 +780,8 @@ static int place_data(struct tar_read *r, struct erofs_node *n, u64 size)
 	n->data_kind = EROFS_DATA_PLACED;
 	n->src.off = base;
 	r->place_next = round_up(base + size, 1ULL << r->o->blkszbits);
+	/* a synced image's writeback starts while the archive is read */
+	erofs_output_settled(r->o->place_out, r->place_next);
 	return 0;
 }
 
@@ -1227,7 +1242,7 @@ int erofs_source_tar_read(struct erofs_tree *tree, const char *tarball,
 			.read_xattrs = opts->source->read_xattrs,
 		},
 	};
-	int ret;
+	int ret, ret2;
 
 	if (tree->root)
 		return erofs_fail(-EINVAL, "tar source: the tree is not empty");
@@ -1238,6 +1253,8 @@ int erofs_source_tar_read(struct erofs_tree *tree, const char *tarball,
 	ret = spool_open(opts->image_path, &tree->spool_fd);
 	if (!ret)
 		ret = archive_setup(&r, tarball);
+	if (!ret && opts->place_out && opts->fingerprints)
+		ret = erofs_tar_hash_start(&r.hash, opts->place_out);
 	if (!ret && opts->index && opts->fingerprints) {
 		/*
 		 * A tar file is hashed later, by the data pass's threads; a
@@ -1254,6 +1271,9 @@ int erofs_source_tar_read(struct erofs_tree *tree, const char *tarball,
 	}
 	if (!ret)
 		ret = read_archive(&r);
+	ret2 = erofs_tar_hash_finish(r.hash, ret != 0);
+	if (!ret)
+		ret = ret2;
 	erofs_progress_done();
 	/* a trailing hole of the last file still has to read as zeroes */
 	if (!ret && ftruncate(tree->spool_fd, r.spool_end))
