@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * -E dedupe (erofs/dedupe.h): an open-addressing table of committed
- * compressed files by content hash; a hit is confirmed byte for byte from
- * the sources before a file takes over another's clusters.
+ * -E dedupe (erofs/dedupe.h): committed compressed files, indexed by
+ * content hash; a hit is confirmed byte for byte from the sources before a
+ * file takes over another's clusters.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "erofs/array.h"
 #include "erofs/dedupe.h"
+#include "erofs/hash_index.h"
 #include "erofs/stages.h"
 
 #ifdef HAVE_XXHASH
@@ -30,14 +32,14 @@ u64 erofs_content_hash(const void *p, u64 len)
 
 struct erofs_dedupe {
 	struct done {
-		u64 hash;
-		struct erofs_node *n; /* NULL: free slot */
+		struct erofs_node *n;
 		struct erofs_zextent *ext;
 		u32 next;
 		u64 blocks, frag_off;
 		erofs_blk_t first_blk;
-	} * tab;
-	u64 cap, used;
+	} * done;
+	u64 ndone, cap;
+	struct erofs_hash_index index; /* content hash -> done[] */
 };
 
 int erofs_dedupe_new(struct erofs_dedupe **dd)
@@ -50,9 +52,10 @@ void erofs_dedupe_free(struct erofs_dedupe *dd)
 {
 	if (!dd)
 		return;
-	for (u64 i = 0; i < dd->cap; i++)
-		free(dd->tab[i].ext);
-	free(dd->tab);
+	for (u64 i = 0; i < dd->ndone; i++)
+		free(dd->done[i].ext);
+	free(dd->done);
+	erofs_hash_index_free(&dd->index);
 	free(dd);
 }
 
@@ -99,49 +102,19 @@ static int same_content(struct erofs_build *b, struct erofs_node *x,
 	return ret;
 }
 
-static struct done *slot(struct erofs_dedupe *dd, u64 hash, u64 *i)
-{
-	*i = hash & (dd->cap - 1);
-	return &dd->tab[*i];
-}
-
-static int table_grow(struct erofs_dedupe *dd)
-{
-	u64 cap = dd->cap ? dd->cap * 2 : 1024, i;
-	struct done *nt = calloc(cap, sizeof(*nt));
-
-	if (!nt)
-		return -ENOMEM;
-	for (u64 k = 0; k < dd->cap; k++) {
-		if (!dd->tab[k].n)
-			continue;
-		for (i = dd->tab[k].hash & (cap - 1); nt[i].n;
-		     i = (i + 1) & (cap - 1))
-			;
-		nt[i] = dd->tab[k];
-	}
-	free(dd->tab);
-	dd->tab = nt;
-	dd->cap = cap;
-	return 0;
-}
-
 int erofs_dedupe_add(struct erofs_dedupe *dd, u64 hash, struct erofs_node *n,
 		     const struct erofs_zfile *f)
 {
 	struct done *e;
-	u64 i;
+	int ret = erofs_hash_index_reserve(&dd->index);
 
-	if (dd->used * 2 >= dd->cap) {
-		int ret = table_grow(dd);
-
-		if (ret)
-			return ret;
-	}
-	for (e = slot(dd, hash, &i); e->n; e = &dd->tab[i])
-		i = (i + 1) & (dd->cap - 1);
+	if (!ret)
+		ret = erofs_grow_array(&dd->done, &dd->cap, dd->ndone + 1,
+				       sizeof(*dd->done));
+	if (ret)
+		return ret;
+	e = &dd->done[dd->ndone];
 	*e = (struct done){
-		.hash = hash,
 		.n = n,
 		.ext = malloc(f->n * sizeof(*f->ext)),
 		.next = f->n,
@@ -149,30 +122,24 @@ int erofs_dedupe_add(struct erofs_dedupe *dd, u64 hash, struct erofs_node *n,
 		.frag_off = f->frag_off,
 		.first_blk = f->first_blk,
 	};
-	if (!e->ext) {
-		e->n = NULL;
+	if (!e->ext)
 		return -ENOMEM;
-	}
 	memcpy(e->ext, f->ext, f->n * sizeof(*f->ext));
-	dd->used++;
+	erofs_hash_index_add(&dd->index, hash, dd->ndone++);
 	return 0;
 }
 
 int erofs_dedupe_find(struct erofs_dedupe *dd, struct erofs_build *b,
 		      struct erofs_node *n, u64 hash, struct erofs_zfile *f)
 {
-	struct done *e;
-	u64 i;
+	u64 cursor = EROFS_HASH_INDEX_START, k;
 	int ret;
 
-	if (!dd->cap)
-		return 0;
-	for (e = slot(dd, hash, &i); e->n; e = &dd->tab[i]) {
+	while (erofs_hash_index_next(&dd->index, hash, &cursor, &k)) {
+		struct done *e = &dd->done[k];
 		struct erofs_zextent *last = &e->ext[e->next - 1];
 
-		i = (i + 1) & (dd->cap - 1);
-		if (e->hash != hash || e->n->size != n->size ||
-		    e->n->L.zalg != n->L.zalg)
+		if (e->n->size != n->size || e->n->L.zalg != n->L.zalg)
 			continue;
 		ret = same_content(b, e->n, n);
 		if (ret < 0)

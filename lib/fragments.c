@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The packed inode (erofs/fragments.h): fragments gathered in memory in
- * commit order, identical ones found through an open-addressing table,
- * and the inode written once everything is in.
+ * commit order, identical ones found through a hash index (lib/
+ * hash_index.c), and the inode written once everything is in.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,16 +11,18 @@
 #include "erofs/dedupe.h"
 #include "erofs/error.h"
 #include "erofs/fragments.h"
+#include "erofs/hash_index.h"
 #include "erofs/stages.h"
 
 struct erofs_fragments {
 	u8 *buf;
 	u64 size, cap;
 	struct frag {
-		u64 hash, off;
-		u32 len; /* 0: a free slot */
-	} * tab;
-	u64 tab_cap, tab_used;
+		u64 off;
+		u32 len;
+	} * frags; /* the shared ones */
+	u64 nfrags, frags_cap;
+	struct erofs_hash_index index; /* content hash -> frags[] */
 };
 
 u64 erofs_fragments_size(const struct erofs_fragments *fr)
@@ -42,44 +44,22 @@ int erofs_fragments_append(struct erofs_fragments *fr, const u8 *p, u32 len)
 	return 0;
 }
 
-static int table_grow(struct erofs_fragments *fr)
-{
-	u64 cap = fr->tab_cap ? fr->tab_cap * 2 : 1024, i;
-	struct frag *nt = calloc(cap, sizeof(*nt));
-
-	if (!nt)
-		return -ENOMEM;
-	for (u64 k = 0; k < fr->tab_cap; k++) {
-		if (!fr->tab[k].len)
-			continue;
-		for (i = fr->tab[k].hash & (cap - 1); nt[i].len;
-		     i = (i + 1) & (cap - 1))
-			;
-		nt[i] = fr->tab[k];
-	}
-	free(fr->tab);
-	fr->tab = nt;
-	fr->tab_cap = cap;
-	return 0;
-}
-
 int erofs_fragments_add_shared(struct erofs_fragments *fr, const u8 *p, u32 len,
 			       u64 *off)
 {
-	u64 h = erofs_content_hash(p, len) ^ len, i;
-	int ret;
+	u64 h = erofs_content_hash(p, len) ^ len;
+	u64 cursor = EROFS_HASH_INDEX_START, k;
+	int ret = erofs_hash_index_reserve(&fr->index);
 
-	if (fr->tab_used * 2 >= fr->tab_cap) {
-		ret = table_grow(fr);
-		if (ret)
-			return ret;
-	}
-	for (i = h & (fr->tab_cap - 1); fr->tab[i].len;
-	     i = (i + 1) & (fr->tab_cap - 1)) {
-		struct frag *f = &fr->tab[i];
+	if (!ret)
+		ret = erofs_grow_array(&fr->frags, &fr->frags_cap,
+				       fr->nfrags + 1, sizeof(*fr->frags));
+	if (ret)
+		return ret;
+	while (erofs_hash_index_next(&fr->index, h, &cursor, &k)) {
+		struct frag *f = &fr->frags[k];
 
-		if (f->hash == h && f->len == len &&
-		    !memcmp(fr->buf + f->off, p, len)) {
+		if (f->len == len && !memcmp(fr->buf + f->off, p, len)) {
 			*off = f->off;
 			return 0;
 		}
@@ -88,8 +68,8 @@ int erofs_fragments_add_shared(struct erofs_fragments *fr, const u8 *p, u32 len,
 	ret = erofs_fragments_append(fr, p, len);
 	if (ret)
 		return ret;
-	fr->tab[i] = (struct frag){ .hash = h, .off = *off, .len = len };
-	fr->tab_used++;
+	fr->frags[fr->nfrags] = (struct frag){ .off = *off, .len = len };
+	erofs_hash_index_add(&fr->index, h, fr->nfrags++);
 	return 0;
 }
 
@@ -136,7 +116,8 @@ void erofs_packed_free(struct erofs_build *b)
 	if (!b->fragments)
 		return;
 	free(b->fragments->buf);
-	free(b->fragments->tab);
+	free(b->fragments->frags);
+	erofs_hash_index_free(&b->fragments->index);
 	free(b->fragments);
 	b->fragments = NULL;
 }
