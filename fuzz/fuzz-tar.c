@@ -5,7 +5,8 @@
  * image in a scratch directory, which our own fsck must then find clean
  * and read back: a tar that builds into a corrupt image is a bug too. The
  * input size picks one of a few build settings (whiteouts, compression,
- * fingerprints, block size), so every setting sees every kind of input.
+ * fingerprints, block size, data placed in archive order from a pipe), so
+ * every setting sees every kind of input.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "erofs/fsck.h"
 #include "erofs/image.h"
 #include "erofs/image_open.h"
+#include "erofs/io.h"
 #include "erofs/ovlfs.h"
 #include "erofs/source.h"
 #include "erofs/tar.h"
@@ -26,6 +28,8 @@ struct setting {
 	const char *algs; /* -z, or NULL */
 	unsigned int blkszbits;
 	bool aufs, strip, ishare, ztailpacking, fragments, dedupe;
+	/* --sort=none: the data placed in the image, read from a pipe */
+	bool place;
 };
 
 static const struct setting settings[] = {
@@ -34,6 +38,7 @@ static const struct setting settings[] = {
 	{ .algs = "zstd", .blkszbits = 9, .aufs = true, .strip = true,
 	  .fragments = true, .dedupe = true },
 	{ .blkszbits = 9, .ishare = true },
+	{ .blkszbits = 12, .aufs = true, .ishare = true, .place = true },
 };
 
 static int report_corrupt(const struct erofs_fsck_result *r)
@@ -104,6 +109,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.aufs = s->aufs,
 		.ovlfs_strip = s->strip,
 	};
+	struct erofs_tar_info info = { 0 };
+	struct erofs_output out;
+	bool out_open = false;
 	struct erofs_xattr_table xt;
 	struct erofs_tree tree;
 	char path[FUZZ_PATH_MAX], img_path[4096];
@@ -129,15 +137,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	fuzz_quiet();
 
-	fd = fuzz_memfd(data, size, path);
+	if (s->place) {
+		fd = fuzz_pipe(data, size, path);
+		if (!ret)
+			ret = erofs_output_open(&out, img_path, false, 0);
+		if (!ret) {
+			out_open = true;
+			bopts.out = &out;
+			topts.place_out = &out;
+			topts.place_start = erofs_build_data_start(&bopts, &xt);
+			topts.blkszbits = bopts.blkszbits;
+		}
+	} else {
+		fd = fuzz_memfd(data, size, path);
+	}
 	if (!ret)
-		ret = erofs_source_tar_read(&tree, path, &topts, NULL);
+		ret = erofs_source_tar_read(&tree, path, &topts, &info);
+	bopts.placed_end = info.place_end;
 	if (!ret && s->strip)
 		ret = erofs_ovlfs_strip(&tree, &xt);
 	if (!ret && small_enough(&tree))
 		ret = erofs_build_image(&tree, &xt, &bopts, img_path);
 	if (!ret && small_enough(&tree))
 		check_built(img_path);
+	if (out_open)
+		erofs_output_abort(&out);
 	unlink(img_path);
 	close(fd);
 	erofs_tree_free(&tree);

@@ -33,6 +33,34 @@ int fuzz_memfd(const uint8_t *data, size_t size, char *path)
 	return fd;
 }
 
+int fuzz_pipe(const uint8_t *data, size_t size, char *path)
+{
+	size_t done = 0;
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC)) {
+		perror("pipe2");
+		abort();
+	}
+	if (size > 65536 && fcntl(fds[1], F_SETPIPE_SZ, size) < (long)size) {
+		close(fds[0]);
+		close(fds[1]);
+		return fuzz_memfd(data, size, path);
+	}
+	while (done < size) {
+		ssize_t n = write(fds[1], data + done, size - done);
+
+		if (n <= 0) {
+			perror("pipe write");
+			abort();
+		}
+		done += n;
+	}
+	close(fds[1]);
+	snprintf(path, FUZZ_PATH_MAX, "/proc/self/fd/%d", fds[0]);
+	return fds[0];
+}
+
 FILE *fuzz_null_file(void)
 {
 	static FILE *f;

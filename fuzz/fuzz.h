@@ -25,6 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * input can be tested then.
  */
 int fuzz_memfd(const uint8_t *data, size_t size, char *path);
+/*
+ * The same through a pipe holding all of it, the writer end closed (a
+ * memfd when the pipe cannot hold that much).
+ */
+int fuzz_pipe(const uint8_t *data, size_t size, char *path);
 
 /* Write-only sinks for report text, opened once. */
 FILE *fuzz_null_file(void);
