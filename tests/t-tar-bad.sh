@@ -90,6 +90,26 @@ if must_build "cut inside the end marker" "$(cut marker $((end_of_entries + 512)
 fi
 rm -f "$out/img"
 
+# the same cuts through a pipe, which a plain tar is read from straight into
+# the reader's ring; with --sort=none the data goes into the image as it
+# comes, with --ishare it is hashed behind that, and a cut leaves nothing
+for opts in "" "--sort=none" "--sort=none --ishare"; do
+	# shellcheck disable=SC2086
+	if must_build "piped ${opts:-plain}: the uncut archive" - $opts \
+		< <(cat "$good"); then
+		pass "piped ${opts:-plain}: the uncut archive builds"
+	fi
+	rm -f "$out/img"
+	# shellcheck disable=SC2086
+	must_fail "piped ${opts:-plain}: cut inside file data" \
+		"standard input.*[Tt]runcated.*entry '\./dir/first'.*byte" - $opts \
+		< <(cat "$(cut data $((first_data + 3000)))")
+	# shellcheck disable=SC2086
+	must_fail "piped ${opts:-plain}: cut at an entry boundary" \
+		"no end-of-archive marker after entry '\./dir/link'" - $opts \
+		< <(cat "$(cut boundary "$end_of_entries")")
+done
+
 # --- compressed streams -----------------------------------------------
 gzip -c "$good" >"$TEST_TMP/good.tar.gz"
 gz=$(stat -c %s "$TEST_TMP/good.tar.gz")
