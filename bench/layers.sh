@@ -19,20 +19,28 @@
 #   blob size   --chunksize=4096 --blobdev of the 200 MB tree: the blob's
 #               size against erofs-utils' (at most 1.01)
 #
-# Usage: bench/layers.sh [-n RUNS]   (medians of RUNS, default 3; runs of
-# the two tools alternate). Trees come from bench_tree (bench/lib.sh) and
-# are kept in the cache; every build starts without its output.
+#   pipe copy   no target: erofs-utils' containerd build (neither synced)
+#               against cat | dd, a bare copy of the piped layer into a
+#               file through a pipe of the default size, as erofs-utils
+#               reads it: how much of erofs-utils' time the pipe alone takes
+#
+# Usage: bench/layers.sh [-n RUNS] [-l]   (medians of RUNS, default 3; runs
+# of the two tools alternate). -l keeps one processor busy (yes >/dev/null)
+# throughout, as a build beside other work sees the machine. Trees come
+# from bench_tree (bench/lib.sh) and are kept in the cache; every build
+# starts without its output.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
 
-runs=3
-while getopts "n:" o; do
+runs=3 load=0
+while getopts "n:l" o; do
 	case $o in
 	n) runs=$OPTARG ;;
-	*) sed -n '2,27p' "$0" >&2; exit 2 ;;
+	l) load=1 ;;
+	*) sed -n '2,31p' "$0" >&2; exit 2 ;;
 	esac
 done
 
@@ -48,7 +56,13 @@ echo "ours: $("$MKFS" --version | head -n1)"
 echo "processors: $(nproc)"
 
 w=$(mktemp -d "$cache/layers-bench.XXXXXX")
-trap 'rm -rf "$w"' EXIT
+hog=
+trap 'rm -rf "$w"; [ -z "$hog" ] || kill "$hog"' EXIT
+if ((load)); then
+	yes >/dev/null &
+	hog=$!
+	echo "load: one processor kept busy by yes >/dev/null"
+fi
 t500=$(bench_tree "$cache" 500)
 t200=$(bench_tree "$cache" 200)
 tar -C "$t500" -cf "$w/l500.tar" .
@@ -104,6 +118,9 @@ for fp in "" "--ishare"; do
 	bench_compare "$name, both synced" "$runs" base ours
 	target "$name, both synced" 0.67
 done
+base=(bash -c "cat $w/l200.tar | $EU/mkfs.erofs ${cargs[*]} $w/b.img")
+ours=(bash -c "cat $w/l200.tar | dd of=$w/o.img bs=1M status=none")
+bench_compare "pipe copy (cat | dd)" "$runs" base ours
 
 # --- merging 10 layers -----------------------------------------------------
 mkdir -p "$w/layers"
