@@ -548,8 +548,8 @@ static int run_pass(struct erofs_build *b, struct erofs_fragments *pk,
 			goto out;
 	}
 	for (; started < nw; started++) {
-		if (pthread_create(&th[started], NULL, worker_main,
-				   &w[started])) {
+		if (erofs_thread_create(&th[started], worker_main,
+					&w[started])) {
 			ret = -errno;
 			break;
 		}

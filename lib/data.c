@@ -578,8 +578,8 @@ int erofs_write_data(struct erofs_build *b)
 		}
 	}
 	for (; started < nw; started++) {
-		if (pthread_create(&th[started], NULL, worker_main,
-				   &w[started])) {
+		if (erofs_thread_create(&th[started], worker_main,
+					&w[started])) {
 			ret = -errno;
 			break;
 		}

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Failure messages and leveled logging shared by all tools. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,14 +44,60 @@ void erofs_error_scope_leave(struct erofs_error_scope *s)
 	error_scope = s->prev;
 }
 
+/* Workers started in a scope share it: its fields change under the lock. */
 static void scope_record(struct erofs_error_scope *s, const char *fmt,
 			 va_list ap)
 {
-	if (s->set)
+	char *msg;
+	bool set;
+
+	pthread_mutex_lock(&error_lock);
+	set = s->set;
+	pthread_mutex_unlock(&error_lock);
+	if (set)
 		return;
-	if (vasprintf(&s->msg, fmt, ap) < 0)
-		s->msg = NULL;
-	s->set = true;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	pthread_mutex_lock(&error_lock);
+	if (!s->set) {
+		s->msg = msg;
+		s->set = true;
+		msg = NULL;
+	}
+	pthread_mutex_unlock(&error_lock);
+	free(msg);
+}
+
+struct thread_start {
+	void *(*fn)(void *);
+	void *arg;
+	struct erofs_error_scope *scope;
+};
+
+static void *thread_main(void *p)
+{
+	struct thread_start st = *(struct thread_start *)p;
+
+	free(p);
+	error_scope = st.scope;
+	return st.fn(st.arg);
+}
+
+int erofs_thread_create(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+	struct thread_start *st;
+	int ret;
+
+	if (!error_scope)
+		return pthread_create(th, NULL, fn, arg);
+	st = malloc(sizeof(*st));
+	if (!st)
+		return ENOMEM;
+	*st = (struct thread_start){ fn, arg, error_scope };
+	ret = pthread_create(th, NULL, thread_main, st);
+	if (ret)
+		free(st);
+	return ret;
 }
 
 int erofs_fail(int err, const char *fmt, ...)
@@ -81,25 +128,28 @@ int erofs_fail(int err, const char *fmt, ...)
 
 const char *erofs_last_error(void)
 {
-	if (error_scope && !error_scope->set)
-		return NULL;
-	if (error_scope)
-		return error_scope->msg ? error_scope->msg :
-					  "out of memory for the message";
-	if (!error_set)
-		return NULL;
-	return error_msg ? error_msg : error_buf;
+	const char *msg = NULL;
+
+	pthread_mutex_lock(&error_lock);
+	if (error_scope && error_scope->set)
+		msg = error_scope->msg ? error_scope->msg :
+					 "out of memory for the message";
+	else if (!error_scope && error_set)
+		msg = error_msg ? error_msg : error_buf;
+	pthread_mutex_unlock(&error_lock);
+	return msg;
 }
 
 void erofs_clear_error(void)
 {
+	pthread_mutex_lock(&error_lock);
 	if (error_scope) {
 		free(error_scope->msg);
 		error_scope->msg = NULL;
 		error_scope->set = false;
+		pthread_mutex_unlock(&error_lock);
 		return;
 	}
-	pthread_mutex_lock(&error_lock);
 	error_set = false;
 	error_buf[0] = '\0';
 	free(error_msg);

@@ -408,8 +408,8 @@ static int start_workers(struct fsck *c)
 		ret = worker_init(&c->workers[i], c);
 		if (ret)
 			return ret;
-		ret = -pthread_create(&c->workers[i].thread, NULL, worker_main,
-				      &c->workers[i]);
+		ret = -erofs_thread_create(&c->workers[i].thread, worker_main,
+					   &c->workers[i]);
 		if (ret)
 			return ret;
 		c->started++;

@@ -1494,7 +1494,7 @@ int erofs_manifest_read(char *const *paths, unsigned int n,
 		}
 	}
 	for (unsigned int t = 0; t < np && !ret; t++) {
-		if (pthread_create(&p[t].thread, NULL, produce, &p[t])) {
+		if (erofs_thread_create(&p[t].thread, produce, &p[t])) {
 			/* no threads: one parser, each batch applied full */
 			stop_all(p, t);
 			for (unsigned int u = 0; u < t; u++)

@@ -84,8 +84,8 @@ int erofs_parallel_run(const struct erofs_parallel *p)
 			if (ret)
 				break;
 		}
-		if (pthread_create(&t[started].th, NULL, pool_main,
-				   &t[started])) {
+		if (erofs_thread_create(&t[started].th, pool_main,
+					&t[started])) {
 			ret = -EAGAIN;
 			if (p->wexit)
 				p->wexit(p->ctx, t[started].w);

@@ -7,6 +7,8 @@
 #ifndef EROFS_ERROR_H
 #define EROFS_ERROR_H
 
+#include <pthread.h>
+
 #include "erofs/defs.h"
 
 /* Record "fmt" as the failure message unless one is recorded; return err. */
@@ -28,6 +30,14 @@ struct erofs_error_scope {
 };
 void erofs_error_scope_enter(struct erofs_error_scope *s);
 void erofs_error_scope_leave(struct erofs_error_scope *s);
+
+/*
+ * pthread_create() for the library's worker threads: a worker started in
+ * a scope records its failures in that scope, and prints nothing, as its
+ * caller would. The scope must outlive the thread (the caller joins it
+ * before leaving). Returns 0 or a positive errno, as pthread_create().
+ */
+int erofs_thread_create(pthread_t *th, void *(*fn)(void *), void *arg);
 
 /* Message levels, as erofs-utils' -d#: 0 quiet .. 9 debug. */
 enum {

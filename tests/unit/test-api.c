@@ -309,6 +309,62 @@ static void test_share(void)
 	free(msg);
 }
 
+/*
+ * Manifests are read by worker threads: a failure in one of them is still
+ * the call's message, naming the manifest and its line, and a report made
+ * from manifests prints nothing on the program's standard error.
+ */
+static void test_share_manifests(void)
+{
+	char good[160], bad[160], errf[160], cmd[1024], *msg = NULL;
+	int saved, fd;
+	struct stat st;
+	struct liberofs_share_input in[2] = { { .path = good },
+					      { .path = bad } };
+	liberofs_share_report *r;
+	int ret;
+
+	snprintf(good, sizeof(good), "%s/good.manifest", dir);
+	snprintf(bad, sizeof(bad), "%s/bad.manifest", dir);
+	/* the bad one: a record without its image after the first five */
+	snprintf(cmd, sizeof(cmd),
+		 "\"%s\" --fingerprints %s >%s && { head -n 5 %s; "
+		 "echo '{\"kind\":\"file\",\"path\":\"/x\"}'; "
+		 "tail -n +6 %s; } >%s",
+		 getenv("DUMP"), img, good, good, good, bad);
+	CHECK("manifests-made", !run(cmd));
+	ret = liberofs_share_report_new(&r, in, 2, NULL, &msg);
+	CHECK("manifest-worker-message",
+	      ret < 0 && !r && msg && strstr(msg, bad) &&
+		      strstr(msg, "line 6"));
+	if (msg && (!strstr(msg, bad) || !strstr(msg, "line 6")))
+		printf("# message: %s\n", msg);
+	free(msg);
+	if (r)
+		liberofs_share_report_free(r);
+	in[1].path = good;
+	snprintf(errf, sizeof(errf), "%s/stderr", dir);
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd >= 0)
+		dup2(fd, 2);
+	ret = liberofs_share_report_new(&r, in, 2, NULL, &msg);
+	fflush(stderr);
+	if (saved >= 0)
+		dup2(saved, 2);
+	CHECK("manifests-report", !ret && r && !msg);
+	CHECK("manifests-print-nothing",
+	      fd >= 0 && saved >= 0 && !stat(errf, &st) && !st.st_size);
+	if (fd >= 0)
+		close(fd);
+	if (saved >= 0)
+		close(saved);
+	free(msg);
+	if (r)
+		liberofs_share_report_free(r);
+}
+
 /* Failures on several threads at once: each gets its own message. */
 static void *thread_main(void *arg)
 {
@@ -421,6 +477,7 @@ int main(void)
 		test_image(&fp_big);
 		test_verify_fails(&fp_big);
 		test_share();
+		test_share_manifests();
 		test_shared_handle();
 	}
 	test_threads();
