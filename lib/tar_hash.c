@@ -181,8 +181,8 @@ static int thread_error(struct erofs_tar_hash *h)
 			  strerror(-h->err));
 }
 
-int erofs_tar_hash_add(struct erofs_tar_hash *h, struct erofs_node *n,
-		       u64 pos, u64 size)
+int erofs_tar_hash_add(struct erofs_tar_hash *h, struct erofs_node *n, u64 pos,
+		       u64 size)
 {
 	bool failed;
 	int ret;

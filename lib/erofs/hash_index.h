@@ -15,7 +15,7 @@ struct erofs_hash_index {
 	struct erofs_hash_slot {
 		u64 hash;
 		u64 val; /* the value + 1; 0: a free slot */
-	} *slot;
+	} * slot;
 	u64 cap, used;
 };
 

@@ -23,8 +23,8 @@ int erofs_tar_hash_start(struct erofs_tar_hash **h,
  * image; the file added before it is complete. Fails with an error of the
  * thread's, recorded as erofs_tar_hash_finish() records it.
  */
-int erofs_tar_hash_add(struct erofs_tar_hash *h, struct erofs_node *n,
-		       u64 pos, u64 size);
+int erofs_tar_hash_add(struct erofs_tar_hash *h, struct erofs_node *n, u64 pos,
+		       u64 size);
 
 /* The first "bytes" of the file added last are written. */
 void erofs_tar_hash_written(struct erofs_tar_hash *h, u64 bytes);
