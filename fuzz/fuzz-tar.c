@@ -129,6 +129,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						  EROFS_ISHARE_DEFAULT_NAME);
 	else
 		bopts.ishare = false;
+	/* as mkfs.erofs: a stream or placed data is hashed as it is read */
+	topts.fingerprints = bopts.ishare;
 	if (!ret && s->algs && !erofs_compress_parse_algs(&copts, s->algs)) {
 		copts.ztailpacking = s->ztailpacking;
 		copts.fragments = s->fragments;
