@@ -114,6 +114,25 @@ static void set_in_pos(struct erofs_tar_stream *s, u64 pos)
 	__atomic_store_n(&s->in_pos, pos, __ATOMIC_RELAXED);
 }
 
+/* One read(2) of the input into "buf": its length, 0 at the end, -1. */
+static ssize_t read_input(struct erofs_tar_stream *s, u8 *buf, size_t cap)
+{
+	ssize_t n;
+
+	do {
+		n = read(s->fd, buf, cap);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		stream_fail(s, "read error after input byte %llu: %s",
+			    (unsigned long long)s->in_total, strerror(errno));
+		return -1;
+	}
+	if (!n)
+		s->in_eof = true;
+	s->in_total += n;
+	return n;
+}
+
 /* Read more raw input into "in" after what is not used yet. */
 static int fill_input(struct erofs_tar_stream *s)
 {
@@ -123,18 +142,10 @@ static int fill_input(struct erofs_tar_stream *s)
 		memmove(s->in, s->in + s->in_off, s->in_len);
 		s->in_off = 0;
 	}
-	do {
-		n = read(s->fd, s->in + s->in_len, STREAM_BUFSZ - s->in_len);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		stream_fail(s, "read error after input byte %llu: %s",
-			    (unsigned long long)s->in_total, strerror(errno));
+	n = read_input(s, s->in + s->in_len, STREAM_BUFSZ - s->in_len);
+	if (n < 0)
 		return -1;
-	}
-	if (!n)
-		s->in_eof = true;
 	s->in_len += n;
-	s->in_total += n;
 	return 0;
 }
 
@@ -292,21 +303,13 @@ static ssize_t plain_fill(struct erofs_tar_stream *s, u8 *out, size_t cap)
 	memcpy(out, s->in + s->in_off, done);
 	use_input(s, done);
 	while (done < cap && !s->in_eof) {
-		ssize_t n = read(s->fd, out + done, cap - done);
+		ssize_t n = read_input(s, out + done, cap - done);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0) {
-			stream_fail(s, "read error after input byte %llu: %s",
-				    (unsigned long long)s->in_total,
-				    strerror(errno));
 			s->bad = true;
 			break;
 		}
-		if (!n)
-			s->in_eof = true;
 		done += n;
-		s->in_total += n;
 		set_in_pos(s, s->in_total);
 	}
 	if (!done && s->in_eof)
