@@ -49,13 +49,7 @@ static void scope_record(struct erofs_error_scope *s, const char *fmt,
 			 va_list ap)
 {
 	char *msg;
-	bool set;
 
-	pthread_mutex_lock(&error_lock);
-	set = s->set;
-	pthread_mutex_unlock(&error_lock);
-	if (set)
-		return;
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	pthread_mutex_lock(&error_lock);
