@@ -11,31 +11,38 @@
 #include "erofs/error.h"
 #include "fuzz.h"
 
+/* All of "data" into "fd", or abort: no input can be tested then. */
+static void write_all(int fd, const uint8_t *data, size_t size,
+		      const char *what)
+{
+	size_t done = 0;
+
+	while (done < size) {
+		ssize_t n = write(fd, data + done, size - done);
+
+		if (n <= 0) {
+			perror(what);
+			abort();
+		}
+		done += n;
+	}
+}
+
 int fuzz_memfd(const uint8_t *data, size_t size, char *path)
 {
 	int fd = memfd_create("erofs-fuzz", MFD_CLOEXEC);
-	size_t done = 0;
 
 	if (fd < 0) {
 		perror("memfd_create");
 		abort();
 	}
-	while (done < size) {
-		ssize_t n = write(fd, data + done, size - done);
-
-		if (n <= 0) {
-			perror("memfd write");
-			abort();
-		}
-		done += n;
-	}
+	write_all(fd, data, size, "memfd write");
 	snprintf(path, FUZZ_PATH_MAX, "/proc/self/fd/%d", fd);
 	return fd;
 }
 
 int fuzz_pipe(const uint8_t *data, size_t size, char *path)
 {
-	size_t done = 0;
 	int fds[2];
 
 	if (pipe2(fds, O_CLOEXEC)) {
@@ -47,15 +54,7 @@ int fuzz_pipe(const uint8_t *data, size_t size, char *path)
 		close(fds[1]);
 		return fuzz_memfd(data, size, path);
 	}
-	while (done < size) {
-		ssize_t n = write(fds[1], data + done, size - done);
-
-		if (n <= 0) {
-			perror("pipe write");
-			abort();
-		}
-		done += n;
-	}
+	write_all(fds[1], data, size, "pipe write");
 	close(fds[1]);
 	snprintf(path, FUZZ_PATH_MAX, "/proc/self/fd/%d", fds[0]);
 	return fds[0];
